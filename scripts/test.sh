@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set everything up (idempotently) and run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WITH_BROWSER=1 bash scripts/setup_env.sh
+exec .venv/bin/python -m pytest "$@"
