@@ -1,0 +1,168 @@
+"""Shared timing and reporting helpers for the bench/ workload scripts.
+
+Each workload script runs as its own process (possibly in another virtual
+env), so this module depends on the standard library only.
+
+Conventions shared by every script:
+
+* time is taken with ``time.perf_counter``;
+* a small workload gets one warm-up run, then three timed batches, and the
+  best (minimum) batch is kept; a batch repeats the run until it lasts at
+  least ``min_batch_s`` so that fast engines are not timed on one tiny call;
+* a large workload (thousands of executions or items) is timed once after
+  the warm-up of its small sibling;
+* the script prints exactly one JSON object on stdout; anything the engines
+  print while running is diverted to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import platform
+import sys
+import time
+import traceback
+from typing import Any, Awaitable, Callable, Iterator
+
+# Unit of each reported workload. Keys not listed here are in µs per unit.
+UNITS: dict[str, str] = {
+    "chain_50": "µs/chunk",
+    "emit_loop_2000": "µs/iteration",
+    "for_each_1000": "µs/item",
+    "for_each_10000": "µs/item",
+    "for_each_100000": "µs/item",
+    "concurrent_500": "µs/execution",
+    "concurrent_2000": "µs/execution",
+    "concurrent_10000": "µs/execution",
+    "save_load_10000": "ms/operation",
+    "save_10000": "ms",
+    "load_10000": "ms",
+    "idle_execution_bytes": "bytes/execution",
+}
+
+# Thresholds used by the capping rules in the TriggerFlow workloads.
+FOR_EACH_SLOW_US_PER_ITEM = 1000.0  # above this at 1,000 items, 100,000 is skipped
+CONCURRENT_BUDGET_S = 180.0  # a capped concurrent run should stay under this
+
+
+def timed_best(
+    run: Callable[[], Any],
+    *,
+    units_per_run: int,
+    repeats: int = 3,
+    min_batch_s: float = 0.2,
+    warmup: bool = True,
+) -> float:
+    """Return the best µs per unit of ``run()`` over ``repeats`` batches."""
+    t0 = time.perf_counter()
+    if warmup:
+        run()
+    first = time.perf_counter() - t0
+    per_batch = max(1, math.ceil(min_batch_s / first)) if first > 0 else 1
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(per_batch):
+            run()
+        best = min(best, (time.perf_counter() - t) / per_batch)
+    return best / units_per_run * 1e6
+
+
+async def async_timed_best(
+    run: Callable[[], Awaitable[Any]],
+    *,
+    units_per_run: int,
+    repeats: int = 3,
+    min_batch_s: float = 0.2,
+    warmup: bool = True,
+) -> float:
+    """Async twin of :func:`timed_best` (``run`` is a coroutine factory)."""
+    t0 = time.perf_counter()
+    if warmup:
+        await run()
+    first = time.perf_counter() - t0
+    per_batch = max(1, math.ceil(min_batch_s / first)) if first > 0 else 1
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(per_batch):
+            await run()
+        best = min(best, (time.perf_counter() - t) / per_batch)
+    return best / units_per_run * 1e6
+
+
+def timed_once(run: Callable[[], Any], *, units_per_run: int) -> float:
+    """µs per unit of a single run (for the large workloads)."""
+    t = time.perf_counter()
+    run()
+    return (time.perf_counter() - t) / units_per_run * 1e6
+
+
+class Recorder:
+    """Collects results, notes and errors; one per workload script."""
+
+    def __init__(self, tool: str, version: str | None = None) -> None:
+        self.results: dict[str, Any] = {}
+        self.notes: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+        self.meta: dict[str, Any] = {
+            "tool": tool,
+            "version": version,
+            "python": platform.python_version(),
+        }
+        self._started = time.perf_counter()
+
+    def set(self, key: str, value: float | int | None) -> None:
+        self.results[key] = None if value is None else round(float(value), 3)
+        log(f"{self.meta['tool']}: {key} = {self.results[key]} {UNITS.get(key, '')}")
+
+    def note(self, key: str, text: str) -> None:
+        self.notes[key] = text
+
+    @contextlib.contextmanager
+    def guard(self, *keys: str) -> Iterator[None]:
+        """Run one workload; on failure record null for ``keys`` and the error."""
+        t = time.perf_counter()
+        log(f"{self.meta['tool']}: running {keys[0]} ...")
+        try:
+            yield
+        except Exception as error:  # one missing feature must not sink the others
+            for key in keys:
+                self.results.setdefault(key, None)
+            self.errors[keys[0]] = f"{type(error).__name__}: {error}"
+            log(traceback.format_exc())
+        finally:
+            log(f"{self.meta['tool']}: {keys[0]} took {time.perf_counter() - t:.1f}s wall")
+
+    def dump(self) -> dict[str, Any]:
+        self.meta["wall_s"] = round(time.perf_counter() - self._started, 1)
+        out: dict[str, Any] = dict(self.results)
+        out["units"] = {k: UNITS.get(k, "µs/unit") for k in self.results}
+        out["notes"] = self.notes
+        out["errors"] = self.errors
+        out["meta"] = self.meta
+        return out
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Keep stdout clean for the JSON line whatever the engines print."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def emit(recorder: Recorder) -> None:
+    sys.stdout.write(json.dumps(recorder.dump(), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def run_async(coro: Awaitable[Any]) -> Any:
+    """``asyncio.run`` in a fresh loop, so workloads do not share loop state."""
+    return asyncio.run(coro)  # type: ignore[arg-type]

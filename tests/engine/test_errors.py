@@ -1,0 +1,98 @@
+import asyncio
+
+import pytest
+
+from triggerflow_nb import ChunkError, LifecycleError, TriggerFlow
+
+
+def failing_flow():
+    flow = TriggerFlow(name="boom")
+
+    def ok(data):
+        data.set_state("before", data.input)
+        return data.input
+
+    def explode(data):
+        raise ValueError("no good")
+
+    flow.to(ok).to(explode).to(lambda d: d.set_state("never", True))
+    return flow
+
+
+def test_chunk_error_reaches_caller_with_chunk_name_and_cause():
+    with pytest.raises(ChunkError) as info:
+        failing_flow().start(1)
+    assert str(info.value) == "chunk 'explode' raised ValueError: no good"
+    assert info.value.chunk_name == "explode"
+    assert isinstance(info.value.__cause__, ValueError) and info.value.original is info.value.__cause__
+
+
+def test_failed_execution_keeps_state_readable_and_savable():
+    ex = failing_flow().create_execution(auto_close=False)
+    with pytest.raises(ChunkError):
+        ex.start(7)
+    assert ex.status == "failed" and ex.lifecycle_state == "closed"
+    assert ex.result.get_state() == {"before": 7}
+    meta = ex.result.get_meta()
+    assert meta["close_reason"] == "chunk 'explode' failed: chunk 'explode' raised ValueError: no good"
+    assert meta["error"] == "ChunkError: chunk 'explode' raised ValueError: no good"
+    with pytest.raises(ChunkError):  # close() does not hide the failure
+        ex.close()
+    assert ex.node_status() == {"ok": "done", "explode": "failed"}
+
+
+def test_failure_in_background_emit_surfaces_at_close():
+    flow = TriggerFlow()
+    flow.to(lambda d: d.emit_nowait("E"))
+
+    def bad(data):
+        raise KeyError("k")
+
+    flow.when("E").to(bad)
+    ex = flow.create_execution(auto_close=False)
+    ex.start()
+    with pytest.raises(ChunkError, match="chunk 'bad' raised KeyError: 'k'"):
+        ex.close()
+
+
+def test_failure_in_one_branch_cancels_siblings():
+    flow = TriggerFlow()
+    cancelled = []
+
+    async def slow(data):
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def fast_fail(data):
+        await asyncio.sleep(0.01)
+        raise RuntimeError("branch failed")
+
+    flow.to(lambda d: d.input).batch(("slow", slow), ("bad", fast_fail))
+    with pytest.raises(ChunkError, match="chunk 'fast_fail' raised RuntimeError: branch failed"):
+        flow.start(1)
+    assert cancelled == [True]
+
+
+def test_async_error_and_sync_error_are_the_same_shape():
+    flow = TriggerFlow()
+
+    async def explode(data):
+        raise ZeroDivisionError("div")
+
+    flow.to(explode)
+    with pytest.raises(ChunkError, match="chunk 'explode' raised ZeroDivisionError: div"):
+        asyncio.run(flow.async_start(None))
+
+
+def test_writes_after_close_are_rejected():
+    flow = TriggerFlow()
+    keep = {}
+    flow.to(lambda d: keep.setdefault("data", d))
+    ex = flow.create_execution(auto_close=False)
+    ex.start()
+    ex.close()
+    with pytest.raises(LifecycleError, match=rf"cannot write state key 'x' in chunk '<lambda:\w+>': execution {ex.id} is closed"):
+        keep["data"].set_state("x", 1)

@@ -1,0 +1,177 @@
+import asyncio
+import warnings
+
+import pytest
+
+from triggerflow_nb import LifecycleError, TriggerFlow
+
+
+def make_flow():
+    flow = TriggerFlow(name="life")
+    flow.to(lambda d: d.set_state("started_with", d.input))
+    flow.when("Ping").to(lambda d: d.append_state("pings", d.input))
+    return flow
+
+
+def test_open_sealed_closed_transitions_and_external_emit_rules():
+    flow = make_flow()
+    ex = flow.create_execution(auto_close=False)
+    assert (ex.lifecycle_state, ex.status) == ("open", "created")
+    assert ex.start(1) is ex
+    assert (ex.lifecycle_state, ex.status) == ("open", "idle")
+    ex.emit("Ping", "a")
+    ex.seal()
+    assert ex.lifecycle_state == "sealed"
+    with pytest.raises(LifecycleError) as info:
+        ex.emit("Ping", "b")
+    assert str(info.value) == (
+        f"cannot emit 'Ping': execution {ex.id} of flow 'life' is sealed (a sealed execution only drains "
+        f"what it already accepted; create a new execution)"
+    )
+    assert ex.close() == {"started_with": 1, "pings": ["a"]}
+    assert (ex.lifecycle_state, ex.status) == ("closed", "completed")
+    with pytest.raises(LifecycleError, match="is closed; create a new execution"):
+        ex.emit("Ping", "c")
+    assert ex.close() == {"started_with": 1, "pings": ["a"]}  # idempotent, frozen
+
+
+def test_start_twice_and_emit_before_start_are_errors():
+    ex = make_flow().create_execution(auto_close=False)
+    with pytest.raises(LifecycleError, match=r"cannot emit before the execution starts: call execution.start\(value\) first"):
+        ex.emit("Ping", 1)
+    ex.start(1)
+    with pytest.raises(LifecycleError, match="was already started; an execution runs once"):
+        ex.start(2)
+
+
+def test_execution_start_with_auto_close_returns_snapshot_after_idle_timeout():
+    flow = make_flow()
+    ex = flow.create_execution(auto_close_timeout=0.05)
+    assert ex.start(3) == {"started_with": 3}
+    assert ex.result.get_meta()["close_reason"] == "auto-close after 0.05s idle"
+
+
+def test_auto_close_waits_for_idleness_and_is_reset_by_activity():
+    flow = TriggerFlow()
+    flow.to(lambda d: d.set_state("s", d.input))
+    flow.when("Ping").to(lambda d: d.append_state("pings", d.input))
+
+    async def main():
+        ex = flow.create_execution(auto_close=True, auto_close_timeout=0.2)
+        await ex._async_start(1, wait_for_close=False)
+        for i in range(3):
+            await asyncio.sleep(0.1)
+            await ex.async_emit("Ping", i)  # each emit postpones the close
+        assert ex.is_open()
+        await asyncio.sleep(0.35)
+        assert ex.is_closed()
+        return ex.result.get_state()
+
+    assert asyncio.run(main()) == {"s": 1, "pings": [0, 1, 2]}
+
+
+def test_auto_close_none_never_closes_by_itself():
+    async def main():
+        ex = make_flow().create_execution(auto_close=True, auto_close_timeout=None)
+        await ex._async_start(1, wait_for_close=False)
+        await asyncio.sleep(0.05)
+        assert ex.is_open()
+        return await ex.async_close()
+
+    assert asyncio.run(main()) == {"started_with": 1}
+
+
+def test_flow_start_rejects_auto_close_false_and_ignores_wait_for_result_with_warning():
+    flow = make_flow()
+    with pytest.raises(LifecycleError, match=r"flow.start\(\) always closes the execution it creates"):
+        flow.start(1, auto_close=False)
+    with pytest.warns(UserWarning, match=r"flow.start\(wait_for_result=...\) is ignored"):
+        assert flow.start(1, wait_for_result=True) == {"started_with": 1}
+
+
+def test_start_execution_returns_handle_and_close_drains_running_work():
+    flow = TriggerFlow()
+
+    async def slow(data):
+        await asyncio.sleep(0.05)
+        await data.async_set_state("slow", "done")
+
+    flow.to(lambda d: d.emit_nowait("Go", d.input))
+    flow.when("Go").to(slow)
+
+    async def main():
+        ex = await flow.async_start_execution(1)
+        assert ex.lifecycle_state == "open"
+        return await ex.async_close()
+
+    assert asyncio.run(main()) == {"slow": "done"}
+
+
+def test_close_timeout_cancels_running_work():
+    flow = TriggerFlow()
+
+    async def forever(data):
+        await data.async_set_state("entered", True)
+        await asyncio.sleep(30)
+
+    flow.to(lambda d: d.emit_nowait("Go"))
+    flow.when("Go").to(forever)
+
+    async def main():
+        ex = await flow.async_start_execution(None)
+        await asyncio.sleep(0.01)
+        snapshot = await ex.async_close(timeout=0.05)
+        return ex, snapshot
+
+    ex, snapshot = asyncio.run(main())
+    assert snapshot == {"entered": True}
+    assert ex.status == "cancelled"
+    assert ex.result.get_meta()["close_reason"] == "close timeout after 0.05s: running work was cancelled"
+
+
+def test_concurrency_caps_running_chunks_per_execution():
+    flow = TriggerFlow()
+    live = {"now": 0, "max": 0}
+
+    async def work(data):
+        live["now"] += 1
+        live["max"] = max(live["max"], live["now"])
+        await asyncio.sleep(0.01)
+        live["now"] -= 1
+        return data.input
+
+    flow.to(lambda d: d.input).for_each().to(work).end_for_each().to(lambda d: d.set_state("n", len(d.input)))
+    ex = flow.create_execution(auto_close=False, concurrency=2)
+    ex.start(list(range(10)))
+    assert ex.close() == {"n": 10}
+    assert live["max"] == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"auto_close": "yes"}, "auto_close must be True or False, got 'yes'"),
+    ({"auto_close_timeout": -1}, "auto_close_timeout must be None or a number of seconds >= 0, got -1"),
+    ({"concurrency": 0}, "concurrency must be None or a positive int, got 0"),
+    ({"runtime_resources": ["db"]}, "runtime_resources must be a dict of name -> live object, got list"),
+])
+def test_create_execution_bad_arguments(kwargs, message):
+    with pytest.raises((TypeError, ValueError)) as info:
+        make_flow().create_execution(**kwargs)
+    assert str(info.value) == message
+
+
+def test_close_bad_policy():
+    ex = make_flow().create_execution(auto_close=False)
+    ex.start(1)
+    with pytest.raises(ValueError, match="pending_interrupts must be 'reject' or 'cancel', got 'drop'"):
+        ex.close(pending_interrupts="drop")
+
+
+def test_meta_reports_lifecycle():
+    ex = make_flow().create_execution(auto_close=False, runtime_resources={"db": object()})
+    ex.start(1)
+    ex.close()
+    meta = ex.result.get_meta()
+    assert meta["execution_id"] == ex.id and meta["flow_name"] == "life"
+    assert (meta["status"], meta["lifecycle_state"], meta["close_reason"]) == ("completed", "closed", "closed")
+    assert meta["resource_keys"] == ["db"]
+    assert meta["created_at"] <= meta["started_at"] <= meta["closed_at"]

@@ -1,0 +1,49 @@
+"""The sync API inside a running event loop: what every Jupyter cell does."""
+
+import asyncio
+import subprocess
+import sys
+
+from triggerflow_nb import TriggerFlow
+
+
+def make_flow():
+    flow = TriggerFlow()
+
+    async def step(data):
+        await asyncio.sleep(0.001)
+        data.set_state("v", data.input)
+
+    flow.to(step)
+    flow.when("E").to(lambda d: d.append_state("e", d.input))
+    return flow
+
+
+def test_sync_api_called_from_inside_a_running_loop():
+    flow = make_flow()
+
+    async def cell():  # a notebook cell: sync calls while the kernel's loop runs
+        assert flow.start(1) == {"v": 1}
+        ex = flow.start_execution(2)
+        ex.emit("E", "x")
+        return ex.close()
+
+    assert asyncio.run(cell()) == {"v": 2, "e": ["x"]}
+
+
+def test_sync_calls_outside_a_loop_share_one_loop_across_calls():
+    flow = make_flow()
+    ex = flow.start_execution(3)  # returns with the execution open
+    ex.emit("E", 1)  # a later sync call continues it on the same loop
+    assert ex.close() == {"v": 3, "e": [1]}
+
+
+def test_plain_import_does_not_load_notebook_stack():
+    code = (
+        "import sys, triggerflow_nb\n"
+        "flow = triggerflow_nb.TriggerFlow(); flow.to(lambda d: d.set_state('x', 1)); flow.start()\n"
+        "bad = [m for m in ('ipywidgets', 'IPython', 'graphviz', 'ipykernel') if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

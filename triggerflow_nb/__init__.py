@@ -1,0 +1,46 @@
+"""triggerflow_nb: a Jupyter-first TriggerFlow workflow toolkit.
+
+Importing this package never imports ipywidgets, IPython or graphviz; the
+notebook layer (``triggerflow_nb.notebook``) loads them when first used.
+"""
+
+from .definition.builder import Chain
+from .definition.flow import TriggerFlow
+from .errors import (
+    BlueprintError, ChunkError, EnvironmentProviderError, FingerprintMismatchError, FlowDefinitionError,
+    InterruptError, InvalidSnapshotError, LifecycleError, MissingResourceError, PauseNotSupportedError,
+    SaveError, SchemaVersionError, SnapshotError, StateSerializationError, TriggerFlowError,
+)
+from .runtime.execution import TriggerFlowExecution
+from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
+
+__version__ = "0.1.0"
+
+
+def watch(execution: TriggerFlowExecution, **options):
+    """Show a live ipywidgets panel for ``execution`` (the same as ``execution.watch()``)."""
+    return execution.watch(**options)
+
+
+def __getattr__(name: str):
+    # Loaded on first use so that a plain `import triggerflow_nb` stays light.
+    if name == "execution_environment":
+        from .environments.manager import execution_environment
+
+        return execution_environment
+    raise AttributeError(f"module 'triggerflow_nb' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
+    from .notebook.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+__all__ = [
+    "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
+    "FlowDefinitionError", "InterruptError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError",
+    "PauseNotSupportedError", "SaveError", "SchemaVersionError", "SnapshotError", "StateSerializationError",
+    "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
+    "execution_environment", "watch",
+]

@@ -1,0 +1,98 @@
+"""Every exception a user of triggerflow_nb can catch.
+
+All of them derive from :class:`TriggerFlowError`, and every message names the
+thing involved (key, chunk, event, interrupt) and says what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class TriggerFlowError(Exception):
+    """Base class of every error raised by triggerflow_nb."""
+
+
+class FlowDefinitionError(TriggerFlowError, ValueError):
+    """The flow's wiring is malformed (an unclosed branch, a stray ``end_condition``...)."""
+
+
+class LifecycleError(TriggerFlowError, RuntimeError):
+    """A call that the execution's lifecycle state does not allow (emit after seal, start twice...)."""
+
+
+class StateSerializationError(TriggerFlowError, TypeError):
+    """A value written to state is not JSON-compatible."""
+
+    def __init__(self, key: str, detail: str):
+        self.key = key
+        super().__init__(
+            f"state key {key!r}: {detail}. State must stay serializable (it goes into the close "
+            f"snapshot and save()); put live objects such as clients, locks, sockets or callbacks "
+            f"into runtime_resources instead (create_execution(runtime_resources={{{key!r}: obj}}) "
+            f"and data.require_resource({key!r}))."
+        )
+
+
+class MissingResourceError(TriggerFlowError, KeyError):
+    """A runtime resource that a chunk or a load needs was not injected."""
+
+    def __init__(self, missing: list[str] | tuple[str, ...], present: list[str] | tuple[str, ...], context: str = ""):
+        self.missing = list(missing)
+        self.present = sorted(present)
+        names = ", ".join(repr(k) for k in self.missing)
+        what = "runtime resource" if len(self.missing) == 1 else "runtime resources"
+        where = f" {context}" if context else ""
+        present_txt = ", ".join(repr(k) for k in self.present) if self.present else "none"
+        self.message = (
+            f"missing {what} {names}{where}; present: {present_txt}. Inject it with "
+            f"flow.create_execution(runtime_resources={{...}}), flow.update_runtime_resources(...), "
+            f"or load(saved, runtime_resources={{...}})."
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would otherwise print the message in quotes
+        return self.message
+
+
+class ChunkError(TriggerFlowError, RuntimeError):
+    """A chunk raised. The original exception is ``__cause__``; the execution ended ``failed``."""
+
+    def __init__(self, chunk_name: str, original: BaseException):
+        self.chunk_name = chunk_name
+        self.original = original
+        super().__init__(f"chunk {chunk_name!r} raised {type(original).__name__}: {original}")
+
+
+class InterruptError(TriggerFlowError, LookupError):
+    """An interrupt id that is unknown or already resumed, or pending interrupts blocking close()."""
+
+
+class PauseNotSupportedError(TriggerFlowError, RuntimeError):
+    """A chunk paused inside ``flow.start()``, which returns no handle to resume with."""
+
+
+class SnapshotError(TriggerFlowError, ValueError):
+    """Base class of the errors raised when a saved snapshot is refused."""
+
+
+class InvalidSnapshotError(SnapshotError):
+    """The snapshot is not a dict, is corrupt, or fails validation."""
+
+
+class SchemaVersionError(SnapshotError):
+    """The snapshot was written with a schema version this package does not read."""
+
+
+class FingerprintMismatchError(SnapshotError):
+    """The snapshot belongs to a different flow definition."""
+
+
+class SaveError(TriggerFlowError, TypeError):
+    """An execution cannot be saved (e.g. a value in flight between chunks is not serializable)."""
+
+
+class BlueprintError(TriggerFlowError, ValueError):
+    """A blueprint is malformed or names a handler that was not registered."""
+
+
+class EnvironmentProviderError(TriggerFlowError, LookupError):
+    """No provider registered for a requested managed execution environment, or it failed."""

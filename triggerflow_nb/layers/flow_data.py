@@ -1,0 +1,75 @@
+"""flow_data: one dict shared by every execution of a flow object.
+
+Shared mutable scope is risky (parallel executions clobber each other, it is not
+saved), so every access warns unless the caller says ``no_warning=True``.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, Callable
+
+from .state import copy_state_value, to_state_value
+
+_WARNING = (
+    "flow_data is shared by every execution of flow {flow!r} and is not saved: {op}({key!r}) may race "
+    "with other executions. Use execution state (data.set_state / data.get_state) for per-execution "
+    "values, or pass no_warning=True if flow-wide sharing is intended."
+)
+
+
+class FlowData:
+    """The flow-wide store. ``on_write(op, key)`` lets the owner publish observation events."""
+
+    __slots__ = ("_values", "_flow_name", "on_write")
+
+    def __init__(self, flow_name: str):
+        self._values: dict[str, Any] = {}
+        self._flow_name = flow_name
+        self.on_write: Callable[[str, str, Any], None] | None = None
+
+    def _warn(self, op: str, key: str, no_warning: bool, stacklevel: int) -> None:
+        if no_warning:
+            return
+        # warn_explicit with a fresh registry: Python's "default" filter would otherwise show
+        # a location's warning only once, and this one must show on every call.
+        frame = sys._getframe(stacklevel - 1)
+        warnings.warn_explicit(
+            _WARNING.format(flow=self._flow_name, op=op, key=key), RuntimeWarning,
+            frame.f_code.co_filename, frame.f_lineno, module=frame.f_globals.get("__name__", "<unknown>"),
+            registry={}, module_globals=frame.f_globals,
+        )
+
+    def get(self, key: str, default: Any = None, *, no_warning: bool = False, stacklevel: int = 4) -> Any:
+        self._warn("get_flow_data", key, no_warning, stacklevel)
+        return copy_state_value(self._values.get(key, default))
+
+    def set(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
+        self._warn("set_flow_data", key, no_warning, stacklevel)
+        self._values[key] = to_state_value(key, value)
+        if self.on_write is not None:
+            self.on_write("set", key, source)
+
+    def append(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
+        self._warn("append_flow_data", key, no_warning, stacklevel)
+        current = self._values.get(key)
+        item = to_state_value(key, value)
+        if current is None:
+            self._values[key] = [item]
+        elif isinstance(current, list):
+            current.append(item)
+        else:
+            self._values[key] = [current, item]
+        if self.on_write is not None:
+            self.on_write("append", key, source)
+
+    def delete(self, key: str, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
+        self._warn("del_flow_data", key, no_warning, stacklevel)
+        self._values.pop(key, None)
+        if self.on_write is not None:
+            self.on_write("del", key, source)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy for display; never warns (used by the notebook panel, not by user code)."""
+        return copy_state_value(self._values)

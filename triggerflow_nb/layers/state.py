@@ -1,0 +1,98 @@
+"""Execution-local, serializable state.
+
+Serializability is enforced when a value is written (the boundary), so the close
+snapshot and ``save()`` never meet a value they cannot store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..errors import StateSerializationError
+
+_SCALARS = (str, int, float, bool, type(None))
+
+# The reserved key behind the deprecated flow.end() / set_result() / get_result().
+FINAL_RESULT_KEY = "$final_result"
+
+
+def to_state_value(key: str, value: Any) -> Any:
+    """Return ``value`` as plain JSON-compatible data, or raise StateSerializationError.
+
+    Containers are rebuilt, so state never aliases an object the chunk keeps mutating.
+    Pydantic models and dataclasses are stored as their dicts.
+    """
+    if type(value) in _SCALARS:  # the common case, kept cheap
+        return value
+    return _convert(key, value, "value")
+
+
+def _convert(key: str, value: Any, where: str) -> Any:
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise StateSerializationError(
+                    key, f"{where} has a dict key {k!r} of type {type(k).__name__}; JSON objects need string keys"
+                )
+            out[k] = _convert(key, v, f"{where}[{k!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_convert(key, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    model_dump = getattr(value, "model_dump", None)
+    if model_dump is not None and callable(model_dump) and not isinstance(value, type):
+        return _convert(key, model_dump(mode="json"), where)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _convert(key, dataclasses.asdict(value), where)
+    raise StateSerializationError(
+        key, f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which is not JSON-compatible"
+    )
+
+
+def copy_state_value(value: Any) -> Any:
+    """Deep copy of trusted JSON-compatible data (cheaper than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {k: copy_state_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_state_value(v) for v in value]
+    return value
+
+
+class StateNamespace:
+    """``data.state``: the state API as ``.get/.set/.append/.delete``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Any):
+        self._data = data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get_state(key, default)
+
+    def set(self, key: str, value: Any, emit: bool = True) -> None:
+        self._data.set_state(key, value, emit=emit)
+
+    def append(self, key: str, value: Any, emit: bool = True) -> None:
+        self._data.append_state(key, value, emit=emit)
+
+    def delete(self, key: str, emit: bool = True) -> None:
+        self._data.del_state(key, emit=emit)
+
+    def __getitem__(self, key: str) -> Any:
+        sentinel = object()
+        value = self._data.get_state(key, sentinel)
+        if value is sentinel:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data.execution._state
+
+    def keys(self) -> list[str]:
+        return list(self._data.execution._state)
+
+    def __repr__(self) -> str:
+        return f"StateNamespace({self._data.execution._state!r})"

@@ -1,0 +1,1 @@
+"""Running a flow: lifecycle, graph walking, the `data` view, the stream, interrupts."""

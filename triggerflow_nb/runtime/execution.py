@@ -1,0 +1,633 @@
+"""``TriggerFlowExecution``: one run of a flow, and its lifecycle ``open -> sealed -> closed``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+
+from .._warn_once import warn_deprecated_once
+from ..definition.graph import START_ID
+from ..errors import (
+    InterruptError, LifecycleError, StateSerializationError, TriggerFlowError,
+)
+from ..layers.resources import RuntimeResources
+from ..layers.state import FINAL_RESULT_KEY, copy_state_value, to_state_value
+from ..observe import (
+    Channel, ExecutionClosed, ExecutionSealed, ExecutionStarted, InterruptOpened, InterruptResumed,
+    ResourcesChanged, StateChanged, StateRejected, StreamItem,
+)
+from .interrupts import CANCELLED, RESUMED, WAITING, Interrupt
+from .loop_bridge import run_sync
+from .result import ExecutionResult
+from .runtime_data import Resume
+from .stream import RuntimeStream
+from .walker import GraphWalker
+
+if TYPE_CHECKING:
+    from ..definition.flow import TriggerFlow
+
+OPEN = "open"
+SEALED = "sealed"
+CLOSED = "closed"
+
+
+class TriggerFlowExecution(GraphWalker):
+    """One run of a flow: state, lifecycle, runtime stream, interrupts and resources."""
+
+    def __init__(self, flow: "TriggerFlow", *, runtime_resources: dict[str, Any] | None = None,
+                 auto_close: bool = True, auto_close_timeout: float | None = 10.0,
+                 concurrency: int | None = None, execution_environments: list[Any] | None = None):
+        if not isinstance(auto_close, bool):
+            raise TypeError(f"auto_close must be True or False, got {auto_close!r}")
+        if auto_close_timeout is not None and (
+            isinstance(auto_close_timeout, bool) or not isinstance(auto_close_timeout, (int, float))
+            or auto_close_timeout < 0
+        ):
+            raise ValueError(f"auto_close_timeout must be None or a number of seconds >= 0, got {auto_close_timeout!r}")
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):
+            raise ValueError(f"concurrency must be None or a positive int, got {concurrency!r}")
+        self.flow = flow
+        self.id = uuid.uuid4().hex
+        self.auto_close = auto_close
+        self.auto_close_timeout = auto_close_timeout
+        self.concurrency = concurrency
+        self._resources = RuntimeResources(runtime_resources, flow._runtime_resources)
+        self._environments = _environment_requests(execution_environments)
+        self._environment_leases: list[Any] = []
+        self._state: dict[str, Any] = {}
+        self._stream = RuntimeStream()
+        self._stream_parent: TriggerFlowExecution | None = None
+        self._interrupts: dict[str, Interrupt] = {}
+        self._activations: dict[str, Any] = {}
+        self._activation_counter = 0
+        self._joins: dict[tuple[str, str], dict[str, Any]] = {}
+        self._node_status: dict[str, str] = {}
+        self._channel = Channel()
+        self._flow_channel = flow.channel
+        self._semaphore: asyncio.Semaphore | None = asyncio.Semaphore(concurrency) if concurrency else None
+        self._lifecycle = OPEN
+        self._started = False
+        self._finished = False  # closed, failed or cancelled: paths stop
+        self._status = "created"
+        self._close_reason: str | None = None
+        self._error: BaseException | None = None
+        self._close_snapshot: dict[str, Any] | None = None
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_event: asyncio.Event | None = None
+        self._closed_event: asyncio.Event | None = None
+        self._pause_fails_fast = False
+        self.created_at = time.time()
+        self.started_at: float | None = None
+        self.closed_at: float | None = None
+        self.result = ExecutionResult(self)
+
+    # -- observation ------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> Channel:
+        """Subscribe here to observe this execution (``execution.channel.subscribe(fn)``)."""
+        return self._channel
+
+    def _publish(self, event: Any) -> None:
+        if self._channel:
+            self._channel.publish(event)
+        if self._flow_channel:
+            self._flow_channel.publish(event)
+
+    # -- lifecycle state ---------------------------------------------------------------------
+
+    @property
+    def lifecycle_state(self) -> str:
+        return self._lifecycle
+
+    @property
+    def status(self) -> str:
+        """created, running, waiting (on interrupts), idle, completed, failed or cancelled."""
+        if self._finished or not self._started:
+            return self._status
+        if self._inflight:
+            return "running"
+        return "waiting" if self._pending_interrupts() else "idle"
+
+    def is_open(self) -> bool:
+        return self._lifecycle == OPEN
+
+    def is_sealed(self) -> bool:
+        return self._lifecycle == SEALED
+
+    def is_closed(self) -> bool:
+        return self._lifecycle == CLOSED
+
+    def get_lifecycle_state(self) -> str:
+        return self._lifecycle
+
+    def get_status(self) -> str:
+        return self.status
+
+    def node_status(self) -> dict[str, str]:
+        """Per graph node: running, done, failed, waiting or cancelled (absent: not run)."""
+        return dict(self._node_status)
+
+    def _require_open(self, action: str) -> None:
+        if self._lifecycle != OPEN:
+            raise LifecycleError(
+                f"cannot {action}: execution {self.id} of flow {self.flow.name!r} is {self._lifecycle}"
+                + (" (a sealed execution only drains what it already accepted; create a new execution)"
+                   if self._lifecycle == SEALED else "; create a new execution with flow.create_execution()")
+            )
+
+    # -- in-flight accounting and auto-close ----------------------------------------------------
+
+    def _enter(self) -> None:
+        self._inflight += 1
+        if self._inflight == 1:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            if self._idle_event is not None:
+                self._idle_event.clear()
+
+    def _leave(self) -> None:
+        self._inflight -= 1
+        if self._inflight == 0:
+            if self._idle_event is not None:
+                self._idle_event.set()
+            self._schedule_auto_close()
+
+    def _schedule_auto_close(self) -> None:
+        if (not self.auto_close or self.auto_close_timeout is None or self._finished or not self._started
+                or self._inflight or self._pending_interrupts() or self._idle_timer is not None):
+            return
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(self.auto_close_timeout, self._auto_close_due)
+
+    def _auto_close_due(self) -> None:
+        self._idle_timer = None
+        if self._inflight or self._finished or self._pending_interrupts():
+            return
+        self._spawn_owned(self._close_idle("auto-close after %.3gs idle" % self.auto_close_timeout))
+
+    async def _close_idle(self, reason: str) -> None:
+        if not self._finished:
+            self._lifecycle = SEALED
+            await self._finish("completed", reason)
+
+    async def _root(self, coro: Any) -> Any:
+        """Run one externally started piece of work (start, emit, continue) with accounting."""
+        self._enter()
+        try:
+            return await coro
+        except Exception as exc:
+            await self._fail(exc)
+            raise
+        finally:
+            self._leave()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
+        self._enter()  # counted now, so auto-close cannot slip in before the task starts
+
+        async def run() -> None:
+            try:
+                await coro
+            except Exception as exc:
+                await self._fail(exc)
+            finally:
+                self._leave()
+
+        return self._spawn_owned(run())
+
+    def _spawn_owned(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- start ----------------------------------------------------------------------------------
+
+    async def _async_start(self, value: Any, *, wait_for_close: bool) -> Any:
+        if self._started:
+            raise LifecycleError(
+                f"execution {self.id} was already started; an execution runs once: "
+                f"create another with flow.create_execution()"
+            )
+        self._require_open("start")
+        self.flow._validate_runnable()
+        self._started = True
+        self._status = "running"
+        self.started_at = time.time()
+        self._idle_event = asyncio.Event()
+        self._closed_event = asyncio.Event()
+        await self._mount_environments()
+        self._publish(ExecutionStarted(self.id, value))
+        await self._root(self._walk(START_ID, value, (), after=True))
+        if self._error is not None:
+            raise self._error
+        if not wait_for_close or not self.auto_close or self._pending_interrupts():
+            return self
+        await self._closed_event.wait()
+        if self._error is not None:
+            raise self._error
+        return self.result.get_state()
+
+    async def async_start(self, value: Any = None) -> Any:
+        """Start; with auto_close, wait for the close and return the close snapshot, else the execution.
+
+        A run that settles waiting on an interrupt returns the execution either way, so it can be resumed.
+        """
+        return await self._async_start(value, wait_for_close=True)
+
+    def start(self, value: Any = None) -> Any:
+        return run_sync(self.async_start(value))
+
+    # -- seal and close ---------------------------------------------------------------------------
+
+    async def async_seal(self) -> None:
+        if self._lifecycle == OPEN:
+            self._lifecycle = SEALED
+            self._publish(ExecutionSealed(self.id))
+
+    def seal(self) -> None:
+        run_sync(self.async_seal())
+
+    async def async_close(self, timeout: float | None = None, pending_interrupts: str = "reject") -> dict[str, Any]:
+        """Seal, let accepted work drain, close the stream, freeze and return the close snapshot.
+
+        Pending interrupts make close() raise unless ``pending_interrupts="cancel"``. With a
+        ``timeout``, work still running after that many seconds is cancelled (status ``cancelled``).
+        """
+        if pending_interrupts not in ("reject", "cancel"):
+            raise ValueError(f"pending_interrupts must be 'reject' or 'cancel', got {pending_interrupts!r}")
+        if self._lifecycle == CLOSED:
+            if self._error is not None:
+                raise self._error
+            return self.result.get_state()
+        pending = self._pending_interrupts()
+        if pending and pending_interrupts == "reject":
+            raise InterruptError(
+                f"execution {self.id} has pending interrupts {[i.id for i in pending]}: resume them with "
+                f"execution.continue_with(interrupt_id, payload), or close(pending_interrupts='cancel')"
+            )
+        for interrupt in pending:
+            interrupt.status = CANCELLED
+        await self.async_seal()
+        status, reason = "completed", "closed"
+        if self._inflight and self._idle_event is not None:
+            try:
+                await asyncio.wait_for(self._idle_event.wait(), timeout)
+            except asyncio.TimeoutError:
+                status, reason = "cancelled", f"close timeout after {timeout}s: running work was cancelled"
+        if self._error is not None:
+            raise self._error
+        if pending:
+            reason = f"closed with {len(pending)} interrupt(s) cancelled"
+        await self._finish(status, reason)
+        return self.result.get_state()
+
+    def close(self, timeout: float | None = None, pending_interrupts: str = "reject") -> dict[str, Any]:
+        return run_sync(self.async_close(timeout=timeout, pending_interrupts=pending_interrupts))
+
+    async def _fail(self, exc: BaseException) -> None:
+        if self._finished:
+            return
+        self._error = exc
+        name = getattr(exc, "chunk_name", None)
+        await self._finish("failed", f"chunk {name!r} failed: {exc}" if name else f"failed: {exc}")
+
+    async def _finish(self, status: str, reason: str) -> None:
+        """Close for good: stop paths, cancel owned tasks, freeze, end the stream, release."""
+        if self._finished:
+            return
+        self._finished = True
+        self._status = status
+        self._close_reason = reason
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        self._close_snapshot = copy_state_value(self._state)
+        self._lifecycle = CLOSED
+        self.closed_at = time.time()
+        self._stream.close()
+        await self._release_environments()
+        self._publish(ExecutionClosed(self.id, status, reason))
+        if self._closed_event is not None:
+            self._closed_event.set()
+
+    # -- external emit -----------------------------------------------------------------------------
+
+    async def async_emit(self, event: str, payload: Any = None) -> None:
+        """Emit from outside while open; waits for the branches it triggered."""
+        _check_event(event)
+        self._require_started("emit")
+        self._require_open(f"emit {event!r}")
+        await self._root(self._dispatch_event(event, payload, ()))
+
+    def emit(self, event: str, payload: Any = None) -> None:
+        run_sync(self.async_emit(event, payload))
+
+    async def async_emit_nowait(self, event: str, payload: Any = None) -> None:
+        self.emit_nowait(event, payload)
+
+    def emit_nowait(self, event: str, payload: Any = None) -> None:
+        """Emit from outside without waiting (needs a running event loop, e.g. in a notebook or a coroutine)."""
+        _check_event(event)
+        self._require_started("emit")
+        self._require_open(f"emit {event!r}")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # No loop to schedule on outside async code: run it through instead of losing it.
+            self.emit(event, payload)
+            return
+        self._spawn(self._dispatch_event(event, payload, ()))
+
+    def _require_started(self, action: str) -> None:
+        if not self._started:
+            raise LifecycleError(f"cannot {action} before the execution starts: call execution.start(value) first")
+
+    async def _emit_from_chunk(self, event: str, payload: Any, cont: tuple) -> None:
+        _check_event(event)
+        await self._dispatch_event(event, payload, cont)
+
+    def _emit_nowait_from_chunk(self, event: str, payload: Any, cont: tuple) -> None:
+        _check_event(event)
+        self._spawn(self._dispatch_event(event, payload, cont))
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def _read_state(self, key: str | None, default: Any) -> Any:
+        if key is None:
+            return copy_state_value(self._state)
+        value = self._state.get(key, default)
+        # Containers are copied so a chunk cannot change state behind the serializability check.
+        return copy_state_value(value) if isinstance(value, (dict, list)) else value
+
+    def _apply_state(self, op: str, key: str, value: Any, where: str) -> None:
+        if self._lifecycle == CLOSED:
+            raise LifecycleError(f"cannot write state key {key!r} {where}: execution {self.id} is closed")
+        if not isinstance(key, str):
+            raise TypeError(f"state keys must be strings, got {key!r}")
+        try:
+            if op == "set":
+                self._state[key] = to_state_value(key, value)
+            elif op == "append":
+                item = to_state_value(key, value)
+                current = self._state.get(key)
+                if current is None:
+                    self._state[key] = [item]
+                elif isinstance(current, list):
+                    current.append(item)
+                else:
+                    self._state[key] = [current, item]
+            else:
+                self._state.pop(key, None)
+        except StateSerializationError as exc:
+            exc.args = (f"{exc.args[0]} ({where})",) if where else exc.args
+            if self._channel:
+                self._channel.publish(StateRejected(self.id, key, str(exc)))
+            raise
+        if self._channel:
+            self._channel.publish(StateChanged(self.id, key, op))
+
+    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple, *, wait: bool) -> None:
+        self._apply_state(op, key, value, where)
+        if emit:
+            listeners = self.flow._graph.listeners
+            if listeners and "$state:" + key in listeners:
+                self._spawn(self._dispatch_event("$state:" + key, self._state.get(key), cont))
+
+    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> None:
+        self._apply_state(op, key, value, where)
+        if emit:
+            listeners = self.flow._graph.listeners
+            if listeners and "$state:" + key in listeners:
+                await self._dispatch_event("$state:" + key, copy_state_value(self._state.get(key)), cont)
+
+    def get_state(self, key: str | None = None, default: Any = None) -> Any:
+        """Live state before close, the frozen close snapshot after (always a copy)."""
+        return self.result.get_state(key, default)
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Write state from outside a chunk (e.g. a notebook cell), while the execution is not closed."""
+        self._apply_state("set", key, value, "from outside a chunk")
+
+    def _set_final_result(self, value: Any) -> None:
+        self._apply_state("set", FINAL_RESULT_KEY, value, "as the final result")
+
+    def get_result(self) -> Any:
+        """Deprecated: the reserved state key ``"$final_result"``."""
+        warn_deprecated_once(
+            "TriggerFlowExecution.get_result",
+            "execution.get_result() is deprecated: it reads the reserved state key '$final_result'; "
+            "read the close snapshot (or execution.result.get_state()) instead",
+        )
+        return self.result.get_state(FINAL_RESULT_KEY)
+
+    # -- resources -----------------------------------------------------------------------------------
+
+    @property
+    def runtime_resources(self) -> RuntimeResources:
+        return self._resources
+
+    def _set_resource(self, name: str, value: Any) -> None:
+        self._resources.set(name, value)
+        if self._channel:
+            self._channel.publish(ResourcesChanged(self.id))
+
+    def _del_resource(self, name: str) -> None:
+        self._resources.delete(name)
+        if self._channel:
+            self._channel.publish(ResourcesChanged(self.id))
+
+    def inject_resources(self, **resources: Any) -> None:
+        """Add or replace execution-level resources (e.g. re-injection after load())."""
+        for name, value in resources.items():
+            self._set_resource(name, value)
+
+    # -- managed execution environments (see triggerflow_nb.execution_environment) -------------------
+
+    async def _mount_environments(self) -> None:
+        if not self._environments:
+            return
+        from ..environments.manager import execution_environment
+
+        leases = await execution_environment.acquire_all(self._environments)
+        self._environment_leases.extend(leases)
+        for lease in leases:
+            self._resources.set(lease.key, lease.resource)
+            self._resources.managed_keys.add(lease.key)
+
+    async def _release_environments(self) -> None:
+        leases, self._environment_leases = self._environment_leases, []
+        if leases:
+            from ..environments.manager import execution_environment
+
+            await execution_environment.release_all(leases)
+
+    # -- the runtime stream -----------------------------------------------------------------------------
+
+    def _put_into_stream(self, item: Any) -> None:
+        if self._lifecycle == CLOSED:
+            raise LifecycleError(f"cannot put into the stream of execution {self.id}: it is closed")
+        index = self._stream.put(item)
+        if self._channel:
+            self._channel.publish(StreamItem(self.id, index, item))
+        if self._stream_parent is not None and self._stream_parent._lifecycle != CLOSED:
+            self._stream_parent._put_into_stream(item)
+
+    async def async_put_into_stream(self, item: Any) -> None:
+        self._put_into_stream(item)
+
+    def put_into_stream(self, item: Any) -> None:
+        self._put_into_stream(item)
+
+    def get_async_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10) -> AsyncIterator[Any]:
+        """Every stream item in order, from the first; ends when the execution closes.
+
+        If the execution has not started and ``initial_value`` is given, it is started with it.
+        ``timeout`` bounds the wait for each next item (None waits as long as it takes).
+        """
+        return self._stream_items(initial_value, timeout)
+
+    async def _stream_items(self, initial_value: Any, timeout: float | None) -> AsyncIterator[Any]:
+        if not self._started and initial_value is not None:
+            self._spawn_owned(self._async_start(initial_value, wait_for_close=False))
+        async for item in self._stream.iterate(timeout):
+            yield item
+
+    def get_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10) -> Iterator[Any]:
+        agen = self._stream_items(initial_value, timeout).__aiter__()
+        while True:
+            try:
+                yield run_sync(agen.__anext__())
+            except StopAsyncIteration:
+                return
+
+    # -- interrupts ------------------------------------------------------------------------------------
+
+    def _pending_interrupts(self) -> list[Interrupt]:
+        return [i for i in self._interrupts.values() if i.status == WAITING] if self._interrupts else []
+
+    def get_pending_interrupts(self) -> dict[str, dict[str, Any]]:
+        """Pending interrupts by id: type, payload, resume target, chunk, timestamps."""
+        return {i.id: i.public() for i in self._pending_interrupts()}
+
+    def get_interrupt(self, interrupt_id: str) -> dict[str, Any]:
+        if interrupt_id not in self._interrupts:
+            raise InterruptError(f"no interrupt {interrupt_id!r} in execution {self.id}; "
+                                 f"known: {sorted(self._interrupts)}")
+        return self._interrupts[interrupt_id].public()
+
+    def _open_interrupt(self, node: Any, value: Any, cont: tuple, type: str, payload: Any, resume_to: Any,
+                        interrupt_id: str | None) -> Interrupt:
+        if interrupt_id is None:
+            interrupt_id = uuid.uuid4().hex
+        elif not isinstance(interrupt_id, str) or not interrupt_id:
+            raise TypeError(f"interrupt_id must be a non-empty string, got {interrupt_id!r}")
+        elif interrupt_id in self._interrupts:
+            raise InterruptError(f"interrupt id {interrupt_id!r} is already used in execution {self.id}; "
+                                 f"pick another or let pause_for() generate one")
+        interrupt = Interrupt(interrupt_id, type, payload, resume_to, node.id, value, cont)
+        self._interrupts[interrupt_id] = interrupt
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._publish(InterruptOpened(self.id, interrupt_id, node.id))
+        return interrupt
+
+    async def async_continue_with(self, interrupt_id: str, payload: Any = None) -> None:
+        """Resume a pending interrupt with ``payload``; waits for the resumed path to settle."""
+        interrupt = self._interrupts.get(interrupt_id)
+        if interrupt is None:
+            pending = [i.id for i in self._pending_interrupts()]
+            raise InterruptError(f"no interrupt {interrupt_id!r} in execution {self.id}; pending: {pending}")
+        if interrupt.status != WAITING:
+            raise InterruptError(
+                f"interrupt {interrupt_id!r} is already {interrupt.status}; each interrupt resumes once "
+                f"(pending: {[i.id for i in self._pending_interrupts()]})"
+            )
+        self._require_open(f"continue interrupt {interrupt_id!r}")
+        interrupt.status = RESUMED
+        interrupt.resumed_at = time.time()
+        interrupt.resume_value = payload
+        self._publish(InterruptResumed(self.id, interrupt_id))
+        target = interrupt.resume_to
+        if target == "next":
+            if self._node_status.get(interrupt.node_id) == "waiting":
+                self._node_status[interrupt.node_id] = "done"
+            work = self._walk(interrupt.node_id, payload, interrupt.cont, after=True)
+        elif target == "self":
+            work = self._walk(interrupt.node_id, interrupt.input, interrupt.cont,
+                              resume=Resume(interrupt.id, interrupt.type, payload))
+        else:
+            if self._node_status.get(interrupt.node_id) == "waiting":
+                self._node_status[interrupt.node_id] = "done"
+            work = self._dispatch_event(target["event"], payload, ())
+        await self._root(work)
+
+    def continue_with(self, interrupt_id: str, payload: Any = None) -> None:
+        run_sync(self.async_continue_with(interrupt_id, payload))
+
+    # -- save / load (triggerflow_nb.persistence) --------------------------------------------------------
+
+    def save(self) -> dict[str, Any]:
+        """A JSON-compatible snapshot: state, lifecycle, interrupts, continuation, resource keys.
+
+        Never flow_data, never a live object, never pickle.
+        """
+        from ..persistence.save_load import save_execution
+
+        return save_execution(self)
+
+    async def async_save(self) -> dict[str, Any]:
+        return self.save()
+
+    def inspect_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None) -> dict[str, Any]:
+        from ..persistence.save_load import inspect_load
+
+        return inspect_load(self, saved, runtime_resources)
+
+    async def async_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
+                         prompt: bool | None = None) -> "TriggerFlowExecution":
+        from ..persistence.save_load import load_execution
+
+        return await load_execution(self, saved, runtime_resources, prompt)
+
+    def load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
+             prompt: bool | None = None) -> "TriggerFlowExecution":
+        """Restore a saved execution into this fresh one; see triggerflow_nb.persistence."""
+        return run_sync(self.async_load(saved, runtime_resources, prompt))
+
+    # -- notebook ---------------------------------------------------------------------------------------
+
+    def watch(self, **options: Any) -> Any:
+        """Show a live ipywidgets panel of this execution (see triggerflow_nb.notebook)."""
+        from ..notebook.panel import watch
+
+        return watch(self, **options)
+
+    def __repr__(self) -> str:
+        return (f"<TriggerFlowExecution {self.id[:8]} of flow {self.flow.name!r}: "
+                f"{self._lifecycle}, {self.status}>")
+
+
+def _check_event(event: Any) -> None:
+    if not isinstance(event, str) or not event:
+        raise TypeError(f"an event name must be a non-empty string, got {event!r}")
+
+
+def _environment_requests(requests: list[Any] | None) -> list[Any]:
+    if requests is None:
+        return []
+    if not isinstance(requests, (list, tuple)):
+        raise TypeError(f"execution_environments must be a list, got {type(requests).__name__}")
+    return list(requests)

@@ -1,0 +1,60 @@
+"""Run a coroutine to completion from synchronous code, inside or outside a running loop.
+
+Jupyter runs every cell inside an already running event loop, where
+``asyncio.run`` refuses to work. There the loop is made re-entrant with
+nest_asyncio, so ``flow.start(...)`` in a cell just works and the execution's
+tasks live on the kernel's loop (they keep running between cells, which is what
+lets a panel update after the cell returns).
+
+In a plain script no loop is running; every sync call then drives one private,
+long-lived loop per thread, so an execution started by one sync call can be
+continued by the next (a fresh ``asyncio.run`` loop per call would strand its tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Coroutine, TypeVar
+
+T = TypeVar("T")
+
+_local = threading.local()
+
+
+def _private_loop() -> asyncio.AbstractEventLoop:
+    loop = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+    return loop
+
+
+def _make_reentrant(loop: asyncio.AbstractEventLoop) -> None:
+    if getattr(loop, "_nest_patched", False):
+        return
+    import nest_asyncio
+
+    nest_asyncio.apply(loop)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion and return its result, from any synchronous caller."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None:
+        loop = _private_loop()
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(coro)
+    _make_reentrant(loop)
+    # A KeyboardInterrupt (a cell interrupted) leaves run_until_complete with the task
+    # still scheduled; cancel it so it does not go on running behind the user's back.
+    task = asyncio.ensure_future(coro, loop=loop)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            task.cancel()
+        raise

@@ -1,0 +1,243 @@
+"""``TriggerFlowRuntimeData``: the ``data`` argument of every chunk, its view of the run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._warn_once import warn_deprecated_once
+from ..errors import PauseNotSupportedError
+from ..layers.state import StateNamespace
+
+if TYPE_CHECKING:
+    from ..definition.graph import Node
+    from .execution import TriggerFlowExecution
+
+_RESUME_TARGETS = ("next", "self")
+
+
+class Resume:
+    """What ``continue_with`` handed to a chunk re-run with ``resume_to="self"``."""
+
+    __slots__ = ("interrupt_id", "type", "value")
+
+    def __init__(self, interrupt_id: str, type: str, value: Any):
+        self.interrupt_id = interrupt_id
+        self.type = type
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Resume(interrupt_id={self.interrupt_id!r}, type={self.type!r}, value={self.value!r})"
+
+
+class TriggerFlowRuntimeData:
+    """The chunk's view of its execution.
+
+    ``input`` (alias ``value``) is what the previous step returned, or the start input,
+    or the emitted payload. State, flow_data and runtime_resources are reached through it.
+    """
+
+    __slots__ = ("execution", "_node", "input", "_cont", "_paused", "resume")
+
+    def __init__(self, execution: "TriggerFlowExecution", node: "Node", value: Any, cont: tuple,
+                 resume: Resume | None = None):
+        self.execution = execution
+        self._node = node
+        self.input = value
+        self._cont = cont
+        self._paused = False
+        self.resume = resume
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def value(self) -> Any:
+        return self.input
+
+    @property
+    def chunk_name(self) -> str:
+        return self._node.id
+
+    @property
+    def execution_id(self) -> str:
+        return self.execution.id
+
+    @property
+    def is_resume(self) -> bool:
+        return self.resume is not None
+
+    def _where(self) -> str:
+        return f"in chunk {self._node.id!r}"
+
+    # -- state: execution-local, serializable ------------------------------------------------
+
+    def get_state(self, key: str | None = None, default: Any = None) -> Any:
+        """Read state (a local, synchronous read). ``key=None`` returns a copy of all of it."""
+        return self.execution._read_state(key, default)
+
+    def set_state(self, key: str, value: Any, emit: bool = True) -> None:
+        self.execution._write_state("set", key, value, emit, self._where(), self._cont, wait=False)
+
+    async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
+        await self.execution._async_write_state("set", key, value, emit, self._where(), self._cont)
+
+    def append_state(self, key: str, value: Any, emit: bool = True) -> None:
+        self.execution._write_state("append", key, value, emit, self._where(), self._cont, wait=False)
+
+    async def async_append_state(self, key: str, value: Any, emit: bool = True) -> None:
+        await self.execution._async_write_state("append", key, value, emit, self._where(), self._cont)
+
+    def del_state(self, key: str, emit: bool = True) -> None:
+        self.execution._write_state("del", key, None, emit, self._where(), self._cont, wait=False)
+
+    async def async_del_state(self, key: str, emit: bool = True) -> None:
+        await self.execution._async_write_state("del", key, None, emit, self._where(), self._cont)
+
+    @property
+    def state(self) -> StateNamespace:
+        return StateNamespace(self)
+
+    # -- deprecated aliases of state ----------------------------------------------------------
+
+    def _deprecated(self, old: str, new: str) -> None:
+        warn_deprecated_once(
+            f"TriggerFlowRuntimeData.{old}",
+            f"data.{old}() is deprecated; use data.{new}() (runtime_data is the old name of state)",
+            stacklevel=4,
+        )
+
+    def get_runtime_data(self, key: str | None = None, default: Any = None) -> Any:
+        self._deprecated("get_runtime_data", "get_state")
+        return self.get_state(key, default)
+
+    def set_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        self._deprecated("set_runtime_data", "set_state")
+        self.set_state(key, value, emit)
+
+    def append_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        self._deprecated("append_runtime_data", "append_state")
+        self.append_state(key, value, emit)
+
+    def del_runtime_data(self, key: str, emit: bool = True) -> None:
+        self._deprecated("del_runtime_data", "del_state")
+        self.del_state(key, emit)
+
+    async def async_get_runtime_data(self, key: str | None = None, default: Any = None) -> Any:
+        self._deprecated("async_get_runtime_data", "get_state")
+        return self.get_state(key, default)
+
+    async def async_set_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        self._deprecated("async_set_runtime_data", "async_set_state")
+        await self.async_set_state(key, value, emit)
+
+    async def async_append_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        self._deprecated("async_append_runtime_data", "async_append_state")
+        await self.async_append_state(key, value, emit)
+
+    async def async_del_runtime_data(self, key: str, emit: bool = True) -> None:
+        self._deprecated("async_del_runtime_data", "async_del_state")
+        await self.async_del_state(key, emit)
+
+    def set_result(self, value: Any) -> None:
+        """Deprecated: write the reserved state key ``"$final_result"``."""
+        warn_deprecated_once(
+            "TriggerFlowRuntimeData.set_result",
+            "data.set_result() is deprecated: it writes the reserved state key '$final_result'; "
+            "use data.set_state(...) and read the close snapshot instead",
+        )
+        self.execution._set_final_result(value)
+
+    # -- flow_data: shared by all executions, warns on every call -------------------------------
+
+    def get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
+        return self.execution.flow._flow_data.get(key, default, no_warning=no_warning)
+
+    def set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self.execution.flow._flow_data.set(key, value, no_warning=no_warning, source=self.execution)
+
+    def append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self.execution.flow._flow_data.append(key, value, no_warning=no_warning, source=self.execution)
+
+    def del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
+        self.execution.flow._flow_data.delete(key, no_warning=no_warning, source=self.execution)
+
+    async def async_get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
+        return self.execution.flow._flow_data.get(key, default, no_warning=no_warning)
+
+    async def async_set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self.execution.flow._flow_data.set(key, value, no_warning=no_warning, source=self.execution)
+
+    async def async_append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self.execution.flow._flow_data.append(key, value, no_warning=no_warning, source=self.execution)
+
+    async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
+        self.execution.flow._flow_data.delete(key, no_warning=no_warning, source=self.execution)
+
+    # -- runtime resources: live objects, by identity --------------------------------------------
+
+    def require_resource(self, name: str) -> Any:
+        """The resource injected under ``name``; raises MissingResourceError if there is none."""
+        return self.execution._resources.require(name, self._where())
+
+    def get_resource(self, name: str, default: Any = None) -> Any:
+        return self.execution._resources.get(name, default)
+
+    def set_resource(self, name: str, value: Any) -> None:
+        self.execution._set_resource(name, value)
+
+    def del_resource(self, name: str) -> None:
+        self.execution._del_resource(name)
+
+    # -- events and the stream -------------------------------------------------------------------
+
+    async def async_emit(self, event: str, payload: Any = None) -> None:
+        """Emit an event and wait until every `when(event)` branch it triggered has finished."""
+        await self.execution._emit_from_chunk(event, payload, self._cont)
+
+    def emit(self, event: str, payload: Any = None) -> None:
+        """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
+        self.execution._emit_nowait_from_chunk(event, payload, self._cont)
+
+    def emit_nowait(self, event: str, payload: Any = None) -> None:
+        self.execution._emit_nowait_from_chunk(event, payload, self._cont)
+
+    async def async_put_into_stream(self, item: Any) -> None:
+        self.execution._put_into_stream(item)
+
+    def put_into_stream(self, item: Any) -> None:
+        self.execution._put_into_stream(item)
+
+    # -- pause and resume -------------------------------------------------------------------------
+
+    async def async_pause_for(self, type: str = "interrupt", payload: Any = None, resume_to: Any = "next",
+                              interrupt_id: str | None = None) -> dict[str, Any]:
+        return self.pause_for(type=type, payload=payload, resume_to=resume_to, interrupt_id=interrupt_id)
+
+    def pause_for(self, type: str = "interrupt", payload: Any = None, resume_to: Any = "next",
+                  interrupt_id: str | None = None) -> dict[str, Any]:
+        """Record an interrupt and stop this path after the chunk returns.
+
+        ``execution.continue_with(id, payload)`` resumes it: ``"next"`` hands ``payload`` on as
+        this chunk's output, ``"self"`` re-runs this chunk with ``data.resume.value == payload``,
+        ``{"event": name}`` emits ``name`` with ``payload``.
+        """
+        execution = self.execution
+        if execution._pause_fails_fast:
+            raise PauseNotSupportedError(
+                f"chunk {self._node.id!r} paused for {type!r}, but flow.start() returns no handle to resume "
+                f"with: use execution = flow.start_execution(...) (or create_execution(auto_close=False)), "
+                f"then execution.continue_with(interrupt_id, payload)"
+            )
+        if not (resume_to in _RESUME_TARGETS or (isinstance(resume_to, dict) and set(resume_to) == {"event"}
+                                                 and isinstance(resume_to["event"], str))):
+            raise ValueError(f"resume_to must be 'next', 'self' or {{'event': name}}, got {resume_to!r}")
+        record = execution._open_interrupt(self._node, self.input, self._cont, type, payload, resume_to,
+                                           interrupt_id)
+        self._paused = True
+        return record.public()
+
+    def __repr__(self) -> str:
+        return f"<TriggerFlowRuntimeData chunk={self._node.id!r} input={self.input!r}>"
+
+
+# Deprecated alias kept for code written against older TriggerFlow releases.
+TriggerFlowEventData = TriggerFlowRuntimeData
