@@ -70,12 +70,10 @@ class TriggerFlow:
 
     def _set_handler(self, chunk_name: str, fn: Callable[..., Any]) -> None:
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
-        self._handlers[chunk_name] = (fn, is_async)
         node = self._graph.nodes.get(chunk_name)
-        if node is None:
-            self._graph.add_node(Node(chunk_name, CHUNK, _display_name(chunk_name, fn)))
-        elif node.kind != CHUNK:
+        if node is not None and node.kind != CHUNK:
             raise FlowDefinitionError(f"{chunk_name!r} already names a {node.kind} node; choose another chunk name")
+        self._handlers[chunk_name] = (fn, is_async)
 
     def _register_step(self, handler: Callable[..., Any] | str, name: str | None, predecessor: str) -> str:
         """Resolve what `.to(...)` was given into a chunk node id, registering it if needed."""
@@ -84,7 +82,7 @@ class TriggerFlow:
                 raise TypeError(".to('chunk name', name=...) is ambiguous: pass the handler function with name=")
             if handler not in self._graph.nodes:
                 # Allowed: the chunk may be registered in a later cell; start() checks it exists.
-                self._graph.add_node(Node(handler, CHUNK, handler))
+                self._graph.add_node(Node(handler, CHUNK, _display_name(handler)))
             elif self._graph.nodes[handler].kind != CHUNK:
                 raise FlowDefinitionError(f"{handler!r} names a {self._graph.nodes[handler].kind} node, not a chunk")
             return handler
@@ -94,6 +92,8 @@ class TriggerFlow:
             raise TypeError(f".to(name=...) must be a string, got {type(name).__name__}")
         chunk_name = name or handler_name(handler, predecessor)
         self._set_handler(chunk_name, handler)
+        if chunk_name not in self._graph.nodes:
+            self._graph.add_node(Node(chunk_name, CHUNK, _display_name(chunk_name)))
         return chunk_name
 
     # -- wiring entry points ----------------------------------------------------------------
@@ -222,6 +222,21 @@ class TriggerFlow:
     def start(self, value: Any = None, **options: Any) -> dict[str, Any]:
         return run_sync(self.async_start(value, **options))
 
+    # -- blueprints ------------------------------------------------------------------------------
+
+    def save_blueprint(self) -> dict[str, Any]:
+        """The definition as JSON/YAML-safe data: structure and handler names, not code."""
+        from ..persistence.blueprint import save_blueprint
+
+        return save_blueprint(self)
+
+    def load_blueprint(self, blueprint: dict[str, Any]) -> "TriggerFlow":
+        """Replace this flow's wiring with ``blueprint``; handlers must be registered by name first."""
+        from ..persistence.blueprint import load_blueprint
+
+        load_blueprint(self, blueprint)
+        return self
+
     # -- checks before running ------------------------------------------------------------------
 
     def _validate_runnable(self) -> None:
@@ -251,7 +266,7 @@ class TriggerFlow:
         return flow_mimebundle(self)
 
 
-def _display_name(chunk_name: str, fn: Callable[..., Any]) -> str:
+def _display_name(chunk_name: str) -> str:
     return "λ" if chunk_name.startswith("<lambda:") else chunk_name
 
 

@@ -223,7 +223,11 @@ class TriggerFlowExecution(GraphWalker):
         self.started_at = time.time()
         self._idle_event = asyncio.Event()
         self._closed_event = asyncio.Event()
-        await self._mount_environments()
+        try:
+            await self._mount_environments()
+        except Exception as exc:
+            await self._fail(exc)
+            raise
         self._publish(ExecutionStarted(self.id, value))
         await self._root(self._walk(START_ID, value, (), after=True))
         if self._error is not None:
@@ -317,10 +321,12 @@ class TriggerFlowExecution(GraphWalker):
         self._lifecycle = CLOSED
         self.closed_at = time.time()
         self._stream.close()
-        await self._release_environments()
-        self._publish(ExecutionClosed(self.id, status, reason))
-        if self._closed_event is not None:
-            self._closed_event.set()
+        try:
+            await self._release_environments()
+        finally:
+            self._publish(ExecutionClosed(self.id, status, reason))
+            if self._closed_event is not None:
+                self._closed_event.set()
 
     # -- external emit -----------------------------------------------------------------------------
 
@@ -454,6 +460,10 @@ class TriggerFlowExecution(GraphWalker):
             self._set_resource(name, value)
 
     # -- managed execution environments (see triggerflow_nb.execution_environment) -------------------
+
+    def _environment_requests(self) -> list[dict[str, Any]]:
+        """The managed environments this execution asked for, as plain data (saved with it)."""
+        return self._environments
 
     async def _mount_environments(self) -> None:
         if not self._environments:
@@ -625,9 +635,11 @@ def _check_event(event: Any) -> None:
         raise TypeError(f"an event name must be a non-empty string, got {event!r}")
 
 
-def _environment_requests(requests: list[Any] | None) -> list[Any]:
-    if requests is None:
+def _environment_requests(requests: list[Any] | None) -> list[dict[str, Any]]:
+    if not requests:
+        if requests is not None and not isinstance(requests, (list, tuple)):
+            raise TypeError(f"execution_environments must be a list, got {type(requests).__name__}")
         return []
-    if not isinstance(requests, (list, tuple)):
-        raise TypeError(f"execution_environments must be a list, got {type(requests).__name__}")
-    return list(requests)
+    from ..environments.manager import normalize_requests
+
+    return normalize_requests(requests)

@@ -1,0 +1,1 @@
+"""Managed execution environments: resources the package starts, shares and releases for executions."""
