@@ -13,7 +13,7 @@ from ..observe import Channel, FlowDataChanged
 from ..runtime.loop_bridge import run_sync
 from .builder import Chain
 from .graph import CHUNK, EVENT, START_ID, FlowGraph, Node
-from .naming import CHUNK_NAME_ATTR, handler_name
+from .naming import handler_name
 
 if TYPE_CHECKING:
     from ..runtime.execution import TriggerFlowExecution
@@ -30,6 +30,7 @@ class TriggerFlow:
         self.name = name or f"flow-{uuid.uuid4().hex[:8]}"
         self._graph = FlowGraph()
         self._handlers: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._chunk_names: dict[Callable[..., Any], str] = {}  # functions registered under a name of their own
         self._open_blocks: set[str] = set()
         self._flow_data = FlowData(self.name)
         self._flow_data.on_write = self._on_flow_data_write
@@ -59,12 +60,12 @@ class TriggerFlow:
     def _register_chunk(self, fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
         if not callable(fn):
             raise TypeError(f"a chunk handler must be callable, got {type(fn).__name__}")
-        chunk_name = name or handler_name(fn, START_ID)
+        chunk_name = name or handler_name(fn, START_ID, self._chunk_names)
         if name:
             try:
-                setattr(fn, CHUNK_NAME_ATTR, name)
-            except (AttributeError, TypeError):
-                pass  # e.g. a builtin; `.to(name)` still works
+                self._chunk_names[fn] = name  # so that `.to(fn)` in this flow finds the given name
+            except TypeError:
+                pass  # an unhashable callable: `.to(name)` still works
         self._set_handler(chunk_name, fn)
         return fn
 
@@ -90,7 +91,7 @@ class TriggerFlow:
             raise TypeError(f".to() takes a function, a lambda or a registered chunk name, got {type(handler).__name__}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f".to(name=...) must be a string, got {type(name).__name__}")
-        chunk_name = name or handler_name(handler, predecessor)
+        chunk_name = name or handler_name(handler, predecessor, self._chunk_names)
         self._set_handler(chunk_name, handler)
         if chunk_name not in self._graph.nodes:
             self._graph.add_node(Node(chunk_name, CHUNK, _display_name(chunk_name)))
@@ -302,5 +303,5 @@ def _event_name(flow: TriggerFlow, trigger: Any) -> str:
 
 
 def _chunk_event(flow: TriggerFlow, chunk: Any) -> str:
-    name = chunk if isinstance(chunk, str) else handler_name(chunk, START_ID)
+    name = chunk if isinstance(chunk, str) else handler_name(chunk, START_ID, flow._chunk_names)
     return f"$chunk:{name}"

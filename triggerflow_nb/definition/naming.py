@@ -5,19 +5,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable
 
-# Set by @flow.chunk("name") so that `.to(fn)` finds the registered name.
-CHUNK_NAME_ATTR = "__triggerflow_chunk_name__"
-
-
-def handler_name(handler: Callable[..., Any], predecessor: str) -> str:
+def handler_name(handler: Callable[..., Any], predecessor: str, registered: dict[Any, str]) -> str:
     """A chunk name for ``handler`` placed after ``predecessor``.
 
-    Named functions keep their ``__name__`` (or the name given to @flow.chunk).
+    A function registered under a name of its own (``@flow.chunk("name")``, recorded per
+    flow in ``registered``) keeps that name; other named functions use ``__name__``.
     Lambdas have no name, so they get one derived from where they sit: the node
     they follow and their line/column in the cell. Re-running the same cell gives
     the same names, and two lambdas in one chain stay distinct.
     """
-    explicit = getattr(handler, CHUNK_NAME_ATTR, None)
+    try:
+        explicit = registered.get(handler)
+    except TypeError:  # an unhashable callable object
+        explicit = None
     if explicit:
         return explicit
     name = getattr(handler, "__name__", None) or type(handler).__name__
