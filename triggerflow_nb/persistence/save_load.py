@@ -266,12 +266,8 @@ def _apply(execution: "TriggerFlowExecution", model: SnapshotModel, resources: d
 
 
 async def _after_apply(execution: "TriggerFlowExecution", model: SnapshotModel) -> None:
-    """The parts of loading that need the event loop: loop-bound events and managed resources."""
-    execution._idle_event = asyncio.Event()
-    execution._idle_event.set()
-    execution._closed_event = asyncio.Event()
+    """The parts of loading that need the event loop: managed resources and the auto-close timer."""
     if execution._finished:
-        execution._closed_event.set()
         return
     await execution._mount_environments()
     if execution._started:

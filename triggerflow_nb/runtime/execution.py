@@ -65,6 +65,7 @@ class TriggerFlowExecution(GraphWalker):
         self._activation_counter = 0
         self._joins: dict[tuple[str, str], dict[str, Any]] = {}
         self._node_status: dict[str, str] = {}
+        self._emit_depth = 0  # emits being dispatched inline right now (bounds await nesting)
         self._channel = Channel()
         self._flow_channel = flow.channel
         self._semaphore: asyncio.Semaphore | None = asyncio.Semaphore(concurrency) if concurrency else None
@@ -221,8 +222,6 @@ class TriggerFlowExecution(GraphWalker):
         self._started = True
         self._status = "running"
         self.started_at = time.time()
-        self._idle_event = asyncio.Event()
-        self._closed_event = asyncio.Event()
         try:
             await self._mount_environments()
         except Exception as exc:
@@ -234,7 +233,7 @@ class TriggerFlowExecution(GraphWalker):
             raise self._error
         if not wait_for_close or not self.auto_close or self._pending_interrupts():
             return self
-        await self._closed_event.wait()
+        await self._wait_closed()
         if self._error is not None:
             raise self._error
         return self.result.get_state()
@@ -281,7 +280,9 @@ class TriggerFlowExecution(GraphWalker):
             interrupt.status = CANCELLED
         await self.async_seal()
         status, reason = "completed", "closed"
-        if self._inflight and self._idle_event is not None:
+        if self._inflight:
+            if self._idle_event is None:  # made on demand: most executions never need one
+                self._idle_event = asyncio.Event()
             try:
                 await asyncio.wait_for(self._idle_event.wait(), timeout)
             except asyncio.TimeoutError:
@@ -295,6 +296,13 @@ class TriggerFlowExecution(GraphWalker):
 
     def close(self, timeout: float | None = None, pending_interrupts: str = "reject") -> dict[str, Any]:
         return run_sync(self.async_close(timeout=timeout, pending_interrupts=pending_interrupts))
+
+    async def _wait_closed(self) -> None:
+        if self._finished:
+            return
+        if self._closed_event is None:  # made on demand: most executions never need one
+            self._closed_event = asyncio.Event()
+        await self._closed_event.wait()
 
     async def _fail(self, exc: BaseException) -> None:
         if self._finished:

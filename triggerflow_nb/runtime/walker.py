@@ -30,6 +30,9 @@ from .runtime_data import Resume, TriggerFlowRuntimeData
 if TYPE_CHECKING:
     from .execution import TriggerFlowExecution
 
+# Inline emits nested deeper than this run as tasks (see _dispatch_event).
+_MAX_INLINE_EMIT_DEPTH = 24
+
 THEN = "then"
 SLOT = "slot"
 
@@ -254,12 +257,15 @@ class GraphWalker:
             self._node_status[activation.node_id] = DONE
             await self._walk(activation.node_id, activation.result(), activation.cont, after=True)
 
-    async def _gather(self, coros: list) -> None:
-        """Await all; if one fails, cancel the others (no orphaned task) and re-raise."""
-        if len(coros) == 1:
-            await coros[0]
-            return
+    async def _gather(self, coros: list, inline: bool = True) -> None:
+        """Await all; if one fails, cancel the others (no orphaned task) and re-raise.
+
+        A single coroutine is awaited inline (no task) unless ``inline`` is False.
+        """
         loop = asyncio.get_running_loop()
+        if len(coros) == 1:
+            await (coros[0] if inline else loop.create_task(coros[0]))
+            return
         tasks = [loop.create_task(c) for c in coros]
         try:
             await asyncio.gather(*tasks)
@@ -322,5 +328,16 @@ class GraphWalker:
                     del self._joins[key]
                     joined = {"event": {name: seen[name] for name in node.events}}
                     runs.append(self._walk(node_id, joined, (), after=True))
-        if runs:
+        if not runs:
+            return
+        # Handlers that emit again (a "tick" loop) would nest one await per emit and hit
+        # Python's recursion limit; past a modest depth, run the handlers as tasks, which
+        # start from the event loop with a fresh stack.
+        if self._emit_depth >= _MAX_INLINE_EMIT_DEPTH:
+            await self._gather(runs, inline=False)
+            return
+        self._emit_depth += 1
+        try:
             await self._gather(runs)
+        finally:
+            self._emit_depth -= 1
