@@ -25,7 +25,39 @@ def to_state_value(key: str, value: Any) -> Any:
     """
     if type(value) in _SCALARS:  # the common case, kept cheap
         return value
-    return _convert(key, value, "value")
+    try:
+        return _plain_copy(value)
+    except _NeedsConversion:
+        return _convert(key, value, "value")
+
+
+class _NeedsConversion(Exception):
+    """Internal: the value holds something other than plain JSON types."""
+
+
+_SCALAR_SET = frozenset(_SCALARS)
+
+
+def _plain_copy(value: Any) -> Any:
+    """Copy plain dict/list/tuple/scalar data fast; anything else defers to ``_convert``.
+
+    Kept free of per-element bookkeeping (no error paths built up front) because it runs
+    over whole snapshots on load; ``_convert`` redoes the walk only when it must, to name
+    exactly where the offending value sits.
+    """
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NeedsConversion
+            out[k] = v if type(v) in _SCALAR_SET else _plain_copy(v)
+        return out
+    if kind is list or kind is tuple:
+        return [v if type(v) in _SCALAR_SET else _plain_copy(v) for v in value]
+    if kind in _SCALAR_SET:
+        return value
+    raise _NeedsConversion
 
 
 def _convert(key: str, value: Any, where: str) -> Any:

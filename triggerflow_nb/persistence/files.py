@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidSnapshotError
-from .schema import SavedExecution
+from .saved import SavedExecution
 
 
 def save_to_file(saved: dict[str, Any], path: str | os.PathLike[str]) -> Path:

@@ -13,8 +13,6 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from ..errors import (
     FingerprintMismatchError, InvalidSnapshotError, LifecycleError, MissingResourceError, SaveError,
     SchemaVersionError, StateSerializationError,
@@ -23,10 +21,11 @@ from ..layers.state import copy_state_value, to_state_value
 from ..runtime.interrupts import Interrupt
 from ..runtime.walker import Activation
 from .fingerprint import fingerprint
-from .schema import SCHEMA_VERSION, SNAPSHOT_KIND, SavedExecution, SnapshotModel
+from .saved import SCHEMA_VERSION, SNAPSHOT_KIND, SavedExecution
 
 if TYPE_CHECKING:
     from ..runtime.execution import TriggerFlowExecution
+    from .schema import SnapshotModel
 
 
 # -- save -------------------------------------------------------------------------------------------
@@ -118,6 +117,10 @@ def validate_snapshot(execution: "TriggerFlowExecution", saved: Any) -> Snapshot
             f"snapshot schema version {version!r} is not readable by this triggerflow_nb, which reads version "
             f"{SCHEMA_VERSION}; save it again with a matching version of the package"
         )
+    from pydantic import ValidationError
+
+    from .schema import SnapshotModel
+
     try:
         model = SnapshotModel.model_validate(saved)
     except ValidationError as exc:
@@ -130,8 +133,8 @@ def validate_snapshot(execution: "TriggerFlowExecution", saved: Any) -> Snapshot
             f"it into an execution of the same flow definition (same name, chunks and wiring)"
         )
     try:  # a snapshot built in memory (not read from JSON) could still hold live objects
-        for key, value in model.state.items():
-            to_state_value(key, value)
+        # to_state_value rebuilds containers, so the model now owns a private copy of the state.
+        model.state = {key: to_state_value(key, value) for key, value in model.state.items()}
     except StateSerializationError as exc:
         raise InvalidSnapshotError(f"corrupt snapshot: {exc}") from None
     _check_frames(execution, model)
@@ -233,7 +236,7 @@ def _apply(execution: "TriggerFlowExecution", model: SnapshotModel, resources: d
     for key, value in resources.items():
         execution._resources.set(key, value)
     execution.loaded_from = model.execution_id
-    execution._state = copy_state_value(model.state)
+    execution._state = model.state  # already a private copy (see validate_snapshot)
     execution._started = model.started
     execution.created_at = model.created_at
     execution.started_at = model.started_at

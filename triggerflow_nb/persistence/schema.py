@@ -1,6 +1,6 @@
-"""The saved-execution snapshot: its schema (a pydantic model) and its notebook-friendly dict type.
+"""The saved-execution snapshot schema (pydantic), used to validate snapshots when loaded.
 
-Snapshots are validated by this model when loaded; everything after that trusts them.
+Everything after validation trusts the snapshot.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
-SNAPSHOT_KIND = "triggerflow_nb.execution"
+from .saved import SCHEMA_VERSION, SNAPSHOT_KIND  # noqa: F401  (the Literal types below mirror them)
 
 Frame = list[Union[str, int]]  # ["then", node_id] or ["slot", activation_id, key]
 
@@ -90,20 +89,3 @@ class SnapshotModel(_Strict):
     required_resource_keys: list[str] = Field(default_factory=list)
     environments: list[EnvironmentRequestModel] = Field(default_factory=list)
     continuation: ContinuationModel
-
-
-class SavedExecution(dict):
-    """A saved execution: a plain JSON-compatible dict that also shows a readable summary in Jupyter."""
-
-    def _repr_html_(self) -> str | None:
-        try:
-            from ..notebook.saved_view import render_saved_html
-        except ImportError:
-            return None
-        return render_saved_html(self)
-
-    def __repr__(self) -> str:
-        return (f"<saved execution {self.get('execution_id', '?')[:8]} of flow {self.get('flow_name')!r}: "
-                f"{self.get('status')}, state keys {list(self.get('state', {}))}, "
-                f"{sum(1 for i in self.get('interrupts', []) if i.get('status') == 'waiting')} pending interrupt(s), "
-                f"resources {self.get('resource_keys')}>")
