@@ -10,7 +10,7 @@ import sys
 import warnings
 from typing import Any, Callable
 
-from .state import copy_state_value, to_state_value
+from .state import append_value, copy_state_value, to_state_value
 
 _WARNING = (
     "flow_data is shared by every execution of flow {flow!r} and is not saved: {op}({key!r}) may race "
@@ -53,14 +53,7 @@ class FlowData:
 
     def append(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
         self._warn("append_flow_data", key, no_warning, stacklevel)
-        current = self._values.get(key)
-        item = to_state_value(key, value)
-        if current is None:
-            self._values[key] = [item]
-        elif isinstance(current, list):
-            current.append(item)
-        else:
-            self._values[key] = [current, item]
+        append_value(self._values, key, value)
         if self.on_write is not None:
             self.on_write("append", key, source)
 

@@ -84,6 +84,18 @@ def _convert(key: str, value: Any, where: str) -> Any:
     )
 
 
+def append_value(store: dict[str, Any], key: str, value: Any) -> None:
+    """Append ``value`` (validated) under ``key``: a missing key starts a list, a scalar becomes its first item."""
+    item = to_state_value(key, value)
+    current = store.get(key)
+    if current is None:
+        store[key] = [item]
+    elif isinstance(current, list):
+        current.append(item)
+    else:
+        store[key] = [current, item]
+
+
 def copy_state_value(value: Any) -> Any:
     """Deep copy of trusted JSON-compatible data (cheaper than copy.deepcopy)."""
     if isinstance(value, dict):

@@ -13,7 +13,7 @@ from ..errors import (
     InterruptError, LifecycleError, StateSerializationError, TriggerFlowError,
 )
 from ..layers.resources import RuntimeResources
-from ..layers.state import FINAL_RESULT_KEY, copy_state_value, to_state_value
+from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
 from ..observe import (
     Channel, ExecutionClosed, ExecutionSealed, ExecutionStarted, InterruptOpened, InterruptResumed,
     ResourcesChanged, StateChanged, StateRejected, StreamItem,
@@ -394,14 +394,7 @@ class TriggerFlowExecution(GraphWalker):
             if op == "set":
                 self._state[key] = to_state_value(key, value)
             elif op == "append":
-                item = to_state_value(key, value)
-                current = self._state.get(key)
-                if current is None:
-                    self._state[key] = [item]
-                elif isinstance(current, list):
-                    current.append(item)
-                else:
-                    self._state[key] = [current, item]
+                append_value(self._state, key, value)
             else:
                 self._state.pop(key, None)
         except StateSerializationError as exc:
