@@ -96,3 +96,23 @@ def test_writes_after_close_are_rejected():
     ex.close()
     with pytest.raises(LifecycleError, match=rf"cannot write state key 'x' in chunk '<lambda:\w+>': execution {ex.id} is closed"):
         keep["data"].set_state("x", 1)
+
+
+def test_keyboard_interrupt_in_a_chunk_leaves_execution_open_and_inspectable():
+    """What an interrupted notebook cell does: the path stops, nothing is lost, close() still works."""
+    flow = TriggerFlow()
+
+    def first(data):
+        data.set_state("first", 1)
+
+    def interrupted(data):
+        raise KeyboardInterrupt
+
+    flow.to(first).to(interrupted)
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(KeyboardInterrupt):
+        ex.start()
+    assert (ex.lifecycle_state, ex.status) == ("open", "idle")
+    assert ex.node_status() == {"first": "done", "interrupted": "cancelled"}
+    assert ex.result.get_state() == {"first": 1}
+    assert ex.close() == {"first": 1}

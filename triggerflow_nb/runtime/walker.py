@@ -151,7 +151,9 @@ class GraphWalker:
                     out = fn(data)
                     if is_async or isawaitable(out):
                         out = await out
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
+            # open and inspectable (state as written so far); close() still works.
             self._node_status[node_id] = "cancelled"
             raise
         except TriggerFlowError as exc:  # our own errors already name the chunk and the fix
