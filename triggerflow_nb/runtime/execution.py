@@ -65,7 +65,6 @@ class TriggerFlowExecution(GraphWalker):
         self._activation_counter = 0
         self._joins: dict[tuple[str, str], dict[str, Any]] = {}
         self._node_status: dict[str, str] = {}
-        self._emit_depth = 0  # emits being dispatched inline right now (bounds await nesting)
         self._channel = Channel()
         self._flow_channel = flow.channel
         self._semaphore: asyncio.Semaphore | None = asyncio.Semaphore(concurrency) if concurrency else None
@@ -82,6 +81,7 @@ class TriggerFlowExecution(GraphWalker):
         self._idle_event: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._pause_fails_fast = False
+        self._close_when_idle = False  # set while flow.start() runs: it closes inline (see _async_start)
         self.created_at = time.time()
         self.started_at: float | None = None
         self.closed_at: float | None = None
@@ -162,7 +162,8 @@ class TriggerFlowExecution(GraphWalker):
 
     def _schedule_auto_close(self) -> None:
         if (not self.auto_close or self.auto_close_timeout is None or self._finished or not self._started
-                or self._inflight or self._pending_interrupts() or self._idle_timer is not None):
+                or self._inflight or self._pending_interrupts() or self._idle_timer is not None
+                or self._close_when_idle):
             return
         loop = asyncio.get_running_loop()
         self._idle_timer = loop.call_later(self.auto_close_timeout, self._auto_close_due)
@@ -228,11 +229,21 @@ class TriggerFlowExecution(GraphWalker):
             await self._fail(exc)
             raise
         self._publish(ExecutionStarted(self.id, value))
-        await self._root(self._walk(START_ID, value, (), after=True))
+        # With no idle delay (flow.start()), close right here once the run is idle, rather
+        # than through a zero-delay timer and a task: it is most of the cost of a short run.
+        self._close_when_idle = wait_for_close and self.auto_close and self.auto_close_timeout == 0
+        try:
+            await self._root(self._walk(START_ID, value, (), after=True))
+        finally:
+            close_now, self._close_when_idle = self._close_when_idle, False
         if self._error is not None:
             raise self._error
         if not wait_for_close or not self.auto_close or self._pending_interrupts():
             return self
+        if close_now and not self._inflight:
+            await self._close_idle("auto-close after 0s idle")
+        else:
+            self._schedule_auto_close()
         await self._wait_closed()
         if self._error is not None:
             raise self._error
@@ -325,7 +336,9 @@ class TriggerFlowExecution(GraphWalker):
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
-        self._close_snapshot = copy_state_value(self._state)
+        # No copy needed: writes to a closed execution are refused, so state is frozen as is
+        # (readers get copies through execution.result).
+        self._close_snapshot = self._state
         self._lifecycle = CLOSED
         self.closed_at = time.time()
         self._stream.close()
