@@ -2,7 +2,7 @@
 
 Jupyter runs every cell inside an already running event loop, where
 ``asyncio.run`` refuses to work. There the loop is made re-entrant with
-nest_asyncio, so ``flow.start(...)`` in a cell just works and the execution's
+nest_asyncio2, so ``flow.start(...)`` in a cell just works and the execution's
 tasks live on the kernel's loop (they keep running between cells, which is what
 lets a panel update after the cell returns).
 
@@ -33,9 +33,13 @@ def _private_loop() -> asyncio.AbstractEventLoop:
 def _make_reentrant(loop: asyncio.AbstractEventLoop) -> None:
     if getattr(loop, "_nest_patched", False):
         return
-    import nest_asyncio
+    # nest_asyncio2, not the original nest_asyncio: ipykernel 7 runs every queued request
+    # in one shared context, and when "Run All" queues cells behind a sync call, the
+    # original starts the next request inside the nested run, where entering that context
+    # fails and the cell never runs. nest_asyncio2 holds it back until the nested run ends.
+    import nest_asyncio2
 
-    nest_asyncio.apply(loop)
+    nest_asyncio2.apply(loop)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
