@@ -14,7 +14,7 @@ from .._warn_once import warn_deprecated_once
 from ..errors import FlowDefinitionError
 from ..layers.state import FINAL_RESULT_KEY
 from .graph import BATCH, FOR_EACH, IF, MATCH, SUB_FLOW, Branch, Node
-from .naming import callable_label
+from .naming import callable_label, handler_name
 
 if TYPE_CHECKING:
     from .flow import TriggerFlow
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _NO_ARM_YET = -1  # right after .match(), before the first .case()
 
 _CLOSERS = {IF: "end_condition()", MATCH: "end_match()", FOR_EACH: "end_for_each()"}
+_BLOCK_NAMES = {IF: "an if", MATCH: "a match", FOR_EACH: "a for_each"}
 
 
 class Chain:
@@ -45,13 +46,16 @@ class Chain:
         assert self._tail is not None
         return self._tail
 
-    def _link(self, node_id: str, what: str) -> None:
+    def _check_attachable(self, method: str) -> None:
+        """Refuse a step where none can go, before anything is registered (no stray nodes)."""
+        if self._pending is not None and self._pending[1] == _NO_ARM_YET:
+            raise FlowDefinitionError(
+                f"{method} directly after .match(): add .case(value) (or .case_else()) before it"
+            )
+
+    def _link(self, node_id: str) -> None:
         if self._pending is not None:
             block_id, arm = self._pending
-            if arm == _NO_ARM_YET:
-                raise FlowDefinitionError(
-                    f"{what} directly after .match(): add .case(value) (or .case_else()) before it"
-                )
             self._flow._graph.nodes[block_id].branches[arm].entry = node_id
         else:
             self._flow._graph.add_edge(self._tail, node_id)  # type: ignore[arg-type]
@@ -65,7 +69,8 @@ class Chain:
             inner = ""
             if self._blocks:
                 inner_kind = self._flow._graph.nodes[self._blocks[-1]].kind
-                inner = f" (the innermost open block is a {inner_kind}: close it with .{_CLOSERS[inner_kind]} first)"
+                inner = (f" (the innermost open block is {_BLOCK_NAMES[inner_kind]}: "
+                         f"close it with .{_CLOSERS[inner_kind]} first)")
             raise FlowDefinitionError(f".{method} without a matching .{opener}{inner}: add .{opener} before it")
         return self._flow._graph.nodes[self._blocks[-1]]
 
@@ -86,20 +91,25 @@ class Chain:
         node = graph.nodes.get(node_id)
         if node is None:
             node = graph.add_node(Node(node_id, kind, label, **fields))
+        elif node.kind != kind:
+            raise FlowDefinitionError(
+                f"{node_id!r} already names a {node.kind} node; choose another name for this {kind}"
+            )
         else:
             node.branches = []
             for key, value in fields.items():
                 setattr(node, key, value)
             graph.version += 1
-        self._link(node_id, f".{kind}")
+        self._link(node_id)
         return node
 
     # -- plain steps ------------------------------------------------------------------------
 
     def to(self, handler: Callable[..., Any] | str, name: str | None = None) -> "Chain":
         """Run ``handler`` next; it receives the previous step's return value as ``data.input``."""
+        self._check_attachable(".to()")
         chunk_id = self._flow._register_step(handler, name, self._anchor())
-        self._link(chunk_id, f".to({chunk_id!r})")
+        self._link(chunk_id)
         self._flow._graph.version += 1
         return self._next(chunk_id)
 
@@ -109,6 +119,7 @@ class Chain:
         from .flow import TriggerFlow
         from .sub_flow_bridge import validate_capture, validate_write_back
 
+        self._check_attachable(".to_sub_flow()")
         if not isinstance(sub_flow, TriggerFlow):
             raise TypeError(f"to_sub_flow() needs a TriggerFlow, got {type(sub_flow).__name__}")
         if sub_flow is self._flow:
@@ -122,6 +133,7 @@ class Chain:
 
     def end(self) -> "Chain":
         """Deprecated: write this step's input to the reserved state key ``"$final_result"``."""
+        self._check_attachable(".end()")
         warn_deprecated_once(
             "Chain.end",
             "flow.end() / chain.end() is deprecated: it only writes the reserved state key '$final_result'. "
@@ -143,8 +155,12 @@ class Chain:
         arm's last return value flows to what follows ``end_condition()``.
         """
         _check_callable(predicate, "if_condition")
+        self._check_attachable(".if_condition()")
         label = name or callable_label(predicate)
-        node = self._open(IF, f"if[{label}]@{self._anchor()}", "if")
+        # The id names the predicate as a chunk id names its handler, so two ifs on different
+        # lambdas after the same step stay two blocks, and a re-run cell finds the same one.
+        anchor = self._anchor()
+        node = self._open(IF, f"if[{name or handler_name(predicate, anchor, {})}]@{anchor}", "if")
         node.branches.append(Branch(label=f"if {label}", predicate=predicate, predicate_name=label))
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, 0), self._blocks + (node.id,))
@@ -181,6 +197,7 @@ class Chain:
         When no case matches and there is no ``.case_else()``, the input passes on
         unchanged to what follows ``end_match()``.
         """
+        self._check_attachable(".match()")
         node = self._open(MATCH, name or f"match@{self._anchor()}", name or "match")
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, _NO_ARM_YET), self._blocks + (node.id,))
@@ -212,6 +229,7 @@ class Chain:
     def batch(self, *branches: tuple[str, Callable[..., Any] | str], concurrency: int | None = None) -> "Chain":
         """Run named branches concurrently on the same input; the next step gets ``{name: result}``."""
         _check_concurrency(concurrency, "batch")
+        self._check_attachable(".batch()")
         if not branches:
             raise FlowDefinitionError("batch() needs at least one (name, handler) pair")
         keys: list[str] = []
@@ -237,6 +255,7 @@ class Chain:
         A string, bytes or any non-sequence input counts as one item.
         """
         _check_concurrency(concurrency, "for_each")
+        self._check_attachable(".for_each()")
         node = self._open(FOR_EACH, f"for_each@{self._anchor()}", "for_each", concurrency=concurrency)
         node.branches.append(Branch(label="each item"))
         self._flow._open_blocks.add(node.id)
@@ -260,4 +279,6 @@ def _check_callable(fn: Any, method: str) -> None:
 
 def _check_concurrency(concurrency: Any, method: str) -> None:
     if concurrency is not None and (not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1):
-        raise ValueError(f"{method}(concurrency=...) must be None or a positive int, got {concurrency!r}")
+        raise FlowDefinitionError(
+            f"{method}(concurrency=...) must be None or a positive int, got {concurrency!r}"
+        )

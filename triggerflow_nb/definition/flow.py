@@ -12,7 +12,7 @@ from ..layers.flow_data import FlowData
 from ..observe import Channel, FlowDataChanged
 from ..runtime.loop_bridge import run_sync
 from .builder import Chain
-from .graph import CHUNK, EVENT, START_ID, FlowGraph, Node
+from .graph import CHUNK, EVENT, START_ID, SUB_FLOW, FlowGraph, Node
 from .naming import handler_name
 
 if TYPE_CHECKING:
@@ -240,9 +240,11 @@ class TriggerFlow:
 
     # -- checks before running ------------------------------------------------------------------
 
-    def _validate_runnable(self) -> None:
+    def _validate_runnable(self, _parents: tuple["TriggerFlow", ...] = ()) -> None:
+        """Refuse to start a flow (or any flow it uses as a sub-flow) whose wiring is incomplete."""
         if self._open_blocks:
-            opened = sorted(self._open_blocks)
+            # Innermost first (blocks open in graph order): the order the closers must be added in.
+            opened = [node_id for node_id in self._graph.nodes if node_id in self._open_blocks][::-1]
             hints = []
             for node_id in opened:
                 kind = self._graph.nodes[node_id].kind
@@ -255,6 +257,21 @@ class TriggerFlow:
                 f"flow {self.name!r} uses chunk names with no handler: {unknown}; register them with "
                 f"@flow.chunk('name') or pass the function to .to(...)"
             )
+        # A sub-flow is checked now, not when the parent reaches it halfway through a run.
+        path = _parents + (self,)
+        for node in self._graph.nodes.values():
+            if node.kind != SUB_FLOW:
+                continue
+            child = node.sub_flow
+            if child in path:
+                cycle = " -> ".join(repr(f.name) for f in path[path.index(child):] + (child,))
+                raise FlowDefinitionError(
+                    f"sub-flows form a cycle ({cycle}), which would never end: remove one of the to_sub_flow() steps"
+                )
+            try:
+                child._validate_runnable(path)
+            except FlowDefinitionError as exc:
+                raise FlowDefinitionError(f"{exc} (used as a sub-flow of flow {self.name!r})") from None
 
     def __repr__(self) -> str:
         return f"<TriggerFlow {self.name!r}: {len(self._graph.chunk_ids())} chunks>"
@@ -265,6 +282,26 @@ class TriggerFlow:
         except ImportError:  # the notebook layer is optional at import time
             return None
         return flow_mimebundle(self)
+
+    # -- exports (thin delegations: the writers live in triggerflow_nb.export) -----------------
+
+    def graph(self, execution: "TriggerFlowExecution | None" = None) -> Any:
+        """A ``graphviz.Digraph`` of this flow (coloured by ``execution``'s chunk status, if given)."""
+        from ..notebook.graph_view import flow_digraph
+
+        return flow_digraph(self, execution)
+
+    def to_dot(self, execution: "TriggerFlowExecution | None" = None) -> str:
+        """Graphviz DOT text of this flow; the same text ``graph()`` renders."""
+        from ..export.dot import to_dot
+
+        return to_dot(self, execution)
+
+    def to_mermaid(self) -> str:
+        """A Mermaid flowchart of this flow."""
+        from ..export.mermaid import to_mermaid
+
+        return to_mermaid(self)
 
 
 def _display_name(chunk_name: str) -> str:

@@ -11,14 +11,18 @@ Because continuations are plain data, a path can stop anywhere (a pause) and be
 resumed later, even after save() and load() in another process.
 
 Hot path: a linear chain runs in one loop in one coroutine (no task per step); a
-step is a few dict lookups, one call, and at most one await.
+step is a few dict lookups, one call, and at most one await. Concurrent paths (batch
+branches, for_each items, several successors, event handlers) start inline and get a
+task only when they first suspend (see ``_start_inline``), so a path that never waits
+costs no task.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from inspect import isawaitable
+import contextvars
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from inspect import isawaitable, isgenerator
 from typing import TYPE_CHECKING, Any
 
 from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node
@@ -30,8 +34,16 @@ from .runtime_data import Resume, TriggerFlowRuntimeData
 if TYPE_CHECKING:
     from .execution import TriggerFlowExecution
 
-# Inline emits nested deeper than this run as tasks (see _dispatch_event).
+# Inline emits nested deeper than this on one stack run as a task (see _dispatch_event).
 _MAX_INLINE_EMIT_DEPTH = 24
+_emit_depth: contextvars.ContextVar[int] = contextvars.ContextVar("triggerflow_nb_emit_depth", default=0)
+
+# A long fan-out started inline yields to the event loop this often, so that a notebook
+# panel (or anything else on the loop) keeps running during 100,000 synchronous items.
+_YIELD_EVERY = 1024
+
+# What sync handlers usually return; checked first because inspect.isawaitable is slow.
+_PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, list, dict, tuple})
 
 THEN = "then"
 SLOT = "slot"
@@ -71,13 +83,26 @@ def fan_out_items(value: Any) -> list[Any]:
     return [value]
 
 
-def scope_key(cont: tuple) -> str:
-    """The fan-out scope of a path: which item of which fan-out it runs in ('' at top level)."""
-    return "/".join(f"{f[1]}:{f[2]}" for f in cont if f[0] == SLOT)
+def scope_key(cont: tuple, nodes: dict[str, Node]) -> str:
+    """The fan-out scope of a path: which item of which for_each it runs in ('' at top level).
+
+    Each for_each item is a scope of its own. The branches of one batch run share its
+    scope: they are parts of one step on one input, so branch "a" emitting A and branch
+    "b" emitting B complete a join together.
+    """
+    parts = []
+    for frame in cont:
+        if frame[0] == SLOT:
+            activation_id = frame[1]
+            node = nodes.get(activation_id.rpartition("#")[0])  # ids are "<node id>#<n>" (_fan_out)
+            parts.append(activation_id if node is not None and node.kind == BATCH else f"{activation_id}:{frame[2]}")
+    return "/".join(parts)
 
 
 class GraphWalker:
     """The dispatch half of an execution; ``TriggerFlowExecution`` supplies the rest."""
+
+    _inline = False  # True while this execution runs a path inline (see _start_inline)
 
     async def _walk(self: "TriggerFlowExecution", node_id: str, value: Any, cont: tuple, *,
                     after: bool = False, resume: Resume | None = None) -> None:
@@ -144,12 +169,16 @@ class GraphWalker:
         try:
             if self._semaphore is None:
                 out = fn(data)
-                if is_async or isawaitable(out):
+                if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
+                    if self._inline:  # user async code runs in a task of its own (see _start_inline)
+                        await _leave_inline(out)
                     out = await out
             else:
                 async with self._semaphore:
                     out = fn(data)
-                    if is_async or isawaitable(out):
+                    if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
+                        if self._inline:
+                            await _leave_inline(out)
                         out = await out
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
@@ -188,7 +217,9 @@ class GraphWalker:
                 return arm
             try:
                 verdict = arm.predicate(data)
-                if isawaitable(verdict):
+                if verdict.__class__ not in _PLAIN_RESULTS and isawaitable(verdict):
+                    if self._inline:  # user async code runs in a task of its own (see _start_inline)
+                        await _leave_inline(verdict)
                     verdict = await verdict
             except TriggerFlowError:
                 raise
@@ -220,9 +251,12 @@ class GraphWalker:
                 return self._fill_slot(frame_cont[-1], items[index])
             return self._walk(entries[index], items[index], frame_cont)
 
+        # Starting inline pays off for paths that run synchronously for a while; when every
+        # path awaits user code at once, each goes straight into a task (see _start_inline).
+        inline = not all(self._awaits_at_once(arm.entry) for arm in node.branches)
         try:
             if node.concurrency is None or node.concurrency >= len(items):
-                await self._gather([item_path(i) for i in range(len(items))])
+                await self._gather((item_path(i) for i in range(len(items))), inline)
             else:
                 await self._bounded(item_path, len(items), node.concurrency)
         finally:
@@ -233,6 +267,13 @@ class GraphWalker:
         del self._activations[activation.id]
         self._node_status[node.id] = DONE
         return True, activation.result()
+
+    def _awaits_at_once(self: "TriggerFlowExecution", node_id: str | None) -> bool:
+        """Whether a path from ``node_id`` awaits user code at its first step (an async chunk, a sub-flow)."""
+        if node_id is None:
+            return False
+        node = self.flow._graph.nodes[node_id]
+        return self.flow._handlers[node_id][1] if node.kind == CHUNK else node.kind == SUB_FLOW
 
     async def _bounded(self, item_path, count: int, limit: int) -> None:
         """Run ``count`` item paths with at most ``limit`` in flight (a fixed pool of workers)."""
@@ -259,34 +300,76 @@ class GraphWalker:
             self._node_status[activation.node_id] = DONE
             await self._walk(activation.node_id, activation.result(), activation.cont, after=True)
 
-    async def _gather(self, coros: list, inline: bool = True) -> None:
-        """Await all; if one fails, cancel the others (no orphaned task) and re-raise.
+    async def _gather(self: "TriggerFlowExecution", coros: Iterable, inline: bool = True) -> None:
+        """Run the coroutines concurrently and await them all; if one fails, cancel the others
+        (no orphaned task) and re-raise.
 
-        A single coroutine is awaited inline (no task) unless ``inline`` is False.
+        With ``inline`` each coroutine starts inline and gets a task only if it suspends
+        (``_start_inline``); a single one in a list is simply awaited. Without, each gets a
+        task at once (a fresh stack). ``coros`` may be a generator: a for_each creates each
+        item's coroutine only when the item starts.
         """
         loop = asyncio.get_running_loop()
-        if len(coros) == 1:
-            await (coros[0] if inline else loop.create_task(coros[0]))
+        if inline and isinstance(coros, list) and len(coros) == 1:
+            await coros[0]
             return
-        tasks = [loop.create_task(c) for c in coros]
+        pending = iter(coros)
+        tasks: list[asyncio.Task[Any]] = []
         try:
-            await asyncio.gather(*tasks)
+            if inline:
+                for count, coro in enumerate(pending, 1):
+                    task = self._start_inline(coro)
+                    if task is not None:
+                        tasks.append(task)
+                    if count % _YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+            else:
+                tasks = [loop.create_task(c) for c in pending]
+            if tasks:
+                await asyncio.gather(*tasks)
         except BaseException:
+            _close_unstarted(pending)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
+    def _start_inline(self: "TriggerFlowExecution", coro: Any) -> asyncio.Task[Any] | None:
+        """Run ``coro`` right here until it first suspends; None if it finished, else its task.
+
+        Why: a task per concurrent path costs time and memory even when the path never
+        waits, and 100,000 for_each items alive together (tasks, coroutines) made the
+        garbage collector's full passes, and so the cost per item, grow with the number
+        of items. Started inline, a synchronous item is done and freed at once.
+
+        While a path runs inline, ``asyncio.current_task()`` is still the caller's task, so
+        no user coroutine may start then (``asyncio.timeout`` or a contextvar would attach
+        to the wrong task): ``self._inline`` tells the places that await user code to
+        suspend first, which moves the path into its own task before the user code runs.
+        """
+        outer, self._inline = self._inline, True
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            return None
+        finally:
+            self._inline = outer
+        return asyncio.get_running_loop().create_task(_StartedInline(coro, yielded))
+
     async def _run_sub_flow(self: "TriggerFlowExecution", node: Node, value: Any) -> Any:
+        if self._inline:  # the child's chunks are user code too (see _start_inline)
+            await asyncio.sleep(0)
         self._node_status[node.id] = RUNNING
         if self._channel:
             self._channel.publish(ChunkStarted(self.id, node.id))
-        child = node.sub_flow.create_execution(
-            runtime_resources=sub_flow_bridge.child_resources(node.capture, self._resources),
-            auto_close=False,
-        )
-        child._stream_parent = self
+        child = None
         try:
+            # Inside the try: a capture that fails (a missing resource) fails this step by name.
+            child = node.sub_flow.create_execution(
+                runtime_resources=sub_flow_bridge.child_resources(node.capture, self._resources),
+                auto_close=False,
+            )
+            child._stream_parent = self
             await child._async_start(sub_flow_bridge.child_input(node.capture, value, self._state),
                                      wait_for_close=False)
             if child._pending_interrupts():
@@ -297,6 +380,13 @@ class GraphWalker:
                 )
             snapshot = await child.async_close()
             next_value, updates = sub_flow_bridge.apply_write_back(node.write_back, snapshot)
+        except asyncio.CancelledError:
+            # This step was cancelled (a sibling failed, a close timed out): the child it owns
+            # goes with it, so none of the child's tasks outlive the step.
+            self._node_status[node.id] = "cancelled"
+            if child is not None:
+                await child._finish("cancelled", f"its parent step {node.id!r} was cancelled")
+            raise
         except Exception as exc:
             self._chunk_failed(node.id, exc)
             raise ChunkError(node.id, exc) from exc
@@ -323,7 +413,7 @@ class GraphWalker:
             elif node.mode == "or":
                 runs.append(self._walk(node_id, ("event", event, payload), (), after=True))
             else:
-                key = (node_id, scope_key(cont))
+                key = (node_id, scope_key(cont, nodes))
                 seen = self._joins.setdefault(key, {})
                 seen[event] = payload
                 if len(seen) == len(node.events):
@@ -333,13 +423,83 @@ class GraphWalker:
         if not runs:
             return
         # Handlers that emit again (a "tick" loop) would nest one await per emit and hit
-        # Python's recursion limit; past a modest depth, run the handlers as tasks, which
-        # start from the event loop with a fresh stack.
-        if self._emit_depth >= _MAX_INLINE_EMIT_DEPTH:
-            await self._gather(runs, inline=False)
+        # Python's recursion limit. Past a modest depth of this stack, the handlers run as a
+        # task, which starts from the event loop with a fresh stack (and depth 0 again), so
+        # a long loop pays for one task every _MAX_INLINE_EMIT_DEPTH emits, not every emit.
+        depth = _emit_depth.get()
+        if depth >= _MAX_INLINE_EMIT_DEPTH:
+            await self._gather([_on_fresh_stack(run) for run in runs], inline=False)
             return
-        self._emit_depth += 1
+        _emit_depth.set(depth + 1)
         try:
             await self._gather(runs)
         finally:
-            self._emit_depth -= 1
+            # set(), not reset(token): a path started inline may have moved into a task of its
+            # own (another Context) while it waited here, and a token only resets its own Context.
+            _emit_depth.set(depth)
+
+
+async def _on_fresh_stack(coro: Any) -> None:
+    """Run ``coro`` in a new task's stack, counting emit depth from zero there."""
+    _emit_depth.set(0)
+    await coro
+
+
+async def _leave_inline(awaitable: Any) -> None:
+    """Suspend once, so that a path started inline goes on in a task of its own (see _start_inline).
+
+    If the path is cancelled meanwhile, the user's awaitable is closed, not left never awaited.
+    """
+    try:
+        await asyncio.sleep(0)
+    except BaseException:
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()
+        raise
+
+
+_TAKEN = object()
+
+
+class _StartedInline(Coroutine):
+    """What the task of a path started inline drives (see GraphWalker._start_inline).
+
+    The task steps it exactly as it would step the path's coroutine: the first step hands
+    the task what the coroutine yielded when it suspended inline (a future to wait on);
+    every later send or throw (a result, a cancellation) goes straight to the coroutine,
+    even a cancellation that arrives before the task's first step.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Any, first: Any):
+        self._coro = coro
+        self._first = first
+
+    def send(self, value: Any) -> Any:
+        first, self._first = self._first, _TAKEN
+        # A bare yield (asyncio.sleep(0), as in _leave_inline) only asks to go on at a later
+        # turn of the loop; the task's first step is one, so it goes on at once.
+        if first is not _TAKEN and first is not None:
+            return first
+        return self._coro.send(value)
+
+    def throw(self, *exc: Any) -> Any:
+        self._first = _TAKEN
+        return self._coro.throw(*exc)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Any:  # required by the Coroutine ABC; only its task ever drives it
+        raise TypeError("a path started inline is driven by its task, never awaited")
+
+
+def _close_unstarted(pending: Iterator[Any]) -> None:
+    """Close the coroutines a failed _gather never started (a generator of them just stops)."""
+    if isgenerator(pending):
+        pending.close()
+    else:
+        for coro in pending:
+            coro.close()
