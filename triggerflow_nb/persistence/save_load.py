@@ -147,8 +147,9 @@ def _check_frames(execution: "TriggerFlowExecution", model: SnapshotModel) -> No
     frame_lists = [i.continuation for i in model.interrupts] + [a.continuation for a in model.continuation.activations]
     for frames in frame_lists:
         for frame in frames:
-            ok = (len(frame) == 2 and frame[0] == "then" and frame[1] in nodes) or (
-                len(frame) == 3 and frame[0] == "slot" and frame[1] in activation_ids and isinstance(frame[2], int))
+            ok = (len(frame) == 3 and frame[0] == "then" and frame[1] in nodes and isinstance(frame[2], int)
+                  and 0 <= frame[2] < len(nodes[frame[1]].branches)) or (
+                len(frame) == 3 and frame[0] == "slot" and isinstance(frame[1], str) and isinstance(frame[2], int))
             if not ok:
                 raise InvalidSnapshotError(f"corrupt snapshot: continuation frame {frame!r} refers to nothing")
     for interrupt in model.interrupts:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .saved import SCHEMA_VERSION, SNAPSHOT_KIND  # noqa: F401  (the Literal types below mirror them)
 
-Frame = list[Union[str, int]]  # ["then", node_id] or ["slot", activation_id, key]
+Frame = list[Union[str, int]]  # ["then", node_id, arm_index] or ["slot", activation_id, key]
 
 
 class _Strict(BaseModel):

@@ -3,9 +3,14 @@
 Continuations are explicit data. A path carries ``cont``, a tuple of frames
 saying where its value goes when the path runs out of successors:
 
-* ``("then", node_id)``: an if/match arm ended; go on with that block's successors.
+* ``("then", node_id, arm_index)``: an if/match arm ended; go on with that block's successors.
 * ``("slot", activation_id, key)``: a batch branch or for_each item ended; its value
   fills that slot of the fan-out's activation record.
+
+Only a path that ends at its arm's last step (the tail recorded when the block was
+closed) returns into the frame. A side path, such as the second successor of a step
+inside a for_each body, ends where it ends and returns nothing, but keeps the frames
+that say which fan-out item it belongs to (its joins stay in that item's scope).
 
 Because continuations are plain data, a path can stop anywhere (a pause) and be
 resumed later, even after save() and load() in another process.
@@ -124,10 +129,10 @@ class GraphWalker:
                     if data._paused:
                         return
                 elif kind == IF or kind == MATCH:
-                    arm = await self._choose_arm(node, value, cont)
-                    if arm is not None and arm.entry is not None:
-                        node_id = arm.entry
-                        cont = cont + ((THEN, node.id),)
+                    arm_index = await self._choose_arm(node, value, cont)
+                    if arm_index is not None and node.branches[arm_index].entry is not None:
+                        node_id = node.branches[arm_index].entry
+                        cont = cont + ((THEN, node.id, arm_index),)
                         continue
                     out = value
                 elif kind == BATCH or kind == FOR_EACH:
@@ -135,7 +140,7 @@ class GraphWalker:
                     if not finished:
                         return
                 elif kind == SUB_FLOW:
-                    out = await self._run_sub_flow(node, value)
+                    out = await self._run_sub_flow(node, value, cont)
                 else:  # start and event nodes pass their input through
                     out = value
             after = False
@@ -144,6 +149,8 @@ class GraphWalker:
                 if not cont:
                     return
                 frame = cont[-1]
+                if not self._ends_arm(node_id, frame):
+                    return  # a side path: it returns nothing
                 cont = cont[:-1]
                 if frame[0] == THEN:
                     node_id = frame[1]
@@ -155,9 +162,22 @@ class GraphWalker:
                 node_id = targets[0]
                 value = out
                 continue
-            # Several successors: all run concurrently; the first carries the continuation.
-            await self._gather([self._walk(targets[0], out, cont)] + [self._walk(t, out, ()) for t in targets[1:]])
+            # Several successors run concurrently; the one that reaches the arm's tail returns.
+            await self._gather([self._walk(target, out, cont) for target in targets])
             return
+
+    def _ends_arm(self: "TriggerFlowExecution", node_id: str, frame: tuple) -> bool:
+        """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
+        nodes = self.flow._graph.nodes
+        if frame[0] == THEN:
+            tail = nodes[frame[1]].branches[frame[2]].tail
+        else:
+            activation = self._activations.get(frame[1])
+            if activation is None:  # that fan-out finished already: only a side path can end now
+                return False
+            block = nodes[activation.node_id]
+            tail = block.branches[0 if block.kind == FOR_EACH else frame[2]].tail
+        return tail is None or tail == node_id
 
     async def _run_chunk(self: "TriggerFlowExecution", node: Node, data: TriggerFlowRuntimeData) -> Any:
         fn, is_async = self.flow._handlers[node.id]
@@ -204,17 +224,17 @@ class GraphWalker:
         if self._channel:
             self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}"))
 
-    async def _choose_arm(self: "TriggerFlowExecution", node: Node, value: Any, cont: tuple):
-        """The arm an if/match block takes for ``value``, or None to pass the input on."""
+    async def _choose_arm(self: "TriggerFlowExecution", node: Node, value: Any, cont: tuple) -> int | None:
+        """The index of the arm an if/match block takes for ``value``, or None to pass the input on."""
         if node.kind == MATCH:
-            for arm in node.branches:
+            for index, arm in enumerate(node.branches):
                 if arm.is_default or arm.case_value == value:
-                    return arm
+                    return index
             return None
         data = TriggerFlowRuntimeData(self, node, value, cont)
-        for arm in node.branches:
+        for index, arm in enumerate(node.branches):
             if arm.is_default:
-                return arm
+                return index
             try:
                 verdict = arm.predicate(data)
                 if verdict.__class__ not in _PLAIN_RESULTS and isawaitable(verdict):
@@ -227,7 +247,7 @@ class GraphWalker:
                 self._chunk_failed(node.id, exc)
                 raise ChunkError(f"{node.id} ({arm.label})", exc) from exc
             if verdict:
-                return arm
+                return index
         return None
 
     async def _fan_out(self: "TriggerFlowExecution", node: Node, value: Any, cont: tuple) -> tuple[bool, Any]:
@@ -356,7 +376,7 @@ class GraphWalker:
             self._inline = outer
         return asyncio.get_running_loop().create_task(_StartedInline(coro, yielded))
 
-    async def _run_sub_flow(self: "TriggerFlowExecution", node: Node, value: Any) -> Any:
+    async def _run_sub_flow(self: "TriggerFlowExecution", node: Node, value: Any, cont: tuple) -> Any:
         if self._inline:  # the child's chunks are user code too (see _start_inline)
             await asyncio.sleep(0)
         self._node_status[node.id] = RUNNING
@@ -395,6 +415,9 @@ class GraphWalker:
         self._node_status[node.id] = DONE
         if self._channel:
             self._channel.publish(ChunkFinished(self.id, node.id))
+        listeners = self.flow._graph.listeners
+        if listeners and "$chunk:" + node.id in listeners:  # when(<sub-flow step>) fires like a chunk's
+            await self._dispatch_event("$chunk:" + node.id, next_value, cont)
         return next_value
 
     async def _dispatch_event(self: "TriggerFlowExecution", event: str, payload: Any, cont: tuple) -> None:
