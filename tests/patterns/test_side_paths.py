@@ -55,3 +55,13 @@ def test_when_a_sub_flow_step_finishes():
     parent.to(lambda d: d.input, name="p").to_sub_flow(child, name="child_step")
     parent.when({"chunk": "child_step"}).to(lambda d: d.set_state("after_child", d.input), name="after")
     assert parent.start(5) == {"after_child": {"c": 5}}
+
+
+def test_two_named_for_each_blocks_after_one_step_stay_apart():
+    flow = TriggerFlow()
+    head = flow.to(lambda d: d.input, name="head")
+    head.for_each(name="doubles").to(lambda d: d.input * 2, name="double").end_for_each() \
+        .to(lambda d: d.set_state("doubles", d.input), name="keep_doubles")
+    head.for_each(name="squares").to(lambda d: d.input ** 2, name="square").end_for_each() \
+        .to(lambda d: d.set_state("squares", d.input), name="keep_squares")
+    assert flow.start([1, 2, 3]) == {"doubles": [2, 4, 6], "squares": [1, 4, 9]}

@@ -226,8 +226,13 @@ class Chain:
 
     # -- batch and for_each -------------------------------------------------------------------
 
-    def batch(self, *branches: tuple[str, Callable[..., Any] | str], concurrency: int | None = None) -> "Chain":
-        """Run named branches concurrently on the same input; the next step gets ``{name: result}``."""
+    def batch(self, *branches: tuple[str, Callable[..., Any] | str], concurrency: int | None = None,
+              name: str | None = None) -> "Chain":
+        """Run named branches concurrently on the same input; the next step gets ``{name: result}``.
+
+        Blocks are identified by where they stand, so that a re-run cell finds the same one:
+        give ``name=`` to tell apart two batches that follow the same step.
+        """
         _check_concurrency(concurrency, "batch")
         self._check_attachable(".batch()")
         if not branches:
@@ -239,7 +244,8 @@ class Chain:
             if spec[0] in keys:
                 raise FlowDefinitionError(f"batch() branch name {spec[0]!r} is used twice; names must be unique")
             keys.append(spec[0])
-        node = self._open(BATCH, f"batch[{','.join(keys)}]@{self._anchor()}", "batch", concurrency=concurrency)
+        node = self._open(BATCH, name or f"batch[{','.join(keys)}]@{self._anchor()}", name or "batch",
+                          concurrency=concurrency)
         used: set[str] = set()
         for key, handler in branches:
             chunk_id = self._flow._register_step(handler, None, f"{node.id}#{key}")
@@ -249,14 +255,16 @@ class Chain:
             node.branches.append(Branch(label=key, entry=chunk_id, tail=chunk_id))
         return self._next(node.id)
 
-    def for_each(self, concurrency: int | None = None) -> "Chain":
+    def for_each(self, concurrency: int | None = None, name: str | None = None) -> "Chain":
         """Fan a sequence input out item by item; ``end_for_each()`` collects results in input order.
 
-        A string, bytes or any non-sequence input counts as one item.
+        A string, bytes or any non-sequence input counts as one item. Give ``name=`` to tell
+        apart two for_each blocks that follow the same step.
         """
         _check_concurrency(concurrency, "for_each")
         self._check_attachable(".for_each()")
-        node = self._open(FOR_EACH, f"for_each@{self._anchor()}", "for_each", concurrency=concurrency)
+        node = self._open(FOR_EACH, name or f"for_each@{self._anchor()}", name or "for_each",
+                          concurrency=concurrency)
         node.branches.append(Branch(label="each item"))
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, 0), self._blocks + (node.id,))
