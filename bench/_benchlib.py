@@ -45,7 +45,34 @@ UNITS: dict[str, str] = {
 
 # Thresholds used by the capping rules in the TriggerFlow workloads.
 FOR_EACH_SLOW_US_PER_ITEM = 1000.0  # above this at 1,000 items, 100,000 is skipped
+FOR_EACH_100K_BUDGET_S = 120.0  # projected wall time above which 100,000 is skipped
 CONCURRENT_BUDGET_S = 180.0  # a capped concurrent run should stay under this
+
+
+def for_each_100k_skip_reason(per_item_1000: float | None, per_item_10000: float | None) -> str | None:
+    """Why the 100,000-item run should be skipped, or None to run it.
+
+    Two rules: a hard one (over 1 ms/item at 1,000 items), and a projection
+    for engines whose per-item cost grows with the list. The growth seen
+    from 1,000 to 10,000 items tends to get worse, not better, over the next
+    decade (LangGraph 1.2: 3.5x, then 11x), so it is raised to the power 1.5.
+    """
+    if per_item_1000 is None or per_item_10000 is None:
+        return "skipped: the smaller for_each runs failed"
+    if per_item_1000 > FOR_EACH_SLOW_US_PER_ITEM:
+        return (
+            f"skipped: for_each_1000 cost {per_item_1000 / 1000:.2f} ms/item "
+            f"(> {FOR_EACH_SLOW_US_PER_ITEM / 1000:g} ms/item); for_each_10000 is reported instead"
+        )
+    growth = max(1.0, per_item_10000 / per_item_1000)
+    projected_s = per_item_10000 * growth**1.5 * 100_000 / 1e6
+    if projected_s > FOR_EACH_100K_BUDGET_S:
+        return (
+            f"skipped: per-item cost grew {growth:.1f}x from 1,000 to 10,000 items, so 100,000 items "
+            f"project to about {projected_s:.0f}s (> {FOR_EACH_100K_BUDGET_S:.0f}s budget); "
+            "for_each_10000 is reported instead"
+        )
+    return None
 
 
 def timed_best(

@@ -20,7 +20,7 @@ from typing import Any
 
 from _benchlib import (
     CONCURRENT_BUDGET_S,
-    FOR_EACH_SLOW_US_PER_ITEM,
+    for_each_100k_skip_reason,
     Recorder,
     async_timed_best,
     log,
@@ -153,7 +153,7 @@ def _for_each_flow(flow_cls: Any) -> Any:
     return flow
 
 
-def for_each(rec: Recorder, flow_cls: Any, *, allow_100k: bool = True) -> None:
+def for_each(rec: Recorder, flow_cls: Any) -> None:
     flow = _for_each_flow(flow_cls)
     last: dict[str, Any] = {}
 
@@ -170,26 +170,21 @@ def for_each(rec: Recorder, flow_cls: Any, *, allow_100k: bool = True) -> None:
         total = _state_of(last["snapshot"], "total")
         _check(rec, key, count == n and total == n * (n - 1), f"count={count!r} total={total!r}")
 
-    per_item_1000 = None
+    per_item: dict[int, float] = {}
     with rec.guard("for_each_1000"):
-        per_item_1000 = timed_best(runner(1_000), units_per_run=1_000, min_batch_s=0.0)
-        rec.set("for_each_1000", per_item_1000)
+        per_item[1_000] = timed_best(runner(1_000), units_per_run=1_000, min_batch_s=0.0)
+        rec.set("for_each_1000", per_item[1_000])
         verify("for_each_1000", 1_000)
 
     with rec.guard("for_each_10000"):
-        rec.set("for_each_10000", timed_once(runner(10_000), units_per_run=10_000))
+        per_item[10_000] = timed_once(runner(10_000), units_per_run=10_000)
+        rec.set("for_each_10000", per_item[10_000])
         verify("for_each_10000", 10_000)
 
-    slow = per_item_1000 is None or per_item_1000 > FOR_EACH_SLOW_US_PER_ITEM
-    if slow or not allow_100k:
+    skip = for_each_100k_skip_reason(per_item.get(1_000), per_item.get(10_000))
+    if skip is not None:
         rec.set("for_each_100000", None)
-        if per_item_1000 is not None:
-            rec.note(
-                "for_each_100000",
-                f"skipped: for_each_1000 cost {per_item_1000 / 1000:.2f} ms/item "
-                f"(> {FOR_EACH_SLOW_US_PER_ITEM / 1000:g} ms/item), so 100,000 items would take "
-                f"at least {per_item_1000 * 100_000 / 6e7:.0f} min; for_each_10000 is reported instead",
-            )
+        rec.note("for_each_100000", skip)
         return
     with rec.guard("for_each_100000"):
         rec.set("for_each_100000", timed_once(runner(100_000), units_per_run=100_000))
@@ -325,11 +320,11 @@ def idle_execution_bytes(rec: Recorder, flow_cls: Any, adapter: Adapter) -> None
         rec.set("idle_execution_bytes", run_async(body()))
 
 
-def run_all(rec: Recorder, flow_cls: Any, adapter: Adapter | None = None, *, allow_100k: bool = True) -> None:
+def run_all(rec: Recorder, flow_cls: Any, adapter: Adapter | None = None) -> None:
     adapter = adapter or Adapter()
     chain_50(rec, flow_cls)
     emit_loop_2000(rec, flow_cls)
-    for_each(rec, flow_cls, allow_100k=allow_100k)
+    for_each(rec, flow_cls)
     concurrent(rec, flow_cls)
     save_load_10000(rec, flow_cls, adapter)
     idle_execution_bytes(rec, flow_cls, adapter)

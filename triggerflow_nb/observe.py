@@ -116,35 +116,91 @@ class ResourcesChanged:
     execution_id: str
 
 
+@dataclass(**_dc)
+class ChunkCancelled:
+    """A chunk was cut short: the cell running it was interrupted, or its work was cancelled."""
+
+    execution_id: str
+    node_id: str
+    reason: str
+
+
+@dataclass(**_dc)
+class ExecutionSettled:
+    """Nothing runs any more for now: the execution is idle, or waiting on interrupts."""
+
+    execution_id: str
+    status: str
+
+
 Observer = Callable[[Any], None]
 
 
 class Channel:
-    """A list of subscribers. Falsy when nobody listens, so publishers can skip work."""
+    """Subscribers of one execution (or one flow).
 
-    __slots__ = ("_subscribers",)
+    ``active`` is a plain attribute, so publishers test it at the cost of an attribute
+    read and build no event at all when nobody listens. Per-write ``StateChanged``
+    events go only to subscribers that want them (``state_changes=True``); a display
+    that only needs to know *which* keys changed uses ``execution.track_state_changes``,
+    which costs a run one dict check per write instead of one event.
+    """
+
+    __slots__ = ("_subscribers", "active", "wants_state_changes")
 
     def __init__(self) -> None:
-        self._subscribers: list[Observer] = []
+        self._subscribers: list[tuple[Observer, bool]] = []
+        self.active = False
+        self.wants_state_changes = False
 
-    def subscribe(self, observer: Observer) -> Callable[[], None]:
+    def subscribe(self, observer: Observer, *, state_changes: bool = True) -> Callable[[], None]:
         """Call ``observer(event)`` for every event; returns a function that unsubscribes."""
         if not callable(observer):
             raise TypeError(f"an observer must be callable, got {type(observer).__name__}")
-        self._subscribers = [*self._subscribers, observer]
+        entry = (observer, bool(state_changes))
+        self._set([*self._subscribers, entry])
 
         def unsubscribe() -> None:
-            self._subscribers = [s for s in self._subscribers if s is not observer]
+            self._set([s for s in self._subscribers if s is not entry])
 
         return unsubscribe
 
+    def _set(self, subscribers: list[tuple[Observer, bool]]) -> None:
+        self._subscribers = subscribers
+        self.active = bool(subscribers)
+        self.wants_state_changes = any(wants for _, wants in subscribers)
+
     def publish(self, event: Any) -> None:
         # A failing observer must not break the run it observes: report, don't raise.
-        for observer in self._subscribers:
+        is_state_change = type(event) is StateChanged
+        for observer, wants_state_changes in self._subscribers:
+            if is_state_change and not wants_state_changes:
+                continue
             try:
                 observer(event)
             except Exception as exc:  # noqa: BLE001
                 sys.stderr.write(f"triggerflow_nb: observer {observer!r} failed on {type(event).__name__}: {exc!r}\n")
 
     def __bool__(self) -> bool:
-        return bool(self._subscribers)
+        return self.active
+
+
+class StateKeyTracker:
+    """Which state keys changed since the last ``take()``: see ``execution.track_state_changes``."""
+
+    __slots__ = ("_keys", "_entry", "_execution")
+
+    def __init__(self, execution: Any, notify: Callable[[], None]):
+        self._keys: dict[str, None] = {}  # an ordered set: keys in the order they first changed
+        self._entry = (self._keys, notify)
+        self._execution = execution
+        execution._state_trackers = (*execution._state_trackers, self._entry)
+
+    def take(self) -> list[str]:
+        """The keys changed since the last call, in first-change order; starts a new round."""
+        keys = list(self._keys)
+        self._keys.clear()  # the execution holds this very dict
+        return keys
+
+    def close(self) -> None:
+        self._execution._state_trackers = tuple(e for e in self._execution._state_trackers if e is not self._entry)

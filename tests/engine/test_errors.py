@@ -3,6 +3,7 @@ import asyncio
 import pytest
 
 from triggerflow_nb import ChunkError, LifecycleError, TriggerFlow
+from triggerflow_nb.observe import ChunkCancelled
 
 
 def failing_flow():
@@ -110,9 +111,61 @@ def test_keyboard_interrupt_in_a_chunk_leaves_execution_open_and_inspectable():
 
     flow.to(first).to(interrupted)
     ex = flow.create_execution(auto_close=False)
+    seen = []
+    ex.channel.subscribe(seen.append)
     with pytest.raises(KeyboardInterrupt):
         ex.start()
+    assert ChunkCancelled(ex.id, "interrupted", "KeyboardInterrupt") in seen
     assert (ex.lifecycle_state, ex.status) == ("open", "idle")
     assert ex.node_status() == {"first": "done", "interrupted": "cancelled"}
     assert ex.result.get_state() == {"first": 1}
     assert ex.close() == {"first": 1}
+    # closing it keeps the record honest: the run was cut short, not completed
+    assert ex.status == "cancelled"
+    assert ex.result.get_meta()["close_reason"] == "closed after an interrupt (KeyboardInterrupt in chunk 'interrupted')"
+
+
+def test_an_interrupted_flow_start_closes_its_execution():
+    from triggerflow_nb.observe import ExecutionClosed
+
+    flow = TriggerFlow()
+    seen = []
+    flow.channel.subscribe(seen.append)
+
+    def interrupted(data):
+        data.set_state("before", 1)
+        raise KeyboardInterrupt
+
+    flow.to(interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        flow.start()
+    other = TriggerFlow()
+    other.to(lambda d: None, name="noop")
+    other.start()  # runs the (private) loop again, which finishes the interrupted one's deferred release
+    closed = [e for e in seen if isinstance(e, ExecutionClosed)]
+    assert (closed[0].status, closed[0].reason) == ("cancelled", "interrupted (KeyboardInterrupt in chunk 'interrupted')")
+
+
+def test_auto_close_after_an_interrupt_reports_cancelled():
+    import asyncio
+
+    flow = TriggerFlow()
+
+    def interrupted(data):
+        raise KeyboardInterrupt
+
+    flow.to(interrupted)
+
+    async def main():
+        ex = flow.create_execution(auto_close_timeout=0.01)
+        try:
+            await ex._async_start(None, wait_for_close=False)
+        except KeyboardInterrupt:
+            pass
+        await asyncio.sleep(0.05)
+        return ex
+
+    ex = asyncio.run(main())
+    assert (ex.lifecycle_state, ex.status) == ("closed", "cancelled")
+    assert ex.result.get_meta()["close_reason"] == (
+        "auto-close after 0.01s idle, after an interrupt (KeyboardInterrupt in chunk 'interrupted')")

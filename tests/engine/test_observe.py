@@ -1,6 +1,7 @@
 from triggerflow_nb import TriggerFlow
 from triggerflow_nb.observe import (
-    ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionStarted, StateChanged, StreamItem,
+    ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled, ExecutionStarted,
+    FanOutProgress, StateChanged, StreamItem,
 )
 
 
@@ -24,6 +25,7 @@ def test_observation_channel_event_sequence():
         StateChanged(ex.id, "k", "set"),
         StreamItem(ex.id, 0, "item"),
         ChunkFinished(ex.id, "step"),
+        ExecutionSettled(ex.id, "idle"),
         ExecutionSealed(ex.id),
         ExecutionClosed(ex.id, "completed", "closed"),
     ]
@@ -53,3 +55,49 @@ def test_flow_channel_sees_every_execution():
     flow.start()
     flow.start()
     assert seen.count("ExecutionStarted") == 2 and seen.count("ExecutionClosed") == 2
+
+
+def test_state_change_events_only_for_subscribers_that_want_them():
+    flow = TriggerFlow()
+    flow.to(lambda d: [d.set_state(f"k{i % 3}", i) for i in range(10)], name="writes")
+    ex = flow.create_execution(auto_close=False)
+    quiet, loud = [], []
+    ex.channel.subscribe(quiet.append, state_changes=False)
+    ex.start()
+    assert not any(isinstance(e, StateChanged) for e in quiet)
+    assert ex.channel.wants_state_changes is False
+    ex.channel.subscribe(loud.append)
+    assert ex.channel.wants_state_changes is True
+
+
+def test_state_key_tracker_notifies_once_per_round_and_lists_keys_in_order():
+    flow = TriggerFlow()
+
+    def writes(data):
+        for i in range(100):
+            data.set_state(f"k{i % 3}", i)
+        data.set_state("late", True)
+
+    flow.to(writes)
+    ex = flow.create_execution(auto_close=False)
+    notified = []
+    tracker = ex.track_state_changes(lambda: notified.append(1))
+    ex.start()
+    assert notified == [1]
+    assert tracker.take() == ["k0", "k1", "k2", "late"]
+    assert tracker.take() == []
+    ex.set_state("again", 1)
+    assert notified == [1, 1] and tracker.take() == ["again"]
+    tracker.close()
+    ex.set_state("after_close", 1)
+    assert notified == [1, 1] and ex._state_trackers == ()
+
+
+def test_fan_out_progress_starts_at_zero():
+    flow = TriggerFlow()
+    flow.to(lambda d: d.input, name="items").for_each().to(lambda d: d.input, name="item").end_for_each()
+    ex = flow.create_execution(auto_close=False)
+    progress = []
+    ex.channel.subscribe(lambda e: progress.append((e.done, e.total)) if isinstance(e, FanOutProgress) else None)
+    ex.start([1, 2])
+    assert progress == [(0, 2), (1, 2), (2, 2)]

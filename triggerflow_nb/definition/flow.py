@@ -154,8 +154,12 @@ class TriggerFlow:
     async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
         self._flow_data.delete(key, no_warning=no_warning)
 
+    def peek_flow_data(self) -> dict[str, Any]:
+        """A copy of all flow_data, for display tools (the notebook panel); it does not warn."""
+        return self._flow_data.snapshot()
+
     def _on_flow_data_write(self, op: str, key: str, source: Any) -> None:
-        if self.channel:
+        if self.channel.active:
             self.channel.publish(FlowDataChanged(getattr(source, "id", None), key, op))
 
     # -- runtime resources --------------------------------------------------------------------

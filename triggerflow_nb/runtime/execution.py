@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from .._warn_once import warn_deprecated_once
 from ..definition.graph import START_ID
@@ -15,7 +15,7 @@ from ..errors import (
 from ..layers.resources import RuntimeResources
 from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
 from ..observe import (
-    Channel, ExecutionClosed, ExecutionSealed, ExecutionStarted, InterruptOpened, InterruptResumed,
+    Channel, ExecutionSettled, StateKeyTracker, ExecutionClosed, ExecutionSealed, ExecutionStarted, InterruptOpened, InterruptResumed,
     ResourcesChanged, StateChanged, StateRejected, StreamItem,
 )
 from .interrupts import CANCELLED, RESUMED, WAITING, Interrupt
@@ -66,6 +66,7 @@ class TriggerFlowExecution(GraphWalker):
         self._joins: dict[tuple[str, str], dict[str, Any]] = {}
         self._node_status: dict[str, str] = {}
         self._channel = Channel()
+        self._state_trackers: tuple[tuple[dict[str, None], Callable[[], None]], ...] = ()
         self._flow_channel = flow.channel
         self._semaphore: asyncio.Semaphore | None = asyncio.Semaphore(concurrency) if concurrency else None
         self._lifecycle = OPEN
@@ -82,6 +83,7 @@ class TriggerFlowExecution(GraphWalker):
         self._closed_event: asyncio.Event | None = None
         self._pause_fails_fast = False
         self._close_when_idle = False  # set while flow.start() runs: it closes inline (see _async_start)
+        self._interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
         self.created_at = time.time()
         self.started_at: float | None = None
         self.closed_at: float | None = None
@@ -95,10 +97,17 @@ class TriggerFlowExecution(GraphWalker):
         return self._channel
 
     def _publish(self, event: Any) -> None:
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(event)
-        if self._flow_channel:
+        if self._flow_channel.active:
             self._flow_channel.publish(event)
+
+    def track_state_changes(self, notify: Callable[[], None]) -> StateKeyTracker:
+        """Follow which state keys change, cheaply: ``notify()`` runs when the first key changes
+        after a ``take()``, and ``tracker.take()`` returns the changed keys. For displays that
+        refresh a few times a second however often the flow writes (see the notebook panel).
+        """
+        return StateKeyTracker(self, notify)
 
     # -- lifecycle state ---------------------------------------------------------------------
 
@@ -158,6 +167,8 @@ class TriggerFlowExecution(GraphWalker):
         if self._inflight == 0:
             if self._idle_event is not None:
                 self._idle_event.set()
+            if self._channel.active and not self._finished:
+                self._channel.publish(ExecutionSettled(self.id, self.status))
             self._schedule_auto_close()
 
     def _schedule_auto_close(self) -> None:
@@ -177,7 +188,10 @@ class TriggerFlowExecution(GraphWalker):
     async def _close_idle(self, reason: str) -> None:
         if not self._finished:
             self._lifecycle = SEALED
-            await self._finish("completed", reason)
+            if self._interrupted:  # the run was cut short: closing it does not make it a success
+                await self._finish("cancelled", f"{reason}, after an interrupt ({self._interrupted})")
+            else:
+                await self._finish("completed", reason)
 
     async def _root(self, coro: Any) -> Any:
         """Run one externally started piece of work (start, emit, continue) with accounting."""
@@ -187,8 +201,16 @@ class TriggerFlowExecution(GraphWalker):
         except Exception as exc:
             await self._fail(exc)
             raise
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit) as exc:
+            self._note_interrupt(type(exc).__name__)
+            raise
         finally:
             self._leave()
+
+    def _note_interrupt(self, what: str) -> None:
+        """Remember that a run was cut short (a cell interrupted, an await cancelled)."""
+        if not self._finished and self._interrupted is None:
+            self._interrupted = what
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
@@ -234,6 +256,10 @@ class TriggerFlowExecution(GraphWalker):
         self._close_when_idle = wait_for_close and self.auto_close and self.auto_close_timeout == 0
         try:
             await self._root(self._walk(START_ID, value, (), after=True))
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            if self._close_when_idle:  # flow.start(): nobody holds a handle to close it later
+                self._finish_now("cancelled", f"interrupted ({self._interrupted})")
+            raise
         finally:
             close_now, self._close_when_idle = self._close_when_idle, False
         if self._error is not None:
@@ -302,6 +328,8 @@ class TriggerFlowExecution(GraphWalker):
             raise self._error
         if pending:
             reason = f"closed with {len(pending)} interrupt(s) cancelled"
+        if self._interrupted and status == "completed":
+            status, reason = "cancelled", f"{reason} after an interrupt ({self._interrupted})"
         await self._finish(status, reason)
         return self.result.get_state()
 
@@ -324,8 +352,18 @@ class TriggerFlowExecution(GraphWalker):
 
     async def _finish(self, status: str, reason: str) -> None:
         """Close for good: stop paths, cancel owned tasks, freeze, end the stream, release."""
+        if self._freeze(status, reason):
+            await self._release_and_announce(status, reason)
+
+    def _finish_now(self, status: str, reason: str) -> None:
+        """``_finish`` for a caller that cannot await (it is being interrupted): release later."""
+        if self._freeze(status, reason):
+            asyncio.get_running_loop().create_task(self._release_and_announce(status, reason))
+
+    def _freeze(self, status: str, reason: str) -> bool:
+        """The synchronous part of closing; False if the execution was closed already."""
         if self._finished:
-            return
+            return False
         self._finished = True
         self._status = status
         self._close_reason = reason
@@ -342,6 +380,9 @@ class TriggerFlowExecution(GraphWalker):
         self._lifecycle = CLOSED
         self.closed_at = time.time()
         self._stream.close()
+        return True
+
+    async def _release_and_announce(self, status: str, reason: str) -> None:
         try:
             await self._release_environments()
         finally:
@@ -412,10 +453,16 @@ class TriggerFlowExecution(GraphWalker):
                 self._state.pop(key, None)
         except StateSerializationError as exc:
             exc.args = (f"{exc.args[0]} ({where})",) if where else exc.args
-            if self._channel:
+            if self._channel.active:
                 self._channel.publish(StateRejected(self.id, key, str(exc)))
             raise
-        if self._channel:
+        for keys, notify in self._state_trackers:  # usually none; kept to a dict check per write
+            if key not in keys:
+                first = not keys
+                keys[key] = None
+                if first:
+                    notify()
+        if self._channel.wants_state_changes:
             self._channel.publish(StateChanged(self.id, key, op))
 
     def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple, *, wait: bool) -> None:
@@ -460,12 +507,12 @@ class TriggerFlowExecution(GraphWalker):
 
     def _set_resource(self, name: str, value: Any) -> None:
         self._resources.set(name, value)
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(ResourcesChanged(self.id))
 
     def _del_resource(self, name: str) -> None:
         self._resources.delete(name)
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(ResourcesChanged(self.id))
 
     def inject_resources(self, **resources: Any) -> None:
@@ -503,7 +550,7 @@ class TriggerFlowExecution(GraphWalker):
         if self._lifecycle == CLOSED:
             raise LifecycleError(f"cannot put into the stream of execution {self.id}: it is closed")
         index = self._stream.put(item)
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(StreamItem(self.id, index, item))
         if self._stream_parent is not None and self._stream_parent._lifecycle != CLOSED:
             self._stream_parent._put_into_stream(item)
@@ -513,6 +560,16 @@ class TriggerFlowExecution(GraphWalker):
 
     def put_into_stream(self, item: Any) -> None:
         self._put_into_stream(item)
+
+    @property
+    def stream_length(self) -> int:
+        """How many items have been put into the runtime stream."""
+        return len(self._stream.items)
+
+    def get_stream_items(self, last: int | None = None) -> list[Any]:
+        """The items put into the stream so far (the ``last`` ones only, if given), without waiting."""
+        items = self._stream.items
+        return list(items if last is None else items[max(len(items) - last, 0):])
 
     def get_async_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10) -> AsyncIterator[Any]:
         """Every stream item in order, from the first; ends when the execution closes.

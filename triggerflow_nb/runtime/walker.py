@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node
 from ..definition import sub_flow_bridge
 from ..errors import ChunkError, LifecycleError, TriggerFlowError
-from ..observe import ChunkFailed, ChunkFinished, ChunkStarted, EventEmitted, FanOutProgress
+from ..observe import ChunkCancelled, ChunkFailed, ChunkFinished, ChunkStarted, EventEmitted, FanOutProgress
 from .runtime_data import Resume, TriggerFlowRuntimeData
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class GraphWalker:
         node_id = node.id
         self._node_status[node_id] = RUNNING
         channel = self._channel
-        if channel:
+        if channel.active:
             channel.publish(ChunkStarted(self.id, node_id))
         try:
             if self._semaphore is None:
@@ -200,10 +200,13 @@ class GraphWalker:
                         if self._inline:
                             await _leave_inline(out)
                         out = await out
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit) as exc:
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
             self._node_status[node_id] = "cancelled"
+            self._note_interrupt(f"{type(exc).__name__} in chunk {node_id!r}")
+            if channel.active:
+                channel.publish(ChunkCancelled(self.id, node_id, type(exc).__name__))
             raise
         except TriggerFlowError as exc:  # our own errors already name the chunk and the fix
             self._chunk_failed(node_id, exc)
@@ -212,7 +215,7 @@ class GraphWalker:
             self._chunk_failed(node_id, exc)
             raise ChunkError(node_id, exc) from exc
         self._node_status[node_id] = WAITING if data._paused else DONE
-        if channel:
+        if channel.active:
             channel.publish(ChunkFinished(self.id, node_id))
         listeners = self.flow._graph.listeners
         if listeners and "$chunk:" + node_id in listeners:
@@ -221,7 +224,7 @@ class GraphWalker:
 
     def _chunk_failed(self: "TriggerFlowExecution", node_id: str, exc: BaseException) -> None:
         self._node_status[node_id] = FAILED
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}"))
 
     async def _choose_arm(self: "TriggerFlowExecution", node: Node, value: Any, cont: tuple) -> int | None:
@@ -264,6 +267,8 @@ class GraphWalker:
         activation = Activation(f"{node.id}#{self._activation_counter}", node.id, keys, len(items), cont)
         self._activations[activation.id] = activation
         self._node_status[node.id] = RUNNING
+        if self._channel.active:  # progress shows from the start, not after the first item
+            self._channel.publish(FanOutProgress(self.id, node.id, activation.id, 0, len(items)))
 
         def item_path(index: int):
             frame_cont = cont + ((SLOT, activation.id, index),)
@@ -309,7 +314,7 @@ class GraphWalker:
         activation = self._activations[frame[1]]
         activation.slots[frame[2]] = value
         activation.remaining -= 1
-        if self._channel:
+        if self._channel.active:
             total = len(activation.slots)
             self._channel.publish(
                 FanOutProgress(self.id, activation.node_id, activation.id, total - activation.remaining, total)
@@ -380,7 +385,7 @@ class GraphWalker:
         if self._inline:  # the child's chunks are user code too (see _start_inline)
             await asyncio.sleep(0)
         self._node_status[node.id] = RUNNING
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(ChunkStarted(self.id, node.id))
         child = None
         try:
@@ -413,7 +418,7 @@ class GraphWalker:
         for key, item in updates.items():
             await self._async_write_state("set", key, item, True, f"in sub-flow step {node.id!r}", ())
         self._node_status[node.id] = DONE
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(ChunkFinished(self.id, node.id))
         listeners = self.flow._graph.listeners
         if listeners and "$chunk:" + node.id in listeners:  # when(<sub-flow step>) fires like a chunk's
@@ -422,7 +427,7 @@ class GraphWalker:
 
     async def _dispatch_event(self: "TriggerFlowExecution", event: str, payload: Any, cont: tuple) -> None:
         """Run every `when` branch listening to ``event``; and-joins collect per execution and scope."""
-        if self._channel:
+        if self._channel.active:
             self._channel.publish(EventEmitted(self.id, event))
         node_ids = self.flow._graph.listeners.get(event)
         if not node_ids:

@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+"""Run notebooks top to bottom in a real Jupyter kernel, then save them executed and as HTML.
+
+    python scripts/run_notebooks.py [--out build/demo] [--kernel python3] [NOTEBOOK ...]
+
+With no NOTEBOOK arguments it runs every ``notebooks/*.ipynb`` in name order. Each
+notebook runs in a fresh kernel whose working directory is ``--out`` (so files a
+notebook writes land there, not in ``notebooks/``). For each one it writes
+``<out>/<name>.ipynb`` (with outputs and the widget state, so the live panels show up
+again when the file is opened) and ``<out>/<name>.html`` (nbconvert's lab template,
+widget state embedded).
+
+A failing cell stops that notebook; the script prints which cell (its number, its
+source and the traceback), still writes what ran so far, goes on with the remaining
+notebooks, and exits with status 1. ``scripts/demo.sh`` and ``tests/notebooks/`` use the
+functions below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from jupyter_client.kernelspec import NoSuchKernel
+from nbformat import NotebookNode
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO / "notebooks"
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+CELL_TIMEOUT = 60      # seconds one cell may take
+STARTUP_TIMEOUT = 60   # seconds a kernel may take to start
+
+
+# Run after the last cell, then removed: the kernel's own record of every live widget.
+# nbclient records widget messages only while the cell that caused them is running, but
+# a live panel also updates between cells (its execution's tasks keep running on the
+# kernel's loop), which a real front end receives and nbclient drops. Asking the kernel
+# at the end stores what a person looking at the notebook would see, as JupyterLab's
+# "save widget state" does. The short sleep lets pending coalesced updates flush first.
+_WIDGET_STATE_PROBE = """\
+import asyncio as _tfnb_asyncio, json as _tfnb_json, sys as _tfnb_sys
+await _tfnb_asyncio.sleep(0.5)
+if "ipywidgets" in _tfnb_sys.modules:
+    print(_tfnb_json.dumps(_tfnb_sys.modules["ipywidgets"].Widget.get_manager_state(drop_defaults=False)))
+"""
+
+
+class NotebookRunError(RuntimeError):
+    """A notebook did not run to the end; says which cell and why."""
+
+    def __init__(self, notebook: Path, cell_index: int | None, source: str, detail: str,
+                 executed: NotebookNode):
+        self.notebook = notebook
+        self.cell_index = cell_index
+        self.source = source
+        self.detail = detail
+        self.executed = executed  # the notebook as far as it ran, outputs included
+        where = f"cell {cell_index}" if cell_index is not None else "outside its cells"
+        rule = "-" * 72
+        super().__init__(
+            f"{notebook.name} failed at {where}:\n{rule}\n{source}\n{rule}\n{detail}"
+        )
+
+
+@dataclass
+class RunResult:
+    notebook: Path
+    executed: NotebookNode
+    seconds: float
+
+
+def notebook_paths(names: list[str] | None = None) -> list[Path]:
+    """The notebooks named (paths, or names inside notebooks/), or all of notebooks/ in order."""
+    if not names:
+        return sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    paths = []
+    for name in names:
+        path = Path(name)
+        if not path.exists():
+            path = NOTEBOOK_DIR / (name if name.endswith(".ipynb") else f"{name}.ipynb")
+        if not path.exists():
+            raise FileNotFoundError(f"no notebook {name!r} (looked for it as a path and in {NOTEBOOK_DIR})")
+        paths.append(path)
+    return paths
+
+
+def execute_notebook(path: Path, workdir: Path, *, kernel_name: str = "python3",
+                     cell_timeout: int = CELL_TIMEOUT, startup_timeout: int = STARTUP_TIMEOUT) -> RunResult:
+    """Execute ``path`` in a fresh ``kernel_name`` kernel started in ``workdir``.
+
+    Widget state is stored in the notebook's metadata. Raises NotebookRunError naming the
+    failing cell on an error, a cell timeout or a dead kernel.
+    """
+    nb = nbformat.read(path, as_version=4)
+    current: dict[str, int] = {}
+
+    def on_cell_start(cell: NotebookNode, cell_index: int, **_: object) -> None:
+        current["index"] = cell_index
+
+    client = NotebookClient(
+        nb, kernel_name=kernel_name, timeout=cell_timeout, startup_timeout=startup_timeout,
+        store_widget_state=True, allow_errors=False, record_timing=False,
+        resources={"metadata": {"path": str(workdir)}}, on_cell_start=on_cell_start,
+    )
+    nb.cells.append(nbformat.v4.new_code_cell(_WIDGET_STATE_PROBE))
+    started = time.perf_counter()
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError, DeadKernelError, NoSuchKernel) as exc:
+        probe = nb.cells.pop()
+        index = current.get("index")
+        if index is None:
+            raise NotebookRunError(path, None, "", f"the kernel did not start: {type(exc).__name__}: {exc}", nb) from exc
+        if index == len(nb.cells):
+            detail = _error_detail(probe, exc)
+            raise NotebookRunError(path, None, _WIDGET_STATE_PROBE, f"collecting the widget state failed: {detail}",
+                                   nb) from exc
+        raise NotebookRunError(path, index, nb.cells[index].source, _error_detail(nb.cells[index], exc), nb) from exc
+    seconds = time.perf_counter() - started
+    _store_final_widget_state(nb, nb.cells.pop())
+    return RunResult(path, nb, seconds)
+
+
+def _store_final_widget_state(nb: NotebookNode, probe: NotebookNode) -> None:
+    text = "".join(o.get("text", "") for o in probe.outputs if o.get("name") == "stdout").strip()
+    if not text:
+        return  # no widgets in this notebook
+    state = json.loads(text)
+    nb.metadata["widgets"] = {WIDGET_STATE: {
+        "state": state["state"], "version_major": state["version_major"], "version_minor": state["version_minor"],
+    }}
+
+
+def _error_detail(cell: NotebookNode | None, exc: Exception) -> str:
+    """The traceback as the kernel reported it, without terminal colours."""
+    for output in (cell or {}).get("outputs", []):
+        if output.get("output_type") == "error":
+            return _ANSI.sub("", "\n".join(output.get("traceback", []))) or f"{output['ename']}: {output['evalue']}"
+    if isinstance(exc, CellTimeoutError):
+        return f"the cell did not finish within the timeout: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def to_html(nb: NotebookNode) -> str:
+    """nbconvert's lab template; a notebook with stored widget state gets it embedded."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    return body
+
+
+def write_outputs(nb: NotebookNode, name: str, out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    ipynb = out / f"{name}.ipynb"
+    html = out / f"{name}.html"
+    nbformat.write(nb, ipynb)
+    html.write_text(to_html(nb), encoding="utf-8")
+    return ipynb, html
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="notebook paths or names in notebooks/ (default: all)")
+    parser.add_argument("--out", type=Path, default=REPO / "build" / "demo", help="where to write results")
+    parser.add_argument("--kernel", default="python3", help="kernel name (default: python3)")
+    parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for path in notebook_paths(args.notebooks):
+        print(f"==> running {path.relative_to(REPO) if path.is_relative_to(REPO) else path}", flush=True)
+        try:
+            result = execute_notebook(path, out, kernel_name=args.kernel, cell_timeout=args.timeout)
+        except NotebookRunError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+            write_outputs(exc.executed, path.stem, out)
+            failed.append(path.name)
+            continue
+        ipynb, html = write_outputs(result.executed, path.stem, out)
+        print(f"    ok in {result.seconds:.1f}s -> {ipynb.name}, {html.name}", flush=True)
+    print(f"==> executed notebooks and HTML exports are in {out}")
+    if failed:
+        print(f"==> {len(failed)} notebook(s) failed: {', '.join(failed)} (see the cell shown above)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The live graph: an ``ipywidgets.HTML`` holding the flow's SVG, coloured by the execution's node status.
+
+Running ``dot`` costs tens of milliseconds, far too much to repeat on every status
+change of a busy run. Status never changes the layout, only fills, so the SVG is laid
+out once per graph version (every node that can have a status carries an SVG id) and
+each refresh splices the current status colours into that layout: a string join.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..export.dot import status_node_ids, write_dot_body
+from ..export.drawing import draw
+from ..export.palette import status_colour
+from ..observe import ChunkFailed, ChunkFinished, ChunkStarted, ExecutionClosed, FanOutProgress, InterruptOpened, \
+    InterruptResumed
+from .coalesce import Coalescer
+from .formatting import esc
+from .graph_view import GraphvizUnavailable, fallback_text, render_svg
+
+_STATUS_EVENTS = (ChunkStarted, ChunkFinished, ChunkFailed, InterruptOpened, InterruptResumed, FanOutProgress)
+
+
+class StatusLayout:
+    """An SVG cut at each status node's fill, ready to be joined with current colours."""
+
+    def __init__(self, svg: str, fills: list[tuple[str, int, int]]):
+        # fills: (node status id, start, end) of each fill value, in document order
+        self.pieces: list[str] = []
+        self.status_ids: list[str] = []
+        cursor = 0
+        for status_id, start, end in fills:
+            self.pieces.append(svg[cursor:start])
+            self.status_ids.append(status_id)
+            cursor = end
+        self.pieces.append(svg[cursor:])
+
+    def colour(self, statuses: dict[str, str]) -> str:
+        out = [self.pieces[0]]
+        for status_id, piece in zip(self.status_ids, self.pieces[1:]):
+            out.append(status_colour(statuses.get(status_id)))
+            out.append(piece)
+        return "".join(out)
+
+
+def layout_flow(flow: Any, id_prefix: str) -> StatusLayout:
+    """Render the flow once with every node "not run", and find where each status node's fill is."""
+    drawing = draw(flow)
+    svg = render_svg(write_dot_body(drawing, {}, svg_id_prefix=id_prefix))
+    fills: list[tuple[str, int, int]] = []
+    for key, svg_id in status_node_ids(drawing, id_prefix).items():
+        group = svg.find(f'<g id="{svg_id}" class="node">')
+        if group < 0:
+            continue
+        end_of_group = svg.find("</g>", group)
+        attr = svg.find(' fill="', group, end_of_group)
+        if attr < 0:
+            continue
+        start = attr + len(' fill="')
+        fills.append((drawing.nodes[key].status_id, start, svg.index('"', start)))
+    fills.sort(key=lambda item: item[1])
+    return StatusLayout(svg, fills)
+
+
+class LiveGraph(widgets.HTML):
+    """The flow's graph, recoloured as the execution runs.
+
+    With ``subscribe=True`` it follows the execution by itself (coalesced to at most one
+    redraw per ``interval``); the watch panel passes ``subscribe=False`` and calls
+    ``refresh()`` from its own coalesced flush.
+    """
+
+    def __init__(self, execution: Any, *, subscribe: bool = True, interval: float = 0.1):
+        super().__init__()
+        self.execution = execution
+        self._id_prefix = f"tf{uuid.uuid4().hex[:8]}n"  # unique per widget: several graphs may share a page
+        self._layout: StatusLayout | None = None
+        self._layout_version: int | None = None
+        self._fallback_reason: str | None = None
+        self._unsubscribe = None
+        self.refresh()
+        if subscribe and not execution.is_closed():
+            self._coalescer = Coalescer(self.refresh, interval)
+            self._unsubscribe = execution.channel.subscribe(self._on_event)
+
+    def refresh(self) -> None:
+        """Redraw if the wiring or any node status changed (assigning an equal value sends nothing)."""
+        flow = self.execution.flow
+        version = flow._graph.version
+        if version != self._layout_version:
+            self._layout_version = version
+            try:
+                self._layout = layout_flow(flow, self._id_prefix)
+                self._fallback_reason = None
+            except GraphvizUnavailable as exc:
+                self._layout = None
+                self._fallback_reason = exc.reason
+        statuses = self.execution.node_status()
+        if self._layout is not None:
+            self.value = f'<div style="overflow:auto;max-height:640px">{self._layout.colour(statuses)}</div>'
+        else:
+            body = write_dot_body(draw(flow), statuses)
+            self.value = f'<pre style="font-size:11px">{esc(fallback_text(self._fallback_reason or "", body))}</pre>'
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, _STATUS_EVENTS):
+            self._coalescer.mark()
+        elif isinstance(event, ExecutionClosed):
+            self._coalescer.flush_now()
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop following the execution (the picture stays as it is)."""
+        unsubscribe = getattr(self, "_unsubscribe", None)  # close() may run on a half-built widget
+        if unsubscribe is not None:
+            unsubscribe()
+            self._unsubscribe = None
+            self._coalescer.cancel()
+
+    def close(self) -> None:
+        self.stop()
+        super().close()

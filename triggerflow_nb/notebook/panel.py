@@ -1,0 +1,235 @@
+"""``execution.watch()``: a live ipywidgets panel of one execution.
+
+The panel subscribes to the execution's observation channel (and to the flow's, for
+flow_data). Each event only notes what became stale (a state key, the stream, the
+interrupts...) and marks the panel dirty; a coalescer turns the marks into at most
+one flush per interval (0.1 s by default), and a flush refreshes only the stale
+sections. So a chatty flow costs the run a set insertion per event, and the front
+end receives a handful of updates a second however many events there were.
+
+When the execution closes, the panel flushes one last time and unsubscribes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..observe import (
+    ChunkCancelled, ChunkFailed, ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled,
+    ExecutionStarted, FanOutProgress, FlowDataChanged, InterruptOpened, InterruptResumed, ResourcesChanged,
+    StateRejected, StreamItem,
+)
+from .clash import clash_watch
+from .coalesce import Coalescer, running_loop
+from .live_graph import LiveGraph
+from .panel_sections import (
+    FlowDataSection, HeaderSection, InterruptRow, InterruptsSection, NoticesSection, ProgressSection,
+    ResourcesSection, StateSection, StreamSection,
+)
+from .resume import parse_payload, schedule_resume
+
+_SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph"})
+
+
+class ExecutionPanel(widgets.VBox):
+    """The live view of one execution. It is a widget: display it, or embed it in another box."""
+
+    def __init__(self, execution: Any, *, stream_items: int = 20, interval: float = 0.1, graph: bool = True):
+        self.execution = execution
+        self.flow = execution.flow
+        self.header = HeaderSection()
+        self.notices = NoticesSection()
+        self.state = StateSection(execution)
+        self.flow_data = FlowDataSection()
+        self.resources = ResourcesSection()
+        self.stream = StreamSection(stream_items)
+        self.interrupts = InterruptsSection(self._continue)
+        self.progress = ProgressSection()
+        self.graph = LiveGraph(execution, subscribe=False) if graph else None
+        layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
+                              layout=widgets.Layout(align_items="flex-start"))
+        parts = [self.header.widget, self.notices.widget, layers, self.progress.widget, self.interrupts.widget,
+                 self.stream.widget]
+        if self.graph is not None:
+            parts.append(self.graph)
+        super().__init__(children=tuple(parts))
+
+        self.continue_tasks: set[Any] = set()  # resumes started by the Continue buttons, until they finish
+        self._dirty_all_state = True
+        self._dirty: set[str] = set(_SECTIONS)
+        self._fan_outs: dict[str, tuple[str, int, int]] = {}  # activation id -> (node id, done, total)
+        self._home_loop = None  # the loop the execution's events arrive on
+        self._coalescer = Coalescer(self._flush, interval)
+        self._detachers: list[Any] = []
+        self._closed = execution.is_closed()
+        self._coalescer.flush_now()
+        if not self._closed:
+            # State writes are followed through a key tracker, not one event per write: a chatty
+            # flow then pays a dict check per write, and the first write of a round marks the panel.
+            self._state_keys = execution.track_state_changes(self._coalescer.mark)
+            self._detachers = [
+                self._state_keys.close,
+                execution.channel.subscribe(self._on_event, state_changes=False),
+                self.flow.channel.subscribe(self._on_flow_event),
+                clash_watch(self.flow).attach(execution.id, self._on_clash),
+            ]
+
+    # -- events: note what is stale, then mark ------------------------------------------------
+
+    def _on_event(self, event: Any) -> None:
+        kind = type(event)
+        if kind is StreamItem:
+            self._dirty.add("stream")
+        elif kind is FanOutProgress:
+            self._fan_outs[event.activation_id] = (event.node_id, event.done, event.total)
+            self._dirty.add("progress")
+        elif kind is ChunkStarted or kind is ChunkFinished:
+            self._dirty.add("graph")
+        elif kind is ExecutionSettled:  # running ended: the badge and the graph change
+            self._dirty.add("graph")
+        elif kind is ChunkCancelled:
+            self.notices.add("warning", f"chunk {event.node_id!r} was cut short ({event.reason}); the "
+                                        f"execution keeps the state written so far")
+            self._dirty.update(("graph", "notices"))
+        elif kind is ChunkFailed:
+            self.notices.add("error", f"chunk {event.node_id!r} failed: {event.error}")
+            self._dirty.update(("graph", "notices"))
+        elif kind is StateRejected:
+            self.notices.add("error", event.message)
+            self._dirty.add("notices")
+        elif kind is InterruptOpened or kind is InterruptResumed:
+            self._dirty.update(("interrupts", "graph"))
+        elif kind is ResourcesChanged or kind is ExecutionStarted:
+            self._dirty.update(("resources", "graph"))
+        elif kind is ExecutionClosed:
+            self._finish()
+            return
+        elif kind is not ExecutionSealed:
+            return  # e.g. EventEmitted: nothing on the panel shows it
+        if self._home_loop is None:
+            self._home_loop = running_loop()
+        self._coalescer.mark()
+
+    def _on_flow_event(self, event: Any) -> None:
+        if type(event) is FlowDataChanged:
+            self._dirty.add("flow_data")
+            self._coalescer.mark()
+
+    def _on_clash(self, other: str, other_keys: frozenset, own_keys: frozenset) -> None:
+        self.notices.set_standing(
+            f"clash:{other}",
+            f"flow_data race: execution {other[:8]} was open at the same time and also wrote flow_data "
+            f"(it wrote {sorted(other_keys)}, this one wrote {sorted(own_keys)}). flow_data is one dict shared "
+            f"by every execution of flow {self.flow.name!r}, so concurrent runs overwrite each other's values; "
+            f"keep per-run values in state (data.set_state) instead.",
+        )
+        self._dirty.add("notices")
+        self._coalescer.mark()
+
+    # -- flushing -----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        execution = self.execution
+        self.header.update(execution)
+        tracker = getattr(self, "_state_keys", None)
+        changed = tracker.take() if tracker is not None else []
+        if self._dirty_all_state:
+            self._dirty_all_state = False
+            self.state.update(None)
+        elif changed:
+            self.state.update(changed)
+        dirty, self._dirty = self._dirty, set()
+        if "stream" in dirty:
+            self.stream.update(execution)
+        if "interrupts" in dirty:
+            self.interrupts.update(execution)
+        if "progress" in dirty:
+            self.progress.update(self._progress_totals())
+        if "resources" in dirty:
+            self.resources.update(execution)
+        if "flow_data" in dirty:
+            self.flow_data.update(self.flow)
+        if "notices" in dirty:
+            self.notices.update()
+        if "graph" in dirty and self.graph is not None:
+            self.graph.refresh()
+
+    def _progress_totals(self) -> dict[str, tuple[int, int]]:
+        totals: dict[str, tuple[int, int]] = {}
+        for node_id, done, total in self._fan_outs.values():
+            previous_done, previous_total = totals.get(node_id, (0, 0))
+            totals[node_id] = (previous_done + done, previous_total + total)
+        return totals
+
+    # -- Continue buttons -------------------------------------------------------------------------
+
+    def _continue(self, row: InterruptRow) -> None:
+        payload = parse_payload(row.payload.value)
+        row.button.disabled = True
+        row.button.description = "continuing…"
+
+        def done(error: BaseException | None) -> None:
+            if error is not None:
+                self.notices.add("error", f"continue_with({row.interrupt_id!r}) failed: "
+                                          f"{type(error).__name__}: {error}")
+                row.button.disabled = False
+                row.button.description = "Continue"
+            self._dirty.update(("notices", "interrupts"))
+            self._coalescer.mark()
+
+        schedule_resume(self.execution, row.interrupt_id, payload, done, self._home_loop, self.continue_tasks)
+
+    # -- the end ----------------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        """The execution closed: one last complete refresh, then stop listening."""
+        self._closed = True
+        self._dirty_all_state = True
+        self._dirty = set(_SECTIONS)
+        self._coalescer.flush_now()
+        self._detach()
+
+    def _detach(self) -> None:
+        detachers, self._detachers = getattr(self, "_detachers", []), []
+        for detach in detachers:
+            detach()
+        coalescer = getattr(self, "_coalescer", None)
+        if coalescer is not None:
+            coalescer.cancel()
+
+    @property
+    def is_following(self) -> bool:
+        """True while the panel is subscribed to its execution."""
+        return bool(self._detachers)
+
+    def close(self) -> None:
+        """Stop following the execution and close the widget."""
+        self._detach()
+        graph = getattr(self, "graph", None)
+        if graph is not None:
+            graph.close()
+        super().close()
+
+
+def watch(execution: Any, *, stream_items: int = 20, interval: float = 0.1, graph: bool = True) -> ExecutionPanel:
+    """A live panel of ``execution``. It is returned, not displayed: make it the last expression
+    of the cell (``execution.watch()``) or pass it to ``display(...)``.
+
+    ``stream_items``: how many of the latest runtime stream items to show; ``interval``:
+    the least time in seconds between two updates of the front end; ``graph``: include the
+    live graph (needs Graphviz's ``dot``; without it the DOT text is shown).
+    """
+    from ..runtime.execution import TriggerFlowExecution
+
+    if not isinstance(execution, TriggerFlowExecution):
+        raise TypeError(f"watch() takes an execution (flow.create_execution() or flow.start_execution(...)), "
+                        f"got {type(execution).__name__}")
+    if isinstance(stream_items, bool) or not isinstance(stream_items, int) or stream_items < 1:
+        raise ValueError(f"watch(stream_items=...) must be a positive int, got {stream_items!r}")
+    if not isinstance(graph, bool):
+        raise TypeError(f"watch(graph=...) must be True or False, got {graph!r}")
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+        raise ValueError(f"watch(interval=...) must be a number of seconds >= 0, got {interval!r}")
+    return ExecutionPanel(execution, stream_items=stream_items, interval=interval, graph=graph)
