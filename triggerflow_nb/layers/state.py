@@ -31,6 +31,14 @@ def to_state_value(key: str, value: Any) -> Any:
         return _convert(key, value, "value")
 
 
+def to_state_dict(values: dict[str, Any]) -> dict[str, Any]:
+    """``to_state_value`` over a whole state dict: one fast pass when it is plain data."""
+    try:
+        return _plain_copy(values)
+    except _NeedsConversion:  # redo it key by key, so the error names the key at fault
+        return {key: to_state_value(key, value) for key, value in values.items()}
+
+
 class _NeedsConversion(Exception):
     """Internal: the value holds something other than plain JSON types."""
 
@@ -47,11 +55,12 @@ def _plain_copy(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        out = {}
-        for k, v in value.items():
+        out = dict(value)  # copied in C; only non-scalar members need another look
+        for k, v in out.items():
             if type(k) is not str:
                 raise _NeedsConversion
-            out[k] = v if type(v) in _SCALAR_SET else _plain_copy(v)
+            if type(v) not in _SCALAR_SET:
+                out[k] = _plain_copy(v)
         return out
     if kind is list or kind is tuple:
         return [v if type(v) in _SCALAR_SET else _plain_copy(v) for v in value]
@@ -97,11 +106,25 @@ def append_value(store: dict[str, Any], key: str, value: Any) -> None:
 
 
 def copy_state_value(value: Any) -> Any:
-    """Deep copy of trusted JSON-compatible data (cheaper than copy.deepcopy)."""
-    if isinstance(value, dict):
-        return {k: copy_state_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [copy_state_value(v) for v in value]
+    """Deep copy of trusted JSON-compatible data (cheaper than copy.deepcopy).
+
+    Containers are copied whole in C first (``dict(...)``, ``list(...)``) and only their
+    container members are copied again, so a mostly-flat state costs one C-level copy
+    plus a type check per value instead of a Python call per value.
+    """
+    kind = type(value)
+    if kind is dict:
+        out = dict(value)
+        for key, item in out.items():
+            if type(item) is dict or type(item) is list:
+                out[key] = copy_state_value(item)
+        return out
+    if kind is list:
+        out_list = list(value)
+        for index, item in enumerate(out_list):
+            if type(item) is dict or type(item) is list:
+                out_list[index] = copy_state_value(item)
+        return out_list
     return value
 
 

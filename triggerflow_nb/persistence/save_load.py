@@ -17,7 +17,7 @@ from ..errors import (
     FingerprintMismatchError, InvalidSnapshotError, LifecycleError, MissingResourceError, SaveError,
     SchemaVersionError, StateSerializationError,
 )
-from ..layers.state import copy_state_value, to_state_value
+from ..layers.state import copy_state_value, to_state_dict, to_state_value
 from ..runtime.interrupts import Interrupt
 from ..runtime.walker import Activation
 from .fingerprint import fingerprint
@@ -134,7 +134,7 @@ def validate_snapshot(execution: "TriggerFlowExecution", saved: Any) -> Snapshot
         )
     try:  # a snapshot built in memory (not read from JSON) could still hold live objects
         # to_state_value rebuilds containers, so the model now owns a private copy of the state.
-        model.state = {key: to_state_value(key, value) for key, value in model.state.items()}
+        model.state = to_state_dict(model.state)
     except StateSerializationError as exc:
         raise InvalidSnapshotError(f"corrupt snapshot: {exc}") from None
     _check_frames(execution, model)
