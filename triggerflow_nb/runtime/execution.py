@@ -55,7 +55,7 @@ class TriggerFlowExecution(GraphWalker):
         self.auto_close_timeout = auto_close_timeout
         self.concurrency = concurrency
         self._resources = RuntimeResources(runtime_resources, flow._runtime_resources)
-        self._environments = _environment_requests(execution_environments)
+        self._environments = _normalize_environment_requests(execution_environments)
         self._environment_leases: list[Any] = []
         self._state: dict[str, Any] = {}
         self._stream = RuntimeStream()
@@ -706,7 +706,7 @@ def _check_event(event: Any) -> None:
         raise TypeError(f"an event name must be a non-empty string, got {event!r}")
 
 
-def _environment_requests(requests: list[Any] | None) -> list[dict[str, Any]]:
+def _normalize_environment_requests(requests: list[Any] | None) -> list[dict[str, Any]]:
     if not requests:
         if requests is not None and not isinstance(requests, (list, tuple)):
             raise TypeError(f"execution_environments must be a list, got {type(requests).__name__}")
