@@ -146,7 +146,7 @@ def test_an_interrupted_flow_start_closes_its_execution():
     assert (closed[0].status, closed[0].reason) == ("cancelled", "interrupted (KeyboardInterrupt in chunk 'interrupted')")
 
 
-def test_auto_close_after_an_interrupt_reports_cancelled():
+def test_auto_close_after_an_interrupt_reports_cancelled(eventually):
     import asyncio
 
     flow = TriggerFlow()
@@ -162,7 +162,7 @@ def test_auto_close_after_an_interrupt_reports_cancelled():
             await ex._async_start(None, wait_for_close=False)
         except KeyboardInterrupt:
             pass
-        await asyncio.sleep(0.05)
+        await eventually(ex.is_closed)
         return ex
 
     ex = asyncio.run(main())

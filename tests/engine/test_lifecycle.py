@@ -51,23 +51,22 @@ def test_execution_start_with_auto_close_returns_snapshot_after_idle_timeout():
     assert ex.result.get_meta()["close_reason"] == "auto-close after 0.05s idle"
 
 
-def test_auto_close_waits_for_idleness_and_is_reset_by_activity():
+def test_auto_close_waits_for_idleness_and_is_reset_by_activity(eventually):
     flow = TriggerFlow()
     flow.to(lambda d: d.set_state("s", d.input))
     flow.when("Ping").to(lambda d: d.append_state("pings", d.input))
 
     async def main():
-        ex = flow.create_execution(auto_close=True, auto_close_timeout=0.2)
+        ex = flow.create_execution(auto_close=True, auto_close_timeout=0.5)
         await ex._async_start(1, wait_for_close=False)
         for i in range(3):
             await asyncio.sleep(0.1)
             await ex.async_emit("Ping", i)  # each emit postpones the close
         assert ex.is_open()
-        await asyncio.sleep(0.35)
-        assert ex.is_closed()
-        return ex.result.get_state()
+        await eventually(ex.is_closed)
+        return ex.result.get_state(), ex.result.get_meta()["close_reason"]
 
-    assert asyncio.run(main()) == {"s": 1, "pings": [0, 1, 2]}
+    assert asyncio.run(main()) == ({"s": 1, "pings": [0, 1, 2]}, "auto-close after 0.5s idle")
 
 
 def test_auto_close_none_never_closes_by_itself():

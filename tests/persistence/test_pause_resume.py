@@ -88,7 +88,7 @@ def test_close_refuses_pending_unless_cancel():
         ex.continue_with(iid, 1)
 
 
-def test_auto_close_is_paused_while_an_interrupt_is_pending():
+def test_auto_close_is_paused_while_an_interrupt_is_pending(eventually):
     flow = approval_flow()
 
     async def main():
@@ -98,7 +98,7 @@ def test_auto_close_is_paused_while_an_interrupt_is_pending():
         assert ex.is_open()
         (iid,) = ex.get_pending_interrupts()
         await ex.async_continue_with(iid, "y")
-        await asyncio.sleep(0.05)
+        await eventually(ex.is_closed)
         return ex.lifecycle_state, ex.result.get_state()
 
     assert asyncio.run(main()) == ("closed", {"asked": "x", "next_got": "y"})
