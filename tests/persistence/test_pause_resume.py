@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from triggerflow_nb import ChunkError, InterruptError, LifecycleError, PauseNotSupportedError, TriggerFlow
+from triggerflow_nb import ChunkError, InterruptError, PauseNotSupportedError, TriggerFlow
 
 
 def approval_flow(resume_to="next"):

@@ -1,6 +1,5 @@
 """Every snippet of shared/spec/seed-state-and-resources.txt, verbatim but for the import."""
 
-import asyncio
 import warnings
 
 import pytest

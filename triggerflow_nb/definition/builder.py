@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .._warn_once import warn_deprecated_once
 from ..errors import FlowDefinitionError
-from ..layers.state import FINAL_RESULT_KEY
 from .graph import BATCH, FOR_EACH, IF, MATCH, SUB_FLOW, Branch, Node
 from .naming import callable_label, handler_name
 

@@ -143,7 +143,6 @@ def validate_snapshot(execution: "TriggerFlowExecution", saved: Any) -> Snapshot
 
 def _check_frames(execution: "TriggerFlowExecution", model: SnapshotModel) -> None:
     nodes = execution.flow._graph.nodes
-    activation_ids = {a.id for a in model.continuation.activations}
     frame_lists = [i.continuation for i in model.interrupts] + [a.continuation for a in model.continuation.activations]
     for frames in frame_lists:
         for frame in frames:

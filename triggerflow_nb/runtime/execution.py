@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 from .._warn_once import warn_deprecated_once
 from ..definition.graph import START_ID
 from ..errors import (
-    InterruptError, LifecycleError, StateSerializationError, TriggerFlowError,
+    InterruptError, LifecycleError, StateSerializationError,
 )
 from ..layers.resources import RuntimeResources
 from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
