@@ -133,3 +133,19 @@ def test_state_change_can_trigger_when_state():
     quiet.to(lambda d: d.set_state("stage", "ready", emit=False))
     quiet.when({"state": "stage"}).to(lambda d: d.set_state("seen", d.input))
     assert quiet.start(None) == {"stage": "ready"}
+
+
+def test_when_state_handlers_get_a_copy_from_sync_and_async_writes():
+    flow = TriggerFlow()
+
+    async def writer(data):
+        data.set_state("sync_list", [1])
+        await data.async_set_state("async_list", [1])
+
+    def mutate(data):
+        data.input.append("changed by handler")  # must not reach state behind the write check
+
+    flow.to(writer)
+    flow.when({"state": "sync_list"}).to(mutate, name="mutate_sync")
+    flow.when({"state": "async_list"}).to(mutate, name="mutate_async")
+    assert flow.start() == {"sync_list": [1], "async_list": [1]}

@@ -17,7 +17,7 @@ from ..errors import (
     FingerprintMismatchError, InvalidSnapshotError, LifecycleError, MissingResourceError, SaveError,
     SchemaVersionError, StateSerializationError,
 )
-from ..layers.state import copy_state_value, to_state_dict, to_state_value
+from ..layers.state import to_state_dict, to_state_value
 from ..runtime.interrupts import Interrupt
 from ..runtime.walker import Activation
 from .fingerprint import fingerprint
@@ -70,7 +70,6 @@ def save_execution(execution: "TriggerFlowExecution") -> SavedExecution:
         {"node": node_id, "scope": scope, "seen": _json(seen, f"the events collected by join {node_id!r}")}
         for (node_id, scope), seen in execution._joins.items()
     ]
-    source_state = execution._close_snapshot if execution._close_snapshot is not None else execution._state
     return SavedExecution({
         "schema_version": SCHEMA_VERSION,
         "kind": SNAPSHOT_KIND,
@@ -86,7 +85,7 @@ def save_execution(execution: "TriggerFlowExecution") -> SavedExecution:
         "saved_at": time.time(),
         "close_reason": execution._close_reason,
         "error": None if execution._error is None else f"{type(execution._error).__name__}: {execution._error}",
-        "state": copy_state_value(source_state),
+        "state": execution.result.get_state(),
         "interrupts": interrupts,
         "resource_keys": execution._resources.keys(),
         "resources": execution._resources.describe(),
@@ -262,7 +261,6 @@ def _apply(execution: "TriggerFlowExecution", model: SnapshotModel, resources: d
         execution._lifecycle = model.lifecycle_state
     if model.lifecycle_state == "closed":
         execution._finished = True
-        execution._close_snapshot = copy_state_value(model.state)
         execution._close_reason = model.close_reason
         execution.closed_at = model.closed_at
         execution._stream.close()

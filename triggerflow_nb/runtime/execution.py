@@ -13,7 +13,7 @@ from ..errors import (
     InterruptError, LifecycleError, StateSerializationError,
 )
 from ..layers.resources import RuntimeResources
-from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
+from ..layers.state import FINAL_RESULT_KEY, append_value, to_state_value
 from ..observe import (
     Channel, ExecutionSettled, StateKeyTracker, ExecutionClosed, ExecutionSealed, ExecutionStarted, InterruptOpened, InterruptResumed,
     ResourcesChanged, StateChanged, StateRejected, StreamItem,
@@ -75,7 +75,6 @@ class TriggerFlowExecution(GraphWalker):
         self._status = "created"
         self._close_reason: str | None = None
         self._error: BaseException | None = None
-        self._close_snapshot: dict[str, Any] | None = None
         self._inflight = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -374,9 +373,8 @@ class TriggerFlowExecution(GraphWalker):
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
-        # No copy needed: writes to a closed execution are refused, so state is frozen as is
-        # (readers get copies through execution.result).
-        self._close_snapshot = self._state
+        # Closing freezes state as it is: writes to a closed execution are refused, so the
+        # close snapshot needs no copy of its own (readers get copies through execution.result).
         self._lifecycle = CLOSED
         self.closed_at = time.time()
         self._stream.close()
@@ -432,13 +430,6 @@ class TriggerFlowExecution(GraphWalker):
 
     # -- state -------------------------------------------------------------------------------------
 
-    def _read_state(self, key: str | None, default: Any) -> Any:
-        if key is None:
-            return copy_state_value(self._state)
-        value = self._state.get(key, default)
-        # Containers are copied so a chunk cannot change state behind the serializability check.
-        return copy_state_value(value) if isinstance(value, (dict, list)) else value
-
     def _apply_state(self, op: str, key: str, value: Any, where: str) -> None:
         if self._lifecycle == CLOSED:
             raise LifecycleError(f"cannot write state key {key!r} {where}: execution {self.id} is closed")
@@ -465,19 +456,25 @@ class TriggerFlowExecution(GraphWalker):
         if self._channel.wants_state_changes:
             self._channel.publish(StateChanged(self.id, key, op))
 
-    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple, *, wait: bool) -> None:
+    def _write_and_trigger(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> Any:
+        """Apply a write; return the ``when({"state": key})`` dispatch it triggers (not started), or None."""
         self._apply_state(op, key, value, where)
-        if emit:
-            listeners = self.flow._graph.listeners
-            if listeners and "$state:" + key in listeners:
-                self._spawn(self._dispatch_event("$state:" + key, self._state.get(key), cont))
+        listeners = self.flow._graph.listeners
+        if emit and listeners and "$state:" + key in listeners:
+            return self._dispatch_event("$state:" + key, self.result.get_state(key), cont)
+        return None
+
+    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> None:
+        """A write from sync code: the branches it triggers are scheduled (close() waits for them)."""
+        triggered = self._write_and_trigger(op, key, value, emit, where, cont)
+        if triggered is not None:
+            self._spawn(triggered)
 
     async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> None:
-        self._apply_state(op, key, value, where)
-        if emit:
-            listeners = self.flow._graph.listeners
-            if listeners and "$state:" + key in listeners:
-                await self._dispatch_event("$state:" + key, copy_state_value(self._state.get(key)), cont)
+        """A write from async code: waits for the branches it triggers."""
+        triggered = self._write_and_trigger(op, key, value, emit, where, cont)
+        if triggered is not None:
+            await triggered
 
     def get_state(self, key: str | None = None, default: Any = None) -> Any:
         """Live state before close, the frozen close snapshot after (always a copy)."""

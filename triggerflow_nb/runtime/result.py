@@ -18,11 +18,10 @@ class ExecutionResult:
 
     def get_state(self, key: str | None = None, default: Any = None) -> Any:
         """Live state before close, the frozen close snapshot after; always a copy."""
-        ex = self._execution
-        source = ex._close_snapshot if ex._close_snapshot is not None else ex._state
+        state = self._execution._state  # frozen once closed: writes are refused then
         if key is None:
-            return copy_state_value(source)
-        return copy_state_value(source.get(key, default))
+            return copy_state_value(state)
+        return copy_state_value(state.get(key, default))
 
     def get_meta(self) -> dict[str, Any]:
         ex = self._execution

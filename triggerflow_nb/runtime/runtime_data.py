@@ -72,22 +72,22 @@ class TriggerFlowRuntimeData:
 
     def get_state(self, key: str | None = None, default: Any = None) -> Any:
         """Read state (a local, synchronous read). ``key=None`` returns a copy of all of it."""
-        return self.execution._read_state(key, default)
+        return self.execution.result.get_state(key, default)
 
     def set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("set", key, value, emit, self._where(), self._cont, wait=False)
+        self.execution._write_state("set", key, value, emit, self._where(), self._cont)
 
     async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
         await self.execution._async_write_state("set", key, value, emit, self._where(), self._cont)
 
     def append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("append", key, value, emit, self._where(), self._cont, wait=False)
+        self.execution._write_state("append", key, value, emit, self._where(), self._cont)
 
     async def async_append_state(self, key: str, value: Any, emit: bool = True) -> None:
         await self.execution._async_write_state("append", key, value, emit, self._where(), self._cont)
 
     def del_state(self, key: str, emit: bool = True) -> None:
-        self.execution._write_state("del", key, None, emit, self._where(), self._cont, wait=False)
+        self.execution._write_state("del", key, None, emit, self._where(), self._cont)
 
     async def async_del_state(self, key: str, emit: bool = True) -> None:
         await self.execution._async_write_state("del", key, None, emit, self._where(), self._cont)
