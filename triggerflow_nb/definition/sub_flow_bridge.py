@@ -76,13 +76,14 @@ def _lookup(root: Any, path: str, source: str) -> Any:
 
 
 def resolve_source(source: str, snapshot: dict[str, Any]) -> Any:
+    """The part of the child's close snapshot (already the parent's own copy) that ``source`` names."""
     head, _, path = source.partition(".")
     if head == "result":
         root = snapshot.get(FINAL_RESULT_KEY, _MISSING)
         root = snapshot if root is _MISSING else root
     else:
         root = snapshot
-    return _lookup(root, path, source) if path else copy_state_value(root)
+    return _lookup(root, path, source) if path else root
 
 
 def apply_write_back(write_back: dict[str, Any] | None, snapshot: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
