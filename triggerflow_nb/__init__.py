@@ -5,13 +5,13 @@ notebook layer (``triggerflow_nb.notebook``) loads them when first used.
 """
 
 from .definition.builder import Chain
-from .definition.flow import TriggerFlow
 from .errors import (
     BlueprintError, ChunkError, EnvironmentProviderError, FingerprintMismatchError, FlowDefinitionError,
-    InterruptError, InvalidSnapshotError, LifecycleError, MissingResourceError, PauseNotSupportedError,
+    InterruptError, InvalidArgumentError, InvalidSnapshotError, LifecycleError, MissingResourceError, PauseNotSupportedError,
     SaveError, SchemaVersionError, SnapshotError, StateSerializationError, TriggerFlowError,
 )
-from .runtime.execution import TriggerFlowExecution
+from .execution import TriggerFlowExecution
+from .flow import TriggerFlow
 from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
 
 __version__ = "0.1.0"
@@ -39,7 +39,7 @@ def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
 
 __all__ = [
     "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "InterruptError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError",
+    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError",
     "PauseNotSupportedError", "SaveError", "SchemaVersionError", "SnapshotError", "StateSerializationError",
     "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
     "execution_environment", "watch",

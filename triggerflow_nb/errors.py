@@ -11,6 +11,14 @@ class TriggerFlowError(Exception):
     """Base class of every error raised by triggerflow_nb."""
 
 
+class InvalidArgumentError(TriggerFlowError, TypeError, ValueError):
+    """A public call got an argument of the wrong type or value.
+
+    It is a ``TypeError`` and a ``ValueError`` too, so ``except TypeError`` and
+    ``except ValueError`` written against the builtins keep working.
+    """
+
+
 class FlowDefinitionError(TriggerFlowError, ValueError):
     """The flow's wiring is malformed (an unclosed branch, a stray ``end_condition``...)."""
 

@@ -159,7 +159,7 @@ def test_auto_close_after_an_interrupt_reports_cancelled(eventually):
     async def main():
         ex = flow.create_execution(auto_close_timeout=0.01)
         try:
-            await ex._async_start(None, wait_for_close=False)
+            await ex.run(None, until="settled")
         except KeyboardInterrupt:
             pass
         await eventually(ex.is_closed)

@@ -57,7 +57,7 @@ def test_auto_close_waits_for_idleness_and_is_reset_by_activity(eventually):
 
     async def main():
         ex = flow.create_execution(auto_close=True, auto_close_timeout=0.5)
-        await ex._async_start(1, wait_for_close=False)
+        await ex.run(1, until="settled")
         for i in range(3):
             await asyncio.sleep(0.1)
             await ex.async_emit("Ping", i)  # each emit postpones the close
@@ -71,7 +71,7 @@ def test_auto_close_waits_for_idleness_and_is_reset_by_activity(eventually):
 def test_auto_close_none_never_closes_by_itself():
     async def main():
         ex = make_flow().create_execution(auto_close=True, auto_close_timeout=None)
-        await ex._async_start(1, wait_for_close=False)
+        await ex.run(1, until="settled")
         await asyncio.sleep(0.05)
         assert ex.is_open()
         return await ex.async_close()
@@ -147,7 +147,7 @@ def test_concurrency_caps_running_chunks_per_execution():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"auto_close": "yes"}, "auto_close must be True or False, got 'yes'"),
-    ({"auto_close_timeout": -1}, "auto_close_timeout must be None or a number of seconds >= 0, got -1"),
+    ({"auto_close_timeout": -1}, "auto_close_timeout must be None or a finite number of seconds >= 0, got -1"),
     ({"concurrency": 0}, "concurrency must be None or a positive int, got 0"),
     ({"runtime_resources": ["db"]}, "runtime_resources must be a dict of name -> live object, got list"),
 ])
@@ -160,7 +160,7 @@ def test_create_execution_bad_arguments(kwargs, message):
 def test_close_bad_policy():
     ex = make_flow().create_execution(auto_close=False)
     ex.start(1)
-    with pytest.raises(ValueError, match="pending_interrupts must be 'reject' or 'cancel', got 'drop'"):
+    with pytest.raises(ValueError, match=r"pending_interrupts must be one of \('reject', 'cancel'\), got 'drop'"):
         ex.close(pending_interrupts="drop")
 
 

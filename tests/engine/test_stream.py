@@ -42,7 +42,7 @@ async def _collect(agen):
 def test_stream_timeout_ends_reading_without_losing_items():
     async def main():
         ex = make_flow().create_execution(auto_close=False)
-        await ex._async_start(None, wait_for_close=False)
+        await ex.run(None, until="settled")
         first = await _collect(ex.get_async_runtime_stream(timeout=0.05))  # open, so it times out
         await ex.async_close()
         second = await _collect(ex.get_async_runtime_stream(timeout=0.05))

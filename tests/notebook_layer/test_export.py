@@ -222,7 +222,7 @@ def test_mermaid_draws_the_same_groups_and_edges():
 
 
 def test_names_with_quotes_and_backslashes_stay_literal_and_parse():
-    from triggerflow_nb.notebook.graph_view import render_svg
+    from triggerflow_nb.export.svg import render_svg
 
     flow = TriggerFlow(name='say "hi"')
     flow.to(lambda d: 1, name='quote " inside').to(lambda d: 2, name="ends with \\").to(lambda d: 3, name="\\N")

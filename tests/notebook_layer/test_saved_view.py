@@ -6,7 +6,7 @@ import copy
 import json
 
 from triggerflow_nb import TriggerFlow
-from triggerflow_nb.notebook.saved_view import render_saved_html
+from triggerflow_nb.persistence.saved_html import render_saved_html
 
 SAVED = {
     "schema_version": 1,

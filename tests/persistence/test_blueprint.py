@@ -56,9 +56,9 @@ def test_loading_with_unregistered_handler_names_them():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ([1], "not a version-1 blueprint (expected a dict from flow.save_blueprint()), got list"),
-    ({"blueprint_version": 1, "name": "x"}, "malformed blueprint: KeyError: 'nodes'"),
-    ({"blueprint_version": 1, "name": "x", "nodes": [], "edges": [["a", "b"]]},
+    ([1], "not a version-2 blueprint (expected a dict from flow.save_blueprint()), got list"),
+    ({"blueprint_version": 2, "name": "x"}, "malformed blueprint: KeyError: 'nodes'"),
+    ({"blueprint_version": 2, "name": "x", "nodes": [], "edges": [["a", "b"]]},
      "blueprint edge 'a' -> 'b' names a node it does not define"),
 ])
 def test_malformed_blueprints(bad, message):

@@ -116,7 +116,7 @@ def test_flow_start_fails_fast_on_pause():
 def test_bad_pause_arguments():
     flow = TriggerFlow()
     flow.to(lambda d: d.pause_for(resume_to="later"), name="p")
-    with pytest.raises(ChunkError, match=r"chunk 'p' raised ValueError: resume_to must be 'next', 'self' or \{'event': name\}, got 'later'"):
+    with pytest.raises(ChunkError, match=r"chunk 'p' raised InvalidArgumentError: resume_to must be 'next', 'self' or \{'event': name\}, got 'later'"):
         flow.create_execution(auto_close=False).start()
 
     dup = TriggerFlow()

@@ -47,7 +47,7 @@ def test_saved_snapshot_contents():
         "interrupts", "resource_keys", "resources", "required_resource_keys", "environments", "continuation",
     }
     assert (saved["schema_version"], saved["kind"], saved["execution_id"], saved["flow_name"]) == (
-        1, "triggerflow_nb.execution", ex.id, "orders")
+        2, "triggerflow_nb.execution", ex.id, "orders")
     assert saved["state"] == {"order": {"id": 7}}
     assert saved["resources"] == {"db": {"type": "test_save_load.Client", "level": "execution", "managed": False}}
     assert saved["flow_fingerprint"].startswith("sha256:")
@@ -99,7 +99,7 @@ def test_inspect_load_reports_without_loading():
 @pytest.mark.parametrize("mutate, error, message", [
     (lambda s: [s], InvalidSnapshotError, "load() takes the dict that execution.save() returned (or load_from_file(path)), got list"),
     (lambda s: {k: v for k, v in s.items() if k != "schema_version"}, InvalidSnapshotError, "not a saved execution: it has no 'schema_version' key"),
-    (lambda s: {**s, "schema_version": 99}, SchemaVersionError, "snapshot schema version 99 is not readable by this triggerflow_nb, which reads version 1; save it again with a matching version of the package"),
+    (lambda s: {**s, "schema_version": 99}, SchemaVersionError, "snapshot schema version 99 is not readable by this triggerflow_nb, which reads version 2; save it again with a matching version of the package"),
     (lambda s: {**s, "state": "oops"}, InvalidSnapshotError, "corrupt snapshot: state: Input should be a valid dictionary"),
     (lambda s: {**s, "surprise": 1}, InvalidSnapshotError, "corrupt snapshot: surprise: Extra inputs are not permitted"),
     (lambda s: {**s, "interrupts": [{**s["interrupts"][0], "continuation": [["then", "no-such-node"]]}]}, InvalidSnapshotError,

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from .._validate import positive_int
 from .._warn_once import warn_deprecated_once
-from ..errors import FlowDefinitionError
+from ..errors import FlowDefinitionError, InvalidArgumentError
+from ..layers.state import FINAL_RESULT_KEY
 from .graph import BATCH, FOR_EACH, IF, MATCH, SUB_FLOW, Branch, Node
 from .naming import callable_label, handler_name
+from .sub_flow_bridge import validate_capture, validate_write_back
 
 if TYPE_CHECKING:
-    from .flow import TriggerFlow
+    from .flow import FlowDefinition
 
 _NO_ARM_YET = -1  # right after .match(), before the first .case()
 
@@ -29,7 +32,7 @@ class Chain:
 
     __slots__ = ("_flow", "_tail", "_pending", "_blocks")
 
-    def __init__(self, flow: "TriggerFlow", tail: str | None, pending: tuple[str, int] | None = None,
+    def __init__(self, flow: "FlowDefinition", tail: str | None, pending: tuple[str, int] | None = None,
                  blocks: tuple[str, ...] = ()):
         self._flow = flow
         self._tail = tail
@@ -112,15 +115,14 @@ class Chain:
         self._flow._graph.version += 1
         return self._next(chunk_id)
 
-    def to_sub_flow(self, sub_flow: "TriggerFlow", capture: dict[str, Any] | None = None,
+    def to_sub_flow(self, sub_flow: "FlowDefinition", capture: dict[str, Any] | None = None,
                     write_back: dict[str, Any] | None = None, name: str | None = None) -> "Chain":
         """Run another flow as one step (see the bridging rules in the contract, section 9)."""
-        from .flow import TriggerFlow
-        from .sub_flow_bridge import validate_capture, validate_write_back
+        from .flow import FlowDefinition  # the module that defines the flow imports this one
 
         self._check_attachable(".to_sub_flow()")
-        if not isinstance(sub_flow, TriggerFlow):
-            raise TypeError(f"to_sub_flow() needs a TriggerFlow, got {type(sub_flow).__name__}")
+        if not isinstance(sub_flow, FlowDefinition):
+            raise InvalidArgumentError(f"to_sub_flow() needs a TriggerFlow, got {type(sub_flow).__name__}")
         if sub_flow is self._flow:
             raise FlowDefinitionError(f"flow {self._flow.name!r} cannot be its own sub-flow")
         validate_capture(capture)
@@ -140,7 +142,7 @@ class Chain:
         )
 
         def _end_result(data: Any) -> Any:
-            data.execution._set_final_result(data.input)
+            data.set_state(FINAL_RESULT_KEY, data.input, emit=False)
             return data.input
 
         return self.to(_end_result, name=f"$end@{self._anchor()}")
@@ -281,11 +283,11 @@ class Chain:
 
 def _check_callable(fn: Any, method: str) -> None:
     if not callable(fn):
-        raise TypeError(f"{method}() needs a predicate function of data, got {type(fn).__name__}")
+        raise InvalidArgumentError(f"{method}() needs a predicate function of data, got {type(fn).__name__}")
 
 
 def _check_concurrency(concurrency: Any, method: str) -> None:
-    if concurrency is not None and (not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1):
-        raise FlowDefinitionError(
-            f"{method}(concurrency=...) must be None or a positive int, got {concurrency!r}"
-        )
+    try:
+        positive_int(f"{method}(concurrency=...)", concurrency, allow_none=True)
+    except InvalidArgumentError as exc:  # a wiring mistake: keep the error type definitions raise
+        raise FlowDefinitionError(str(exc)) from None

@@ -1,42 +1,45 @@
-"""``TriggerFlow``: a flow definition. Cheap to create; many executions per flow."""
+"""``FlowDefinition``: a flow as data, and the DSL that fills it.
+
+Chunks, chains, branches and event listeners are stored in a ``FlowGraph``. Nothing
+here runs, saves, draws or displays a flow: ``triggerflow_nb.flow.TriggerFlow`` is
+the facade that adds those on top.
+"""
 
 from __future__ import annotations
 
 import inspect
 import uuid
-import warnings
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from ..errors import FlowDefinitionError, LifecycleError
-from ..layers.flow_data import FlowData
-from ..observe import Channel, FlowDataChanged
-from ..runtime.loop_bridge import run_sync
+from .._validate import one_of
+from ..errors import FlowDefinitionError, InvalidArgumentError
 from .builder import Chain
-from .graph import CHUNK, EVENT, START_ID, SUB_FLOW, FlowGraph, Node
+from .graph import (
+    CHUNK, EVENT, START_ID, SUB_FLOW, WHEN_MODES, FlowGraph, Node, chunk_done_event, state_written_event,
+)
 from .naming import handler_name
 
-if TYPE_CHECKING:
-    from ..runtime.execution import TriggerFlowExecution
-
-_MODES = ("and", "or", "simple_or")
+Handler = Callable[..., Any]
+_USER_MODES = tuple(m for m in WHEN_MODES if m != "simple")  # "simple" is what a one-event when becomes
 
 
-class TriggerFlow:
+class FlowDefinition:
     """A flow definition: chunks, chains, branches and event listeners, stored as a graph."""
 
     def __init__(self, name: str | None = None):
         if name is not None and not isinstance(name, str):
-            raise TypeError(f"TriggerFlow(name=...) must be a string, got {type(name).__name__}")
+            raise InvalidArgumentError(f"TriggerFlow(name=...) must be a string, got {type(name).__name__}")
         self.name = name or f"flow-{uuid.uuid4().hex[:8]}"
         self._graph = FlowGraph()
-        self._handlers: dict[str, tuple[Callable[..., Any], bool]] = {}
-        self._chunk_names: dict[Callable[..., Any], str] = {}  # functions registered under a name of their own
+        self._handlers: dict[str, tuple[Handler, bool]] = {}  # chunk name -> (handler, is it async)
+        self._chunk_names: dict[Handler, str] = {}  # functions registered under a name of their own
         self._open_blocks: set[str] = set()
-        self._flow_data = FlowData(self.name)
-        self._flow_data.on_write = self._on_flow_data_write
-        self._runtime_resources: dict[str, Any] = {}
         self._resource_requirements: list[str] = []
-        self.channel = Channel()  # flow-wide observations (every execution of this flow)
+
+    @property
+    def flow_graph(self) -> FlowGraph:
+        """The graph model (nodes, edges, listeners) that runtime, exporters and notebook read."""
+        return self._graph
 
     # -- chunks -----------------------------------------------------------------------------
 
@@ -59,7 +62,7 @@ class TriggerFlow:
 
     def _register_chunk(self, fn: Callable[..., Any], name: str | None) -> Callable[..., Any]:
         if not callable(fn):
-            raise TypeError(f"a chunk handler must be callable, got {type(fn).__name__}")
+            raise InvalidArgumentError(f"a chunk handler must be callable, got {type(fn).__name__}")
         chunk_name = name or handler_name(fn, START_ID, self._chunk_names)
         if name:
             try:
@@ -80,7 +83,7 @@ class TriggerFlow:
         """Resolve what `.to(...)` was given into a chunk node id, registering it if needed."""
         if isinstance(handler, str):
             if name is not None:
-                raise TypeError(".to('chunk name', name=...) is ambiguous: pass the handler function with name=")
+                raise InvalidArgumentError(".to('chunk name', name=...) is ambiguous: pass the handler function with name=")
             if handler not in self._graph.nodes:
                 # Allowed: the chunk may be registered in a later cell; start() checks it exists.
                 self._graph.add_node(Node(handler, CHUNK, _display_name(handler)))
@@ -88,9 +91,9 @@ class TriggerFlow:
                 raise FlowDefinitionError(f"{handler!r} names a {self._graph.nodes[handler].kind} node, not a chunk")
             return handler
         if not callable(handler):
-            raise TypeError(f".to() takes a function, a lambda or a registered chunk name, got {type(handler).__name__}")
+            raise InvalidArgumentError(f".to() takes a function, a lambda or a registered chunk name, got {type(handler).__name__}")
         if name is not None and not isinstance(name, str):
-            raise TypeError(f".to(name=...) must be a string, got {type(name).__name__}")
+            raise InvalidArgumentError(f".to(name=...) must be a string, got {type(name).__name__}")
         chunk_name = name or handler_name(handler, predecessor, self._chunk_names)
         self._set_handler(chunk_name, handler)
         if chunk_name not in self._graph.nodes:
@@ -114,8 +117,7 @@ class TriggerFlow:
         name) as trigger means "when that chunk finishes", and ``{"state": key}`` means "when
         that state key is written".
         """
-        if mode not in _MODES:
-            raise ValueError(f"when(mode=...) must be one of {_MODES}, got {mode!r}")
+        one_of("when(mode=...)", mode, _USER_MODES)
         events = _trigger_events(self, trigger)
         if len(events) == 1:
             mode = "simple"
@@ -128,123 +130,19 @@ class TriggerFlow:
         """Deprecated: the start input becomes ``"$final_result"`` (see ``Chain.end``)."""
         return Chain(self, START_ID).end()
 
-    # -- flow_data: shared by every execution, warns on every call ----------------------------
-
-    def get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
-        return self._flow_data.get(key, default, no_warning=no_warning)
-
-    def set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._flow_data.set(key, value, no_warning=no_warning)
-
-    def append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._flow_data.append(key, value, no_warning=no_warning)
-
-    def del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self._flow_data.delete(key, no_warning=no_warning)
-
-    async def async_get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
-        return self._flow_data.get(key, default, no_warning=no_warning)
-
-    async def async_set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._flow_data.set(key, value, no_warning=no_warning)
-
-    async def async_append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._flow_data.append(key, value, no_warning=no_warning)
-
-    async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self._flow_data.delete(key, no_warning=no_warning)
-
-    def peek_flow_data(self) -> dict[str, Any]:
-        """A copy of all flow_data, for display tools (the notebook panel); it does not warn."""
-        return self._flow_data.snapshot()
-
-    def _on_flow_data_write(self, op: str, key: str, source: Any) -> None:
-        if self.channel.active:
-            self.channel.publish(FlowDataChanged(getattr(source, "id", None), key, op))
-
-    # -- runtime resources --------------------------------------------------------------------
-
-    def update_runtime_resources(self, **resources: Any) -> None:
-        """Flow-level resource defaults for every execution (execution-level ones win on a clash)."""
-        self._runtime_resources.update(resources)
+    # -- requirements -----------------------------------------------------------------------
 
     def declare_resource_requirement(self, *keys: str) -> None:
         """Keys that a later step will need, so that load() asks for them up front."""
         for key in keys:
             if not isinstance(key, str):
-                raise TypeError(f"resource requirement keys must be strings, got {key!r}")
+                raise InvalidArgumentError(f"resource requirement keys must be strings, got {key!r}")
             if key not in self._resource_requirements:
                 self._resource_requirements.append(key)
 
-    # -- executions ---------------------------------------------------------------------------
-
-    def create_execution(self, *, runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
-                         auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
-                         execution_environments: list[Any] | None = None) -> "TriggerFlowExecution":
-        from ..runtime.execution import TriggerFlowExecution
-
-        return TriggerFlowExecution(
-            self, runtime_resources=runtime_resources, auto_close=auto_close,
-            auto_close_timeout=auto_close_timeout, concurrency=concurrency,
-            execution_environments=execution_environments,
-        )
-
-    async def async_start_execution(self, value: Any = None, **options: Any) -> "TriggerFlowExecution":
-        """Create an execution, start it, and return its handle once the start run has settled."""
-        options.setdefault("auto_close", False)
-        execution = self.create_execution(**options)
-        await execution._async_start(value, wait_for_close=False)
-        return execution
-
-    def start_execution(self, value: Any = None, **options: Any) -> "TriggerFlowExecution":
-        return run_sync(self.async_start_execution(value, **options))
-
-    async def async_start(self, value: Any = None, *, wait_for_result: Any = None,
-                          runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
-                          execution_environments: list[Any] | None = None, **unsupported: Any) -> dict[str, Any]:
-        """Run one execution to the end and return its close snapshot (a plain dict of state)."""
-        if "auto_close" in unsupported:
-            if unsupported.pop("auto_close") is False:
-                raise LifecycleError(
-                    "flow.start() always closes the execution it creates; for auto_close=False use "
-                    "flow.create_execution(auto_close=False) and execution.start(...), or flow.start_execution(...)"
-                )
-        unsupported.pop("auto_close_timeout", None)
-        if unsupported:
-            raise TypeError(f"flow.start() got unexpected keyword arguments {sorted(unsupported)}")
-        if wait_for_result is not None:
-            warnings.warn(
-                "flow.start(wait_for_result=...) is ignored: start() always waits for the execution to close "
-                "and returns the close snapshot", UserWarning, stacklevel=3,
-            )
-        execution = self.create_execution(
-            runtime_resources=runtime_resources, auto_close=True, auto_close_timeout=0.0,
-            concurrency=concurrency, execution_environments=execution_environments,
-        )
-        execution._pause_fails_fast = True
-        return await execution._async_start(value, wait_for_close=True)
-
-    def start(self, value: Any = None, **options: Any) -> dict[str, Any]:
-        return run_sync(self.async_start(value, **options))
-
-    # -- blueprints ------------------------------------------------------------------------------
-
-    def save_blueprint(self) -> dict[str, Any]:
-        """The definition as JSON/YAML-safe data: structure and handler names, not code."""
-        from ..persistence.blueprint import save_blueprint
-
-        return save_blueprint(self)
-
-    def load_blueprint(self, blueprint: dict[str, Any]) -> "TriggerFlow":
-        """Replace this flow's wiring with ``blueprint``; handlers must be registered by name first."""
-        from ..persistence.blueprint import load_blueprint
-
-        load_blueprint(self, blueprint)
-        return self
-
     # -- checks before running ------------------------------------------------------------------
 
-    def _validate_runnable(self, _parents: tuple["TriggerFlow", ...] = ()) -> None:
+    def _validate_runnable(self, _parents: tuple["FlowDefinition", ...] = ()) -> None:
         """Refuse to start a flow (or any flow it uses as a sub-flow) whose wiring is incomplete."""
         if self._open_blocks:
             # Innermost first (blocks open in graph order): the order the closers must be added in.
@@ -267,6 +165,8 @@ class TriggerFlow:
             if node.kind != SUB_FLOW:
                 continue
             child = node.sub_flow
+            if not isinstance(child, FlowDefinition):
+                raise FlowDefinitionError(f"sub-flow step {node.id!r} holds no flow definition")
             if child in path:
                 cycle = " -> ".join(repr(f.name) for f in path[path.index(child):] + (child,))
                 raise FlowDefinitionError(
@@ -280,69 +180,42 @@ class TriggerFlow:
     def __repr__(self) -> str:
         return f"<TriggerFlow {self.name!r}: {len(self._graph.chunk_ids())} chunks>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
-        try:
-            from ..notebook.graph_view import flow_mimebundle
-        except ImportError:  # the notebook layer is optional at import time
-            return None
-        return flow_mimebundle(self)
-
-    # -- exports (thin delegations: the writers live in triggerflow_nb.export) -----------------
-
-    def graph(self, execution: "TriggerFlowExecution | None" = None) -> Any:
-        """A ``graphviz.Digraph`` of this flow (coloured by ``execution``'s chunk status, if given)."""
-        from ..notebook.graph_view import flow_digraph
-
-        return flow_digraph(self, execution)
-
-    def to_dot(self, execution: "TriggerFlowExecution | None" = None) -> str:
-        """Graphviz DOT text of this flow; the same text ``graph()`` renders."""
-        from ..export.dot import to_dot
-
-        return to_dot(self, execution)
-
-    def to_mermaid(self) -> str:
-        """A Mermaid flowchart of this flow."""
-        from ..export.mermaid import to_mermaid
-
-        return to_mermaid(self)
-
 
 def _display_name(chunk_name: str) -> str:
     return "λ" if chunk_name.startswith("<lambda:") else chunk_name
 
 
-def _trigger_events(flow: TriggerFlow, trigger: Any) -> list[str]:
+def _trigger_events(flow: FlowDefinition, trigger: Any) -> list[str]:
     """Normalize what `when(...)` accepts into internal event names."""
     if isinstance(trigger, dict):
         if len(trigger) != 1:
-            raise ValueError("when({...}) takes one key: 'event', 'state' (or 'runtime_data'), or 'chunk'")
+            raise InvalidArgumentError("when({...}) takes one key: 'event', 'state' (or 'runtime_data'), or 'chunk'")
         (kind, names), = trigger.items()
         names = [names] if isinstance(names, str) or callable(names) else list(names)
         if kind == "event":
             return [_event_name(flow, n) for n in names]
         if kind in ("state", "runtime_data"):
-            return [f"$state:{n}" for n in names]
+            return [state_written_event(n) for n in names]
         if kind == "chunk":
             return [_chunk_event(flow, n) for n in names]
-        raise ValueError(f"when({{{kind!r}: ...}}): unknown trigger kind; use 'event', 'state' or 'chunk'")
+        raise InvalidArgumentError(f"when({{{kind!r}: ...}}): unknown trigger kind; use 'event', 'state' or 'chunk'")
     if isinstance(trigger, (list, tuple)):
         if not trigger:
-            raise ValueError("when([...]) needs at least one event name")
+            raise InvalidArgumentError("when([...]) needs at least one event name")
         return [_event_name(flow, n) for n in trigger]
     return [_event_name(flow, trigger)]
 
 
-def _event_name(flow: TriggerFlow, trigger: Any) -> str:
+def _event_name(flow: FlowDefinition, trigger: Any) -> str:
     if callable(trigger):
         return _chunk_event(flow, trigger)
     if not isinstance(trigger, str) or not trigger:
-        raise TypeError(f"an event name must be a non-empty string, got {trigger!r}")
+        raise InvalidArgumentError(f"an event name must be a non-empty string, got {trigger!r}")
     if trigger in flow._handlers:  # a registered chunk's name: when it finishes
-        return f"$chunk:{trigger}"
+        return chunk_done_event(trigger)
     return trigger
 
 
-def _chunk_event(flow: TriggerFlow, chunk: Any) -> str:
+def _chunk_event(flow: FlowDefinition, chunk: Any) -> str:
     name = chunk if isinstance(chunk, str) else handler_name(chunk, START_ID, flow._chunk_names)
-    return f"$chunk:{name}"
+    return chunk_done_event(name)

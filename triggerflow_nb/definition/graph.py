@@ -10,8 +10,10 @@ has: a notebook cell run twice never duplicates the graph.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 START = "start"
 CHUNK = "chunk"
@@ -23,6 +25,48 @@ FOR_EACH = "for_each"
 SUB_FLOW = "sub_flow"
 
 START_ID = "$start"
+
+WHEN_MODES = ("simple", "and", "or", "simple_or")
+
+# Internal event names. A chunk finishing and a state key being written are events too
+# (``when(chunk)``, ``when({"state": key})``); these prefixes keep them apart from the
+# events users name. They are built and read here only.
+_CHUNK_DONE = "$chunk:"
+_STATE_WRITTEN = "$state:"
+
+
+def chunk_done_event(chunk: str) -> str:
+    """The internal event fired when chunk (or sub-flow step) ``chunk`` finishes."""
+    return _CHUNK_DONE + chunk
+
+
+def state_written_event(key: str) -> str:
+    """The internal event fired when state ``key`` is written."""
+    return _STATE_WRITTEN + key
+
+
+def chunk_of_event(event: str) -> str | None:
+    """The chunk whose finishing ``event`` names, or None for any other event."""
+    return event[len(_CHUNK_DONE):] if event.startswith(_CHUNK_DONE) else None
+
+
+def describe_event(event: str) -> str:
+    """How a person reads an event name in a picture: ``x done``, ``state x set``, or the name itself."""
+    if event.startswith(_CHUNK_DONE):
+        return f"{event[len(_CHUNK_DONE):]} done"
+    if event.startswith(_STATE_WRITTEN):
+        return f"state {event[len(_STATE_WRITTEN):]} set"
+    return event
+
+
+class SubFlowDefinition(Protocol):
+    """What a sub-flow node holds: another flow definition (named by a protocol, not imported)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def flow_graph(self) -> "FlowGraph": ...
 
 
 @dataclass
@@ -54,7 +98,7 @@ class Node:
     branches: list[Branch] = field(default_factory=list)
     concurrency: int | None = None
     # sub-flow nodes
-    sub_flow: Any = None
+    sub_flow: SubFlowDefinition | None = None
     capture: dict[str, Any] | None = None
     write_back: dict[str, Any] | None = None
 
@@ -93,3 +137,62 @@ class FlowGraph:
 
     def chunk_ids(self) -> list[str]:
         return [n.id for n in self.nodes.values() if n.kind == CHUNK]
+
+    def describe(self) -> dict[str, Any]:
+        """The one canonical description of this graph, as plain data.
+
+        Nodes in insertion order (START left out: every graph has it), edges in
+        insertion order, sub-flows nested. The fingerprint hashes it without its
+        display-only fields; a blueprint is it plus a version (see persistence).
+        Match case values are kept as they are (they may not be JSON).
+        """
+        nodes = []
+        for node in self.nodes.values():
+            if node.kind == START:
+                continue
+            entry: dict[str, Any] = {"id": node.id, "kind": node.kind, "label": node.label}
+            if node.kind == EVENT:
+                entry["events"] = list(node.events)
+                entry["mode"] = node.mode
+            if node.branches:
+                entry["arms"] = [_describe_arm(node.kind, arm) for arm in node.branches]
+            if node.concurrency is not None:
+                entry["concurrency"] = node.concurrency
+            if node.sub_flow is not None:
+                entry["sub_flow"] = {"name": node.sub_flow.name, **node.sub_flow.flow_graph.describe()}
+                entry["capture"] = node.capture
+                entry["write_back"] = node.write_back
+            nodes.append(entry)
+        return {"nodes": nodes, "edges": [list(edge) for edge in self.edges()]}
+
+    def fingerprint(self) -> str:
+        """Which graph a saved continuation refers to: structure only, never handler code or labels.
+
+        Editing a chunk's body keeps old snapshots loadable; re-wiring does not.
+        """
+        structure = _without_display(self.describe())
+        text = json.dumps(structure, sort_keys=True, separators=(",", ":"), default=repr)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+
+
+def _describe_arm(kind: str, arm: Branch) -> dict[str, Any]:
+    entry: dict[str, Any] = {"label": arm.label, "entry": arm.entry, "tail": arm.tail, "default": arm.is_default}
+    if arm.predicate_name is not None:
+        entry["predicate"] = arm.predicate_name
+    if kind == MATCH and not arm.is_default:
+        entry["case"] = arm.case_value
+    return entry
+
+
+def _without_display(description: dict[str, Any]) -> dict[str, Any]:
+    nodes = []
+    for node in description["nodes"]:
+        node = {k: v for k, v in node.items() if k != "label"}
+        if "arms" in node:  # an arm's label is structural: a batch branch's key, an if arm's name
+            node["arms"] = [{k: v for k, v in arm.items() if k != "predicate"} for arm in node["arms"]]
+        if "sub_flow" in node:
+            node["sub_flow"] = {"name": node["sub_flow"]["name"], **_without_display(node["sub_flow"])}
+        nodes.append(node)
+    return {"nodes": sorted(nodes, key=lambda n: n["id"]), "edges": sorted(description["edges"])}

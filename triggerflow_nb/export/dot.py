@@ -7,13 +7,14 @@ is the text that is rendered.
 
 from __future__ import annotations
 
+from ..definition.flow import FlowDefinition
+from ..errors import InvalidArgumentError
+
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .drawing import Drawing, DrawnNode, Group, draw
 from .palette import LEGEND_TITLES, NOT_RUN, STATUS_COLOURS, status_colour
 
-if TYPE_CHECKING:
-    from ..definition.flow import TriggerFlow
 
 _FONT = "Helvetica"
 
@@ -38,12 +39,12 @@ _GROUP_STYLES: dict[str, str] = {
 LEGEND_KEY = "$legend"
 
 
-def to_dot(flow: "TriggerFlow", execution: Any = None) -> str:
+def to_dot(flow: FlowDefinition, execution: Any = None) -> str:
     """The flow as DOT text; given an execution, chunks are coloured by status and a legend is added."""
     return "digraph {\n" + "".join(dot_body(flow, execution)) + "}\n"
 
 
-def dot_body(flow: "TriggerFlow", execution: Any = None, *, svg_id_prefix: str | None = None) -> list[str]:
+def dot_body(flow: FlowDefinition, execution: Any = None, *, svg_id_prefix: str | None = None) -> list[str]:
     """The statements inside ``digraph { }``, one per line (each ends with a newline).
 
     ``svg_id_prefix`` gives every node that can have a status an ``id`` attribute
@@ -52,7 +53,7 @@ def dot_body(flow: "TriggerFlow", execution: Any = None, *, svg_id_prefix: str |
     statuses = None
     if execution is not None:
         if execution.flow is not flow:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"execution {execution.id} belongs to flow {execution.flow.name!r}, not {flow.name!r}: "
                 f"draw it with its own flow (execution.flow.graph(execution))"
             )

@@ -10,18 +10,20 @@ Reading the graph model for drawing:
   matches) points at what follows ``end_condition()`` / ``end_match()``;
 * a batch or for_each block and everything its arms reach form a group (a cluster);
 * a sub-flow step is a group holding the child flow's own drawing;
-* a ``when`` node listening to ``$chunk:<name>`` gets a dashed edge from that chunk.
+* a ``when`` node listening for a chunk to finish gets a dashed edge from that chunk.
 """
 
 from __future__ import annotations
 
+from ..definition.flow import FlowDefinition
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..definition.graph import BATCH, CHUNK, EVENT, FOR_EACH, IF, MATCH, START, SUB_FLOW, FlowGraph
+from ..definition.graph import (
+    BATCH, CHUNK, EVENT, FOR_EACH, IF, MATCH, START, SUB_FLOW, FlowGraph, chunk_of_event, describe_event,
+)
 
-if TYPE_CHECKING:
-    from ..definition.flow import TriggerFlow
 
 _BLOCKS = (IF, MATCH, BATCH, FOR_EACH)
 _FAN_OUTS = (BATCH, FOR_EACH)
@@ -61,7 +63,7 @@ class Drawing:
     edges: list[DrawnEdge]
 
 
-def draw(flow: "TriggerFlow") -> Drawing:
+def draw(flow: FlowDefinition) -> Drawing:
     """Describe ``flow`` for a picture; deterministic for a given wiring."""
     root = Group("", flow.name, "flow")
     drawing = Drawing(flow.name, {}, root, [])
@@ -69,9 +71,9 @@ def draw(flow: "TriggerFlow") -> Drawing:
     return drawing
 
 
-def _draw_into(drawing: Drawing, flow: "TriggerFlow", container: Group, prefix: str,
-               drawing_stack: tuple["TriggerFlow", ...]) -> None:
-    graph = flow._graph
+def _draw_into(drawing: Drawing, flow: FlowDefinition, container: Group, prefix: str,
+               drawing_stack: tuple[FlowDefinition, ...]) -> None:
+    graph = flow.flow_graph
     top_level = not prefix  # only the outermost flow's nodes match the execution's node_status()
     owner = _innermost_fan_out(graph)
 
@@ -112,12 +114,12 @@ def _draw_into(drawing: Drawing, flow: "TriggerFlow", container: Group, prefix: 
                     edges.append(DrawnEdge(prefix + source, prefix + target, label))
             continue
         if node.kind == SUB_FLOW and node.id in groups:
-            edges.append(DrawnEdge(key, f"{key}/{_start_id(node.sub_flow._graph)}", "runs", dashed=True))
+            edges.append(DrawnEdge(key, f"{key}/{_start_id(node.sub_flow.flow_graph)}", "runs", dashed=True))
         for target in successors:
             edges.append(DrawnEdge(key, prefix + target))
         if node.kind == EVENT:
             for event in node.events:
-                chunk = event[len("$chunk:"):] if event.startswith("$chunk:") else None
+                chunk = chunk_of_event(event)
                 if chunk is not None and chunk in graph.nodes:
                     edges.append(DrawnEdge(prefix + chunk, key, "done", dashed=True))
 
@@ -197,14 +199,14 @@ def _exits(graph: FlowGraph, node_id: str, visiting: set[str]) -> list[tuple[str
     return list(dict.fromkeys(out))  # drop repeats, keep order
 
 
-def _node_label(node, drawing_stack: tuple["TriggerFlow", ...]) -> str:
+def _node_label(node, drawing_stack: tuple[FlowDefinition, ...]) -> str:
     kind = node.kind
     if kind == START:
         return "START"
     if kind == CHUNK:
         return node.label
     if kind == EVENT:
-        names = [_event_text(e) for e in node.events]
+        names = [describe_event(e) for e in node.events]
         if node.mode == "simple":
             return f"when {names[0]}"
         quantifier = "all" if node.mode == "and" else "any"
@@ -216,11 +218,3 @@ def _node_label(node, drawing_stack: tuple["TriggerFlow", ...]) -> str:
         text = f"sub-flow {child}" if node.label == child else f"{node.label} (sub-flow {child})"
         return text + (", drawn above" if node.sub_flow in drawing_stack else "")
     return kind  # if / match
-
-
-def _event_text(event: str) -> str:
-    if event.startswith("$chunk:"):
-        return f"{event[len('$chunk:'):]} done"
-    if event.startswith("$state:"):
-        return f"state {event[len('$state:'):]} set"
-    return event

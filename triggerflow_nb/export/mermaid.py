@@ -6,12 +6,12 @@ Mermaid ids must be plain words, so nodes are numbered ``n0, n1, ...`` and group
 
 from __future__ import annotations
 
+from ..definition.flow import FlowDefinition
+
 from typing import TYPE_CHECKING
 
 from .drawing import Drawing, Group, draw
 
-if TYPE_CHECKING:
-    from ..definition.flow import TriggerFlow
 
 # kind -> (opening, closing) bracket pair of the Mermaid node shape
 _SHAPES: dict[str, tuple[str, str]] = {
@@ -26,7 +26,7 @@ _SHAPES: dict[str, tuple[str, str]] = {
 }
 
 
-def to_mermaid(flow: "TriggerFlow") -> str:
+def to_mermaid(flow: FlowDefinition) -> str:
     """The flow as Mermaid ``flowchart TD`` text."""
     return write_mermaid(draw(flow))
 

@@ -19,8 +19,8 @@ from ..export.palette import status_colour
 from ..observe import ChunkFailed, ChunkFinished, ChunkStarted, ExecutionClosed, FanOutProgress, InterruptOpened, \
     InterruptResumed
 from .coalesce import Coalescer
-from .formatting import esc
-from .graph_view import GraphvizUnavailable, fallback_text, render_svg
+from ..export.html import esc
+from ..export.svg import GraphvizUnavailable, fallback_text, render_svg
 
 _STATUS_EVENTS = (ChunkStarted, ChunkFinished, ChunkFailed, InterruptOpened, InterruptResumed, FanOutProgress)
 

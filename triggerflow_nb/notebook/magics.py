@@ -8,6 +8,9 @@ nothing is evaluated, so ``%tf_watch runs[0]`` is refused with a hint.
 
 from __future__ import annotations
 
+from ..definition.flow import FlowDefinition
+from ..runtime.execution import Execution
+
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -30,30 +33,27 @@ def _words(line: str, usage: str, most: int) -> list[str]:
 
 
 def tf_watch(shell: Any, line: str) -> Any:
-    from ..runtime.execution import TriggerFlowExecution
     from .panel import watch
 
     (name,) = _words(line, "%tf_watch <execution variable>", 1)
     execution = _lookup(shell, name, "execution", f"{name} = flow.create_execution()")
-    if not isinstance(execution, TriggerFlowExecution):
+    if not isinstance(execution, Execution):
         raise UsageError(f"{name} is a {type(execution).__name__}, not an execution; "
                          f"%tf_watch takes what flow.create_execution() or flow.start_execution() returns")
     return watch(execution)
 
 
 def tf_graph(shell: Any, line: str) -> Any:
-    from ..definition.flow import TriggerFlow
-    from ..runtime.execution import TriggerFlowExecution
     from .graph_view import GraphPicture
 
     words = _words(line, "%tf_graph <flow variable> [<execution variable>]", 2)
     flow = _lookup(shell, words[0], "flow", f"{words[0]} = TriggerFlow(name=...)")
-    if not isinstance(flow, TriggerFlow):
+    if not isinstance(flow, FlowDefinition):
         raise UsageError(f"{words[0]} is a {type(flow).__name__}, not a TriggerFlow")
     if len(words) == 1:
         return GraphPicture(flow)
     execution = _lookup(shell, words[1], "execution", f"{words[1]} = {words[0]}.create_execution()")
-    if not isinstance(execution, TriggerFlowExecution):
+    if not isinstance(execution, Execution):
         raise UsageError(f"{words[1]} is a {type(execution).__name__}, not an execution")
     if execution.flow is not flow:
         raise UsageError(f"{words[1]} is an execution of flow {execution.flow.name!r}, not of {flow.name!r}")

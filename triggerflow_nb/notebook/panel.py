@@ -16,6 +16,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..runtime.execution import Execution
 from ..observe import (
     ChunkCancelled, ChunkFailed, ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled,
     ExecutionStarted, FanOutProgress, FlowDataChanged, InterruptOpened, InterruptResumed, ResourcesChanged,
@@ -221,9 +222,7 @@ def watch(execution: Any, *, stream_items: int = 20, interval: float = 0.1, grap
     the least time in seconds between two updates of the front end; ``graph``: include the
     live graph (needs Graphviz's ``dot``; without it the DOT text is shown).
     """
-    from ..runtime.execution import TriggerFlowExecution
-
-    if not isinstance(execution, TriggerFlowExecution):
+    if not isinstance(execution, Execution):
         raise TypeError(f"watch() takes an execution (flow.create_execution() or flow.start_execution(...)), "
                         f"got {type(execution).__name__}")
     if isinstance(stream_items, bool) or not isinstance(stream_items, int) or stream_items < 1:

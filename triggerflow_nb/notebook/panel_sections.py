@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 import ipywidgets as widgets
 
-from .formatting import badge, esc, pretty, preview, table
+from ..export.html import badge, esc, pretty, preview, table
 
 _MISSING = object()
 

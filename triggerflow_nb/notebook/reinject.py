@@ -15,7 +15,7 @@ import ipywidgets as widgets
 
 from ..layers.resources import describe_resource
 from .env import in_notebook, user_namespace
-from .formatting import esc
+from ..export.html import esc
 
 # Names IPython puts into every namespace; never a user's resource.
 _IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython"})

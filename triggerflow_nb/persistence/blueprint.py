@@ -6,90 +6,54 @@ predicate up by name among those registered with ``flow.register_chunk_handler``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from ..definition.graph import CHUNK, EVENT, START, SUB_FLOW, Branch, FlowGraph, Node
+from ..definition.flow import FlowDefinition
+from ..definition.graph import CHUNK, MATCH, SUB_FLOW, Branch, FlowGraph, Node
 from ..errors import BlueprintError, StateSerializationError
 from ..layers.state import to_state_value
 
-if TYPE_CHECKING:
-    from ..definition.flow import TriggerFlow
+BLUEPRINT_VERSION = 2  # 2: the graph's one description (FlowGraph.describe), sub-flows nested without a version
 
-BLUEPRINT_VERSION = 1
+Handlers = dict[str, tuple[Callable[..., Any], bool]]
 
 
-def save_blueprint(flow: "TriggerFlow") -> dict[str, Any]:
+def save_blueprint(flow: FlowDefinition) -> dict[str, Any]:
     if flow._open_blocks:
         raise BlueprintError(f"flow {flow.name!r} has unclosed blocks {sorted(flow._open_blocks)}; close them first")
-    nodes = []
-    for node in flow._graph.nodes.values():
-        if node.kind == START:
-            continue
-        entry: dict[str, Any] = {"id": node.id, "kind": node.kind, "label": node.label}
-        if node.kind == EVENT:
-            entry.update(events=list(node.events), mode=node.mode)
-        if node.branches:
-            entry["arms"] = [_arm(node, arm) for arm in node.branches]
-        if node.concurrency is not None:
-            entry["concurrency"] = node.concurrency
-        if node.kind == SUB_FLOW:
-            entry.update(sub_flow=save_blueprint(node.sub_flow), capture=node.capture, write_back=node.write_back)
-        nodes.append(entry)
-    return {"blueprint_version": BLUEPRINT_VERSION, "name": flow.name, "nodes": nodes,
-            "edges": [list(edge) for edge in flow._graph.edges()]}
+    description = flow.flow_graph.describe()
+    _check_cases(description)
+    return {"blueprint_version": BLUEPRINT_VERSION, "name": flow.name, **description}
 
 
-def _arm(node: Node, arm: Branch) -> dict[str, Any]:
-    out: dict[str, Any] = {"label": arm.label, "entry": arm.entry, "tail": arm.tail, "default": arm.is_default}
-    if arm.predicate_name is not None:
-        out["predicate"] = arm.predicate_name
-    if node.kind == "match" and not arm.is_default:
-        try:
-            out["case"] = to_state_value("case", arm.case_value)
-        except StateSerializationError:
-            raise BlueprintError(f"match case {arm.case_value!r} in {node.id!r} is not JSON-compatible") from None
-    return out
+def _check_cases(description: dict[str, Any]) -> None:
+    """Match case values must survive JSON: a blueprint is data, never code."""
+    for node in description["nodes"]:
+        for arm in node.get("arms", []):
+            if "case" in arm:
+                try:
+                    arm["case"] = to_state_value("case", arm["case"])
+                except StateSerializationError:
+                    raise BlueprintError(f"match case {arm['case']!r} in {node['id']!r} is not JSON-compatible") from None
+        if "sub_flow" in node:
+            _check_cases(node["sub_flow"])
 
 
-def load_blueprint(flow: "TriggerFlow", blueprint: Any, handlers: dict[str, tuple[Callable[..., Any], bool]] | None = None) -> None:
-    """Rebuild ``flow``'s graph from ``blueprint``; handlers come from the flow's registry."""
-    from ..definition.flow import TriggerFlow
+def load_blueprint(flow: FlowDefinition, blueprint: Any, *,
+                   make_sub_flow: Callable[[str], FlowDefinition] = FlowDefinition) -> None:
+    """Rebuild ``flow``'s graph from ``blueprint``; handlers come from the flow's registry.
 
+    ``make_sub_flow(name)`` creates the flow object of each nested sub-flow (the facade
+    passes its own class, so sub-flows can run).
+    """
     if not isinstance(blueprint, dict) or blueprint.get("blueprint_version") != BLUEPRINT_VERSION:
         raise BlueprintError(
             f"not a version-{BLUEPRINT_VERSION} blueprint (expected a dict from flow.save_blueprint()), "
             f"got {type(blueprint).__name__}"
         )
-    registry = handlers if handlers is not None else flow._handlers
+    missing: list[str] = []
     try:
-        graph = FlowGraph()
-        missing: list[str] = []
-        for spec in blueprint["nodes"]:
-            kind = spec["kind"]
-            node = Node(spec["id"], kind, spec.get("label", spec["id"]), events=tuple(spec.get("events", ())),
-                        mode=spec.get("mode", "simple"), concurrency=spec.get("concurrency"))
-            for arm in spec.get("arms", []):
-                predicate = None
-                if arm.get("predicate") is not None and not arm["default"] and kind == "if":
-                    found = registry.get(arm["predicate"])
-                    if found is None:
-                        missing.append(arm["predicate"])
-                    else:
-                        predicate = found[0]
-                node.branches.append(Branch(arm["label"], arm["entry"], arm["tail"], predicate,
-                                            arm.get("predicate"), arm.get("case"), arm["default"]))
-            if kind == CHUNK and spec["id"] not in registry:
-                missing.append(spec["id"])
-            if kind == SUB_FLOW:
-                child = TriggerFlow(name=spec["sub_flow"]["name"])
-                load_blueprint(child, spec["sub_flow"], registry)
-                child._handlers = {k: v for k, v in registry.items()}
-                node.sub_flow, node.capture, node.write_back = child, spec.get("capture"), spec.get("write_back")
-            graph.add_node(node)
-        for source, target in blueprint["edges"]:
-            if source not in graph.nodes or target not in graph.nodes:
-                raise BlueprintError(f"blueprint edge {source!r} -> {target!r} names a node it does not define")
-            graph.add_edge(source, target)
+        graph = _build_graph(blueprint, flow._handlers, make_sub_flow, missing)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, BlueprintError):
             raise
@@ -102,3 +66,36 @@ def load_blueprint(flow: "TriggerFlow", blueprint: Any, handlers: dict[str, tupl
         )
     flow._graph = graph
     flow._open_blocks = set()
+
+
+def _build_graph(description: dict[str, Any], registry: Handlers, make_sub_flow: Callable[[str], FlowDefinition],
+                 missing: list[str]) -> FlowGraph:
+    graph = FlowGraph()
+    for spec in description["nodes"]:
+        kind = spec["kind"]
+        node = Node(spec["id"], kind, spec.get("label", spec["id"]), events=tuple(spec.get("events", ())),
+                    mode=spec.get("mode", "simple"), concurrency=spec.get("concurrency"))
+        for arm in spec.get("arms", []):
+            predicate = None
+            if arm.get("predicate") is not None and not arm["default"] and kind == "if":
+                found = registry.get(arm["predicate"])
+                if found is None:
+                    missing.append(arm["predicate"])
+                else:
+                    predicate = found[0]
+            node.branches.append(Branch(arm["label"], arm["entry"], arm["tail"], predicate,
+                                        arm.get("predicate"), arm.get("case") if kind == MATCH else None,
+                                        arm["default"]))
+        if kind == CHUNK and spec["id"] not in registry:
+            missing.append(spec["id"])
+        if kind == SUB_FLOW:
+            child = make_sub_flow(spec["sub_flow"]["name"])
+            child._graph = _build_graph(spec["sub_flow"], registry, make_sub_flow, missing)
+            child._handlers = dict(registry)
+            node.sub_flow, node.capture, node.write_back = child, spec.get("capture"), spec.get("write_back")
+        graph.add_node(node)
+    for source, target in description["edges"]:
+        if source not in graph.nodes or target not in graph.nodes:
+            raise BlueprintError(f"blueprint edge {source!r} -> {target!r} names a node it does not define")
+        graph.add_edge(source, target)
+    return graph

@@ -6,18 +6,16 @@ apart from the pydantic schema so that saving never pays for importing it.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
-SNAPSHOT_KIND = "triggerflow_nb.execution"
+from ..runtime.snapshot import SCHEMA_VERSION, SNAPSHOT_KIND
+from .saved_html import render_saved_html
+
+__all__ = ["SCHEMA_VERSION", "SNAPSHOT_KIND", "SavedExecution"]
 
 
 class SavedExecution(dict):
     """A saved execution: a plain JSON-compatible dict that also shows a readable summary in Jupyter."""
 
-    def _repr_html_(self) -> str | None:
-        try:
-            from ..notebook.saved_view import render_saved_html
-        except ImportError:
-            return None
+    def _repr_html_(self) -> str:
         return render_saved_html(self)
 
     def __repr__(self) -> str:

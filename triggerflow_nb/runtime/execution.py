@@ -1,78 +1,71 @@
-"""``TriggerFlowExecution``: one run of a flow, and its lifecycle ``open -> sealed -> closed``."""
+"""``Execution``: one run of a flow, and its lifecycle ``open -> sealed -> closed``.
+
+The pure runtime: lifecycle, state writes, the stream, interrupts, environments.
+Saving, loading and watching are added by the facade (``triggerflow_nb.execution``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator, Literal, cast
 
+from .._validate import flag, non_empty_str, one_of, positive_int, seconds
 from .._warn_once import warn_deprecated_once
-from ..definition.graph import START_ID
-from ..errors import (
-    InterruptError, LifecycleError, StateSerializationError,
-)
+from ..definition.graph import START_ID, Node, state_written_event
+from ..environments.manager import execution_environment, normalize_requests
+from ..errors import ChunkError, InterruptError, InvalidArgumentError, LifecycleError, StateSerializationError
 from ..layers.resources import RuntimeResources
-from ..layers.state import FINAL_RESULT_KEY, append_value, to_state_value
+from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
 from ..observe import (
-    Channel, ExecutionSettled, StateKeyTracker, ExecutionClosed, ExecutionSealed, ExecutionStarted, InterruptOpened, InterruptResumed,
-    ResourcesChanged, StateChanged, StateRejected, StreamItem,
+    Channel, ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled, ExecutionStarted, InterruptOpened,
+    InterruptResumed, ResourcesChanged, StateChanged, StateKeyTracker, StateRejected, StreamItem,
 )
-from .interrupts import CANCELLED, RESUMED, WAITING, Interrupt
+from . import sub_flow
+from .host import FlowHost
+from .interrupts import Interrupt
 from .loop_bridge import run_sync
-from .result import ExecutionResult
 from .runtime_data import Resume
+from .status import (
+    CANCELLED, CLOSED, COMPLETED, CREATED, DONE, FAILED, IDLE, OPEN, RESUMED, RUNNING, SEALED, WAITING,
+    ExecutionStatus, LifecycleState, NodeStatus,
+)
 from .stream import RuntimeStream
-from .walker import GraphWalker
-
-if TYPE_CHECKING:
-    from ..definition.flow import TriggerFlow
-
-OPEN = "open"
-SEALED = "sealed"
-CLOSED = "closed"
+from .frames import Frames
+from .walker import Activation, GraphWalker
 
 
-class TriggerFlowExecution(GraphWalker):
+class Execution(GraphWalker):
     """One run of a flow: state, lifecycle, runtime stream, interrupts and resources."""
 
-    def __init__(self, flow: "TriggerFlow", *, runtime_resources: dict[str, Any] | None = None,
+    def __init__(self, flow: FlowHost, *, runtime_resources: dict[str, Any] | None = None,
                  auto_close: bool = True, auto_close_timeout: float | None = 10.0,
                  concurrency: int | None = None, execution_environments: list[Any] | None = None):
-        if not isinstance(auto_close, bool):
-            raise TypeError(f"auto_close must be True or False, got {auto_close!r}")
-        if auto_close_timeout is not None and (
-            isinstance(auto_close_timeout, bool) or not isinstance(auto_close_timeout, (int, float))
-            or auto_close_timeout < 0
-        ):
-            raise ValueError(f"auto_close_timeout must be None or a number of seconds >= 0, got {auto_close_timeout!r}")
-        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
-                                        or concurrency < 1):
-            raise ValueError(f"concurrency must be None or a positive int, got {concurrency!r}")
+        self.auto_close = flag("auto_close", auto_close)
+        self.auto_close_timeout = seconds("auto_close_timeout", auto_close_timeout, allow_none=True)
+        self.concurrency = positive_int("concurrency", concurrency, allow_none=True)
         self.flow = flow
         self.id = uuid.uuid4().hex
-        self.auto_close = auto_close
-        self.auto_close_timeout = auto_close_timeout
-        self.concurrency = concurrency
         self._resources = RuntimeResources(runtime_resources, flow._runtime_resources)
         self._environments = _normalize_environment_requests(execution_environments)
         self._environment_leases: list[Any] = []
         self._state: dict[str, Any] = {}
         self._stream = RuntimeStream()
-        self._stream_parent: TriggerFlowExecution | None = None
+        self._stream_parent: Execution | None = None
         self._interrupts: dict[str, Interrupt] = {}
-        self._activations: dict[str, Any] = {}
+        self._activations: dict[str, Activation] = {}
         self._activation_counter = 0
         self._joins: dict[tuple[str, str], dict[str, Any]] = {}
-        self._node_status: dict[str, str] = {}
+        self._node_status: dict[str, NodeStatus] = {}
         self._channel = Channel()
         self._state_trackers: tuple[tuple[dict[str, None], Callable[[], None]], ...] = ()
         self._flow_channel = flow.channel
         self._semaphore: asyncio.Semaphore | None = asyncio.Semaphore(concurrency) if concurrency else None
-        self._lifecycle = OPEN
+        self._lifecycle: LifecycleState = OPEN
         self._started = False
         self._finished = False  # closed, failed or cancelled: paths stop
-        self._status = "created"
+        self._status: ExecutionStatus = CREATED
         self._close_reason: str | None = None
         self._error: BaseException | None = None
         self._inflight = 0
@@ -81,11 +74,12 @@ class TriggerFlowExecution(GraphWalker):
         self._idle_event: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._pause_fails_fast = False
-        self._close_when_idle = False  # set while flow.start() runs: it closes inline (see _async_start)
+        self._close_when_idle = False  # set while flow.start() runs: it closes inline (see run)
         self._interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
         self.created_at = time.time()
         self.started_at: float | None = None
         self.closed_at: float | None = None
+        self.loaded_from: str | None = None  # the id of the execution a load() restored into this one
         self.result = ExecutionResult(self)
 
     # -- observation ------------------------------------------------------------------------
@@ -111,17 +105,17 @@ class TriggerFlowExecution(GraphWalker):
     # -- lifecycle state ---------------------------------------------------------------------
 
     @property
-    def lifecycle_state(self) -> str:
+    def lifecycle_state(self) -> LifecycleState:
         return self._lifecycle
 
     @property
-    def status(self) -> str:
+    def status(self) -> ExecutionStatus:
         """created, running, waiting (on interrupts), idle, completed, failed or cancelled."""
         if self._finished or not self._started:
             return self._status
         if self._inflight:
-            return "running"
-        return "waiting" if self._pending_interrupts() else "idle"
+            return RUNNING
+        return WAITING if self._pending_interrupts() else IDLE
 
     def is_open(self) -> bool:
         return self._lifecycle == OPEN
@@ -138,7 +132,7 @@ class TriggerFlowExecution(GraphWalker):
     def get_status(self) -> str:
         return self.status
 
-    def node_status(self) -> dict[str, str]:
+    def node_status(self) -> dict[str, NodeStatus]:
         """Per graph node: running, done, failed, waiting or cancelled (absent: not run)."""
         return dict(self._node_status)
 
@@ -182,15 +176,15 @@ class TriggerFlowExecution(GraphWalker):
         self._idle_timer = None
         if self._inflight or self._finished or self._pending_interrupts():
             return
-        self._spawn_owned(self._close_idle("auto-close after %.3gs idle" % self.auto_close_timeout))
+        self._spawn_owned(self._close_idle(f"auto-close after {self.auto_close_timeout:.3g}s idle"))
 
     async def _close_idle(self, reason: str) -> None:
         if not self._finished:
             self._lifecycle = SEALED
             if self._interrupted:  # the run was cut short: closing it does not make it a success
-                await self._finish("cancelled", f"{reason}, after an interrupt ({self._interrupted})")
+                await self._finish(CANCELLED, f"{reason}, after an interrupt ({self._interrupted})")
             else:
-                await self._finish("completed", reason)
+                await self._finish(COMPLETED, reason)
 
     async def _root(self, coro: Any) -> Any:
         """Run one externally started piece of work (start, emit, continue) with accounting."""
@@ -233,7 +227,13 @@ class TriggerFlowExecution(GraphWalker):
 
     # -- start ----------------------------------------------------------------------------------
 
-    async def _async_start(self, value: Any, *, wait_for_close: bool) -> Any:
+    async def run(self, value: Any, *, until: Literal["closed", "settled"] = "closed",
+                  pause_fails_fast: bool = False) -> Any:
+        """Start with ``value``; return once settled (the execution) or, with auto_close, closed
+        (the close snapshot). ``pause_fails_fast`` is for callers that hold no handle to resume a
+        pause with (``flow.start()``): a ``pause_for`` then raises at once.
+        """
+        one_of("until", until, ("closed", "settled"))
         if self._started:
             raise LifecycleError(
                 f"execution {self.id} was already started; an execution runs once: "
@@ -241,8 +241,10 @@ class TriggerFlowExecution(GraphWalker):
             )
         self._require_open("start")
         self.flow._validate_runnable()
+        wait_for_close = until == "closed"
+        self._pause_fails_fast = pause_fails_fast
         self._started = True
-        self._status = "running"
+        self._status = RUNNING
         self.started_at = time.time()
         try:
             await self._mount_environments()
@@ -254,10 +256,10 @@ class TriggerFlowExecution(GraphWalker):
         # than through a zero-delay timer and a task: it is most of the cost of a short run.
         self._close_when_idle = wait_for_close and self.auto_close and self.auto_close_timeout == 0
         try:
-            await self._root(self._walk(START_ID, value, (), after=True))
+            await self._root(self._walk(START_ID, value, (), from_successors=True))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             if self._close_when_idle:  # flow.start(): nobody holds a handle to close it later
-                self._finish_now("cancelled", f"interrupted ({self._interrupted})")
+                self._finish_now(CANCELLED, f"interrupted ({self._interrupted})")
             raise
         finally:
             close_now, self._close_when_idle = self._close_when_idle, False
@@ -279,7 +281,7 @@ class TriggerFlowExecution(GraphWalker):
 
         A run that settles waiting on an interrupt returns the execution either way, so it can be resumed.
         """
-        return await self._async_start(value, wait_for_close=True)
+        return await self.run(value, until="closed")
 
     def start(self, value: Any = None) -> Any:
         return run_sync(self.async_start(value))
@@ -300,8 +302,8 @@ class TriggerFlowExecution(GraphWalker):
         Pending interrupts make close() raise unless ``pending_interrupts="cancel"``. With a
         ``timeout``, work still running after that many seconds is cancelled (status ``cancelled``).
         """
-        if pending_interrupts not in ("reject", "cancel"):
-            raise ValueError(f"pending_interrupts must be 'reject' or 'cancel', got {pending_interrupts!r}")
+        one_of("pending_interrupts", pending_interrupts, ("reject", "cancel"))
+        seconds("close(timeout=...)", timeout, allow_none=True)
         if self._lifecycle == CLOSED:
             if self._error is not None:
                 raise self._error
@@ -315,20 +317,21 @@ class TriggerFlowExecution(GraphWalker):
         for interrupt in pending:
             interrupt.status = CANCELLED
         await self.async_seal()
-        status, reason = "completed", "closed"
+        status: ExecutionStatus = COMPLETED
+        reason = "closed"
         if self._inflight:
             if self._idle_event is None:  # made on demand: most executions never need one
                 self._idle_event = asyncio.Event()
             try:
                 await asyncio.wait_for(self._idle_event.wait(), timeout)
             except asyncio.TimeoutError:
-                status, reason = "cancelled", f"close timeout after {timeout}s: running work was cancelled"
+                status, reason = CANCELLED, f"close timeout after {timeout}s: running work was cancelled"
         if self._error is not None:
             raise self._error
         if pending:
             reason = f"closed with {len(pending)} interrupt(s) cancelled"
-        if self._interrupted and status == "completed":
-            status, reason = "cancelled", f"{reason} after an interrupt ({self._interrupted})"
+        if self._interrupted and status == COMPLETED:
+            status, reason = CANCELLED, f"{reason} after an interrupt ({self._interrupted})"
         await self._finish(status, reason)
         return self.result.get_state()
 
@@ -347,7 +350,7 @@ class TriggerFlowExecution(GraphWalker):
             return
         self._error = exc
         name = getattr(exc, "chunk_name", None)
-        await self._finish("failed", f"chunk {name!r} failed: {exc}" if name else f"failed: {exc}")
+        await self._finish(FAILED, f"chunk {name!r} failed: {exc}" if name else f"failed: {exc}")
 
     async def _finish(self, status: str, reason: str) -> None:
         """Close for good: stop paths, cancel owned tasks, freeze, end the stream, release."""
@@ -388,6 +391,47 @@ class TriggerFlowExecution(GraphWalker):
             if self._closed_event is not None:
                 self._closed_event.set()
 
+    # -- sub-flow steps (the walker hands them over: they are a child execution's lifecycle) ---------
+
+    async def _run_sub_flow(self, node: Node, value: Any, frames: Frames) -> Any:
+        if self._inline:  # the child's chunks are user code too (see _start_inline)
+            await asyncio.sleep(0)
+        self._node_status[node.id] = RUNNING
+        if self._channel.active:
+            self._channel.publish(ChunkStarted(self.id, node.id))
+        child = None
+        try:
+            # Inside the try: a capture that fails (a missing resource) fails this step by name.
+            child = type(self)(cast(FlowHost, node.sub_flow), auto_close=False,
+                               runtime_resources=sub_flow.child_resources(node.capture, self._resources))
+            child._stream_parent = self
+            await child.run(sub_flow.child_input(node.capture, value, self._state), until="settled")
+            if child._pending_interrupts():
+                await child.async_close(pending_interrupts="cancel")
+                raise LifecycleError(
+                    f"sub-flow {child.flow.name!r} paused; pause_for inside a sub-flow is not supported "
+                    f"yet: pause in the parent flow before or after the to_sub_flow() step"
+                )
+            snapshot = await child.async_close()
+            next_value, updates = sub_flow.apply_write_back(node.write_back, snapshot)
+        except asyncio.CancelledError:
+            # This step was cancelled (a sibling failed, a close timed out): the child it owns
+            # goes with it, so none of the child's tasks outlive the step.
+            self._node_status[node.id] = CANCELLED
+            if child is not None:
+                await child._finish(CANCELLED, f"its parent step {node.id!r} was cancelled")
+            raise
+        except Exception as exc:
+            self._chunk_failed(node.id, exc)
+            raise ChunkError(node.id, exc) from exc
+        for key, item in updates.items():
+            await self._async_write_state("set", key, item, True, f"in sub-flow step {node.id!r}", ())
+        self._node_status[node.id] = DONE
+        if self._channel.active:
+            self._channel.publish(ChunkFinished(self.id, node.id))
+        await self._after_step(node.id, next_value, frames)  # when(<sub-flow step>) fires like a chunk's
+        return next_value
+
     # -- external emit -----------------------------------------------------------------------------
 
     async def async_emit(self, event: str, payload: Any = None) -> None:
@@ -420,13 +464,13 @@ class TriggerFlowExecution(GraphWalker):
         if not self._started:
             raise LifecycleError(f"cannot {action} before the execution starts: call execution.start(value) first")
 
-    async def _emit_from_chunk(self, event: str, payload: Any, cont: tuple) -> None:
+    async def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)
-        await self._dispatch_event(event, payload, cont)
+        await self._dispatch_event(event, payload, frames)
 
-    def _emit_nowait_from_chunk(self, event: str, payload: Any, cont: tuple) -> None:
+    def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)
-        self._spawn(self._dispatch_event(event, payload, cont))
+        self._spawn(self._dispatch_event(event, payload, frames))
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -434,7 +478,7 @@ class TriggerFlowExecution(GraphWalker):
         if self._lifecycle == CLOSED:
             raise LifecycleError(f"cannot write state key {key!r} {where}: execution {self.id} is closed")
         if not isinstance(key, str):
-            raise TypeError(f"state keys must be strings, got {key!r}")
+            raise InvalidArgumentError(f"state keys must be strings, got {key!r}")
         try:
             if op == "set":
                 self._state[key] = to_state_value(key, value)
@@ -456,23 +500,25 @@ class TriggerFlowExecution(GraphWalker):
         if self._channel.wants_state_changes:
             self._channel.publish(StateChanged(self.id, key, op))
 
-    def _write_and_trigger(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> Any:
+    def _write_and_trigger(self, op: str, key: str, value: Any, emit: bool, where: str, frames: Frames) -> Any:
         """Apply a write; return the ``when({"state": key})`` dispatch it triggers (not started), or None."""
         self._apply_state(op, key, value, where)
         listeners = self.flow._graph.listeners
-        if emit and listeners and "$state:" + key in listeners:
-            return self._dispatch_event("$state:" + key, self.result.get_state(key), cont)
+        if emit and listeners:
+            event = state_written_event(key)
+            if event in listeners:
+                return self._dispatch_event(event, self.result.get_state(key), frames)
         return None
 
-    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> None:
+    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, frames: Frames) -> None:
         """A write from sync code: the branches it triggers are scheduled (close() waits for them)."""
-        triggered = self._write_and_trigger(op, key, value, emit, where, cont)
+        triggered = self._write_and_trigger(op, key, value, emit, where, frames)
         if triggered is not None:
             self._spawn(triggered)
 
-    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str, cont: tuple) -> None:
+    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str, frames: Frames) -> None:
         """A write from async code: waits for the branches it triggers."""
-        triggered = self._write_and_trigger(op, key, value, emit, where, cont)
+        triggered = self._write_and_trigger(op, key, value, emit, where, frames)
         if triggered is not None:
             await triggered
 
@@ -483,9 +529,6 @@ class TriggerFlowExecution(GraphWalker):
     def set_state(self, key: str, value: Any) -> None:
         """Write state from outside a chunk (e.g. a notebook cell), while the execution is not closed."""
         self._apply_state("set", key, value, "from outside a chunk")
-
-    def _set_final_result(self, value: Any) -> None:
-        self._apply_state("set", FINAL_RESULT_KEY, value, "as the final result")
 
     def get_result(self) -> Any:
         """Deprecated: the reserved state key ``"$final_result"``."""
@@ -526,8 +569,6 @@ class TriggerFlowExecution(GraphWalker):
     async def _mount_environments(self) -> None:
         if not self._environments:
             return
-        from ..environments.manager import execution_environment
-
         leases = await execution_environment.acquire_all(self._environments)
         self._environment_leases.extend(leases)
         for lease in leases:
@@ -537,8 +578,6 @@ class TriggerFlowExecution(GraphWalker):
     async def _release_environments(self) -> None:
         leases, self._environment_leases = self._environment_leases, []
         if leases:
-            from ..environments.manager import execution_environment
-
             await execution_environment.release_all(leases)
 
     # -- the runtime stream -----------------------------------------------------------------------------
@@ -578,7 +617,7 @@ class TriggerFlowExecution(GraphWalker):
 
     async def _stream_items(self, initial_value: Any, timeout: float | None) -> AsyncIterator[Any]:
         if not self._started and initial_value is not None:
-            self._spawn_owned(self._async_start(initial_value, wait_for_close=False))
+            self._spawn_owned(self.run(initial_value, until="settled"))
         async for item in self._stream.iterate(timeout):
             yield item
 
@@ -605,16 +644,16 @@ class TriggerFlowExecution(GraphWalker):
                                  f"known: {sorted(self._interrupts)}")
         return self._interrupts[interrupt_id].public()
 
-    def _open_interrupt(self, node: Any, value: Any, cont: tuple, type: str, payload: Any, resume_to: Any,
+    def _open_interrupt(self, node: Any, value: Any, frames: Frames, type: str, payload: Any, resume_to: Any,
                         interrupt_id: str | None) -> Interrupt:
         if interrupt_id is None:
             interrupt_id = uuid.uuid4().hex
-        elif not isinstance(interrupt_id, str) or not interrupt_id:
-            raise TypeError(f"interrupt_id must be a non-empty string, got {interrupt_id!r}")
-        elif interrupt_id in self._interrupts:
+        else:
+            non_empty_str("interrupt_id", interrupt_id)
+        if interrupt_id in self._interrupts:
             raise InterruptError(f"interrupt id {interrupt_id!r} is already used in execution {self.id}; "
                                  f"pick another or let pause_for() generate one")
-        interrupt = Interrupt(interrupt_id, type, payload, resume_to, node.id, value, cont)
+        interrupt = Interrupt(interrupt_id, type, payload, resume_to, node.id, value, frames)
         self._interrupts[interrupt_id] = interrupt
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -640,58 +679,32 @@ class TriggerFlowExecution(GraphWalker):
         self._publish(InterruptResumed(self.id, interrupt_id))
         target = interrupt.resume_to
         if target == "next":
-            if self._node_status.get(interrupt.node_id) == "waiting":
-                self._node_status[interrupt.node_id] = "done"
-            work = self._walk(interrupt.node_id, payload, interrupt.cont, after=True)
+            if self._node_status.get(interrupt.node_id) == WAITING:
+                self._node_status[interrupt.node_id] = DONE
+            work = self._walk(interrupt.node_id, payload, interrupt.frames, from_successors=True)
         elif target == "self":
-            work = self._walk(interrupt.node_id, interrupt.input, interrupt.cont,
+            work = self._walk(interrupt.node_id, interrupt.input, interrupt.frames,
                               resume=Resume(interrupt.id, interrupt.type, payload))
         else:
-            if self._node_status.get(interrupt.node_id) == "waiting":
-                self._node_status[interrupt.node_id] = "done"
+            if self._node_status.get(interrupt.node_id) == WAITING:
+                self._node_status[interrupt.node_id] = DONE
             work = self._dispatch_event(target["event"], payload, ())
         await self._root(work)
 
     def continue_with(self, interrupt_id: str, payload: Any = None) -> None:
         run_sync(self.async_continue_with(interrupt_id, payload))
 
-    # -- save / load (triggerflow_nb.persistence) --------------------------------------------------------
+    async def _after_restore(self) -> None:
+        """The parts of loading that need the event loop: managed resources and the auto-close timer."""
+        if self._finished:
+            return
+        await self._mount_environments()
+        if self._started:
+            self._schedule_auto_close()
 
-    def save(self) -> dict[str, Any]:
-        """A JSON-compatible snapshot: state, lifecycle, interrupts, continuation, resource keys.
-
-        Never flow_data, never a live object, never pickle.
-        """
-        from ..persistence.save_load import save_execution
-
-        return save_execution(self)
-
-    async def async_save(self) -> dict[str, Any]:
-        return self.save()
-
-    def inspect_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None) -> dict[str, Any]:
-        from ..persistence.save_load import inspect_load
-
-        return inspect_load(self, saved, runtime_resources)
-
-    async def async_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
-                         prompt: bool | None = None) -> "TriggerFlowExecution":
-        from ..persistence.save_load import load_execution
-
-        return await load_execution(self, saved, runtime_resources, prompt)
-
-    def load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
-             prompt: bool | None = None) -> "TriggerFlowExecution":
-        """Restore a saved execution into this fresh one; see triggerflow_nb.persistence."""
-        return run_sync(self.async_load(saved, runtime_resources, prompt))
-
-    # -- notebook ---------------------------------------------------------------------------------------
-
-    def watch(self, **options: Any) -> Any:
-        """Show a live ipywidgets panel of this execution (see triggerflow_nb.notebook)."""
-        from ..notebook.panel import watch
-
-        return watch(self, **options)
+    def is_fresh(self) -> bool:
+        """Never started, never loaded, nothing written: a load() target."""
+        return not self._started and not self._state and self._lifecycle == OPEN and not self._interrupts
 
     def __repr__(self) -> str:
         return (f"<TriggerFlowExecution {self.id[:8]} of flow {self.flow.name!r}: "
@@ -700,14 +713,45 @@ class TriggerFlowExecution(GraphWalker):
 
 def _check_event(event: Any) -> None:
     if not isinstance(event, str) or not event:
-        raise TypeError(f"an event name must be a non-empty string, got {event!r}")
+        raise InvalidArgumentError(f"an event name must be a non-empty string, got {event!r}")
 
 
 def _normalize_environment_requests(requests: list[Any] | None) -> list[dict[str, Any]]:
     if not requests:
         if requests is not None and not isinstance(requests, (list, tuple)):
-            raise TypeError(f"execution_environments must be a list, got {type(requests).__name__}")
+            raise InvalidArgumentError(f"execution_environments must be a list, got {type(requests).__name__}")
         return []
-    from ..environments.manager import normalize_requests
-
     return normalize_requests(requests)
+
+
+class ExecutionResult:
+    __slots__ = ("_execution",)
+
+    def __init__(self, execution: Execution):
+        self._execution = execution
+
+    def get_state(self, key: str | None = None, default: Any = None) -> Any:
+        """Live state before close, the frozen close snapshot after; always a copy."""
+        state = self._execution._state  # frozen once closed: writes are refused then
+        if key is None:
+            return copy_state_value(state)
+        return copy_state_value(state.get(key, default))
+
+    def get_meta(self) -> dict[str, Any]:
+        ex = self._execution
+        return {
+            "execution_id": ex.id,
+            "flow_name": ex.flow.name,
+            "status": ex.status,
+            "lifecycle_state": ex.lifecycle_state,
+            "created_at": ex.created_at,
+            "started_at": ex.started_at,
+            "closed_at": ex.closed_at,
+            "close_reason": ex._close_reason,
+            "resource_keys": ex._resources.keys(),
+            "error": None if ex._error is None else f"{type(ex._error).__name__}: {ex._error}",
+        }
+
+    def __repr__(self) -> str:
+        meta = self.get_meta()
+        return f"<ExecutionResult {meta['status']}/{meta['lifecycle_state']} state_keys={list(self.get_state())}>"

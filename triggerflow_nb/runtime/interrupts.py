@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layers.state import copy_state_value
+from .status import WAITING, InterruptStatus
 
-WAITING = "waiting"
-RESUMED = "resumed"
-CANCELLED = "cancelled"
+# What a resumed interrupt does: "next" | "self" | {"event": name}
+ResumeTarget = Any
 
 
 @dataclass
@@ -18,11 +18,11 @@ class Interrupt:
     id: str
     type: str
     payload: Any
-    resume_to: Any  # "next" | "self" | {"event": name}
+    resume_to: ResumeTarget
     node_id: str
     input: Any  # the paused chunk's input, for resume_to="self"
-    cont: tuple  # the continuation frames of the paused path
-    status: str = WAITING
+    frames: tuple[tuple[str, str, int], ...]  # the continuation frames of the paused path
+    status: InterruptStatus = WAITING
     created_at: float = field(default_factory=time.time)
     resumed_at: float | None = None
     resume_value: Any = None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._warn_once import warn_deprecated_once
-from ..errors import PauseNotSupportedError
-from ..layers.state import StateNamespace
-
-if TYPE_CHECKING:
-    from ..definition.graph import Node
-    from .execution import TriggerFlowExecution
+from ..definition.graph import Node
+from ..errors import InvalidArgumentError, PauseNotSupportedError
+from ..layers.state import FINAL_RESULT_KEY, StateNamespace
+from .frames import Frames
+from .host import ChunkHost
 
 _RESUME_TARGETS = ("next", "self")
 
@@ -36,14 +35,14 @@ class TriggerFlowRuntimeData:
     or the emitted payload. State, flow_data and runtime_resources are reached through it.
     """
 
-    __slots__ = ("execution", "_node", "input", "_cont", "_paused", "resume")
+    __slots__ = ("execution", "_node", "input", "_frames", "_paused", "resume")
 
-    def __init__(self, execution: "TriggerFlowExecution", node: "Node", value: Any, cont: tuple,
+    def __init__(self, execution: ChunkHost, node: "Node", value: Any, frames: Frames,
                  resume: Resume | None = None):
         self.execution = execution
         self._node = node
         self.input = value
-        self._cont = cont
+        self._frames = frames
         self._paused = False
         self.resume = resume
 
@@ -75,22 +74,22 @@ class TriggerFlowRuntimeData:
         return self.execution.result.get_state(key, default)
 
     def set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("set", key, value, emit, self._where(), self._cont)
+        self.execution._write_state("set", key, value, emit, self._where(), self._frames)
 
     async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        await self.execution._async_write_state("set", key, value, emit, self._where(), self._cont)
+        await self.execution._async_write_state("set", key, value, emit, self._where(), self._frames)
 
     def append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("append", key, value, emit, self._where(), self._cont)
+        self.execution._write_state("append", key, value, emit, self._where(), self._frames)
 
     async def async_append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        await self.execution._async_write_state("append", key, value, emit, self._where(), self._cont)
+        await self.execution._async_write_state("append", key, value, emit, self._where(), self._frames)
 
     def del_state(self, key: str, emit: bool = True) -> None:
-        self.execution._write_state("del", key, None, emit, self._where(), self._cont)
+        self.execution._write_state("del", key, None, emit, self._where(), self._frames)
 
     async def async_del_state(self, key: str, emit: bool = True) -> None:
-        await self.execution._async_write_state("del", key, None, emit, self._where(), self._cont)
+        await self.execution._async_write_state("del", key, None, emit, self._where(), self._frames)
 
     @property
     def state(self) -> StateNamespace:
@@ -144,7 +143,7 @@ class TriggerFlowRuntimeData:
             "data.set_result() is deprecated: it writes the reserved state key '$final_result'; "
             "use data.set_state(...) and read the close snapshot instead",
         )
-        self.execution._set_final_result(value)
+        self.set_state(FINAL_RESULT_KEY, value, emit=False)
 
     # -- flow_data: shared by all executions, warns on every call -------------------------------
 
@@ -191,14 +190,14 @@ class TriggerFlowRuntimeData:
 
     async def async_emit(self, event: str, payload: Any = None) -> None:
         """Emit an event and wait until every `when(event)` branch it triggered has finished."""
-        await self.execution._emit_from_chunk(event, payload, self._cont)
+        await self.execution._emit_from_chunk(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
-        self.execution._emit_nowait_from_chunk(event, payload, self._cont)
+        self.execution._emit_nowait_from_chunk(event, payload, self._frames)
 
     def emit_nowait(self, event: str, payload: Any = None) -> None:
-        self.execution._emit_nowait_from_chunk(event, payload, self._cont)
+        self.execution._emit_nowait_from_chunk(event, payload, self._frames)
 
     async def async_put_into_stream(self, item: Any) -> None:
         self.execution._put_into_stream(item)
@@ -229,8 +228,8 @@ class TriggerFlowRuntimeData:
             )
         if not (resume_to in _RESUME_TARGETS or (isinstance(resume_to, dict) and set(resume_to) == {"event"}
                                                  and isinstance(resume_to["event"], str))):
-            raise ValueError(f"resume_to must be 'next', 'self' or {{'event': name}}, got {resume_to!r}")
-        record = execution._open_interrupt(self._node, self.input, self._cont, type, payload, resume_to,
+            raise InvalidArgumentError(f"resume_to must be 'next', 'self' or {{'event': name}}, got {resume_to!r}")
+        record = execution._open_interrupt(self._node, self.input, self._frames, type, payload, resume_to,
                                            interrupt_id)
         self._paused = True
         return record.public()

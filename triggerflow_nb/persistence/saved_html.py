@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from .formatting import esc, preview, table
+from ..export.html import esc, preview, table
 
 _PREVIEW = 120
 

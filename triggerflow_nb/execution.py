@@ -1,0 +1,103 @@
+"""``TriggerFlowExecution``: the public execution object.
+
+A facade over the pure runtime (``runtime.Execution``): it adds saving and loading
+(through ``runtime.snapshot`` and ``persistence``) and the notebook views. With
+``flow.py`` it is the only module that imports across layers, and the only one that
+reaches the notebook layer (lazily: ``watch()`` and the load prompt).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .errors import InvalidArgumentError, MissingResourceError
+from .persistence.save_load import (
+    load_report, missing_resource_keys, refusal_report, saved_execution, validate_snapshot,
+)
+from .persistence.saved import SavedExecution
+from .runtime.execution import Execution
+from .runtime.loop_bridge import run_sync
+from .runtime.snapshot import ExecutionSnapshot, capture, restore
+
+
+class TriggerFlowExecution(Execution):
+    """One run of a flow: state, lifecycle, runtime stream, interrupts and resources; savable and watchable."""
+
+    # -- save / load ------------------------------------------------------------------------------
+
+    def save(self) -> SavedExecution:
+        """A JSON-compatible snapshot: state, lifecycle, interrupts, continuation, resource keys.
+
+        Never flow_data, never a live object, never pickle.
+        """
+        return saved_execution(capture(self))
+
+    async def async_save(self) -> SavedExecution:
+        return self.save()
+
+    def inspect_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What load() would do, without doing it: ``ready``, ``missing_resource_keys``, ``diagnostics``."""
+        try:
+            snapshot = validate_snapshot(saved, self.flow)
+        except Exception as exc:  # every refusal becomes a diagnostic here
+            return refusal_report(exc)
+        missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
+        return load_report(snapshot, missing, self.is_fresh())
+
+    async def async_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
+                         prompt: bool | None = None) -> TriggerFlowExecution:
+        if runtime_resources is not None and not isinstance(runtime_resources, dict):
+            raise InvalidArgumentError(
+                f"runtime_resources must be a dict of name -> live object, got {type(runtime_resources).__name__}"
+            )
+        snapshot = validate_snapshot(saved, self.flow)
+        missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
+        if missing:
+            if prompt is not False and _can_prompt():
+                self._prompt_for(snapshot, missing, runtime_resources or {})
+                return self
+            raise MissingResourceError(missing, sorted(set(self._resources.keys()) | set(runtime_resources or {})),
+                                       f"to load the snapshot of execution {snapshot['execution_id']}")
+        restore(self, snapshot, runtime_resources or {})
+        await self._after_restore()
+        return self
+
+    def load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
+             prompt: bool | None = None) -> TriggerFlowExecution:
+        """Restore a saved execution into this fresh one.
+
+        A snapshot of another flow definition, a corrupt one or one of an unknown schema version
+        is refused with a typed error, and this execution is left untouched. Missing resources
+        raise ``MissingResourceError`` (in a notebook, a prompt asks for them unless ``prompt=False``).
+        """
+        return run_sync(self.async_load(saved, runtime_resources, prompt))
+
+    def _prompt_for(self, snapshot: ExecutionSnapshot, missing: list[str], given: dict[str, Any]) -> None:
+        from .notebook.reinject import show_reinjection_prompt
+
+        unknown = {"type": "unknown", "level": "execution", "managed": False}
+        described = {k: dict(snapshot["resources"].get(k, unknown)) for k in missing}
+
+        def finish(injected: dict[str, Any]) -> None:
+            restore(self, snapshot, {**given, **injected})
+            self._spawn_owned(self._after_restore())
+
+        show_reinjection_prompt(self, described, finish)
+
+    # -- notebook ---------------------------------------------------------------------------------
+
+    def watch(self, **options: Any) -> Any:
+        """Show a live ipywidgets panel of this execution (see triggerflow_nb.notebook)."""
+        from .notebook.panel import watch
+
+        return watch(self, **options)
+
+
+def _can_prompt() -> bool:
+    """True inside a Jupyter kernel; never imports IPython just to find out."""
+    if "IPython" not in sys.modules:
+        return False
+    from .notebook.env import in_notebook
+
+    return in_notebook()

@@ -1,0 +1,154 @@
+"""``TriggerFlow``: the public flow object.
+
+A facade over the pure definition (``definition.FlowDefinition``): it adds what every
+execution of the flow shares (flow_data, flow-level resources, the flow-wide
+observation channel), the run entry points, blueprints, exports and how a flow
+displays in a notebook. It is one of the two modules allowed to import across layers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ._validate import flag
+from .definition.flow import FlowDefinition
+from .errors import InvalidArgumentError, LifecycleError
+from .execution import TriggerFlowExecution
+from .export.dot import to_dot
+from .export.mermaid import to_mermaid
+from .export.svg import flow_digraph, flow_mimebundle
+from .layers.flow_data import FlowData
+from .observe import Channel, FlowDataChanged
+from .persistence.blueprint import load_blueprint, save_blueprint
+from .runtime.loop_bridge import run_sync
+
+
+class TriggerFlow(FlowDefinition):
+    """A flow: its definition, what its executions share, and how to run, save and show it."""
+
+    def __init__(self, name: str | None = None):
+        super().__init__(name)
+        self._flow_data = FlowData(self.name)
+        self._flow_data.on_write = self._on_flow_data_write
+        self._runtime_resources: dict[str, Any] = {}
+        # Observations of every execution of this flow: lifecycle, interrupts and flow_data
+        # writes (chunk-level events go to each execution's own channel).
+        self.channel = Channel()
+
+    # -- flow_data: shared by every execution, warns on every call ----------------------------
+
+    def get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
+        return self._flow_data.get(key, default, no_warning=no_warning)
+
+    def set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self._flow_data.set(key, value, no_warning=no_warning)
+
+    def append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self._flow_data.append(key, value, no_warning=no_warning)
+
+    def del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
+        self._flow_data.delete(key, no_warning=no_warning)
+
+    async def async_get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
+        return self._flow_data.get(key, default, no_warning=no_warning)
+
+    async def async_set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self._flow_data.set(key, value, no_warning=no_warning)
+
+    async def async_append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
+        self._flow_data.append(key, value, no_warning=no_warning)
+
+    async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
+        self._flow_data.delete(key, no_warning=no_warning)
+
+    def peek_flow_data(self) -> dict[str, Any]:
+        """A copy of all flow_data, for display tools (the notebook panel); it does not warn."""
+        return self._flow_data.snapshot()
+
+    def _on_flow_data_write(self, op: str, key: str, source: Any) -> None:
+        if self.channel.active:
+            self.channel.publish(FlowDataChanged(getattr(source, "id", None), key, op))
+
+    # -- runtime resources --------------------------------------------------------------------
+
+    def update_runtime_resources(self, **resources: Any) -> None:
+        """Flow-level resource defaults for every execution (execution-level ones win on a clash)."""
+        self._runtime_resources.update(resources)
+
+    # -- executions ---------------------------------------------------------------------------
+
+    def create_execution(self, *, runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
+                         auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
+                         execution_environments: list[Any] | None = None) -> TriggerFlowExecution:
+        return TriggerFlowExecution(
+            self, runtime_resources=runtime_resources, auto_close=auto_close,
+            auto_close_timeout=auto_close_timeout, concurrency=concurrency,
+            execution_environments=execution_environments,
+        )
+
+    async def async_start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
+        """Create an execution, start it, and return its handle once the start run has settled."""
+        options.setdefault("auto_close", False)
+        execution = self.create_execution(**options)
+        await execution.run(value, until="settled")
+        return execution
+
+    def start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
+        return run_sync(self.async_start_execution(value, **options))
+
+    async def async_start(self, value: Any = None, *, wait_for_result: Any = None,
+                          runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
+                          execution_environments: list[Any] | None = None, **unsupported: Any) -> dict[str, Any]:
+        """Run one execution to the end and return its close snapshot (a plain dict of state)."""
+        if "auto_close" in unsupported:
+            if flag("flow.start(auto_close=...)", unsupported.pop("auto_close")) is False:
+                raise LifecycleError(
+                    "flow.start() always closes the execution it creates; for auto_close=False use "
+                    "flow.create_execution(auto_close=False) and execution.start(...), or flow.start_execution(...)"
+                )
+        unsupported.pop("auto_close_timeout", None)
+        if unsupported:
+            raise InvalidArgumentError(f"flow.start() got unexpected keyword arguments {sorted(unsupported)}")
+        if wait_for_result is not None:
+            warnings.warn(
+                "flow.start(wait_for_result=...) is ignored: start() always waits for the execution to close "
+                "and returns the close snapshot", UserWarning, stacklevel=3,
+            )
+        execution = self.create_execution(
+            runtime_resources=runtime_resources, auto_close=True, auto_close_timeout=0.0,
+            concurrency=concurrency, execution_environments=execution_environments,
+        )
+        result: dict[str, Any] = await execution.run(value, until="closed", pause_fails_fast=True)
+        return result
+
+    def start(self, value: Any = None, **options: Any) -> dict[str, Any]:
+        return run_sync(self.async_start(value, **options))
+
+    # -- blueprints ------------------------------------------------------------------------------
+
+    def save_blueprint(self) -> dict[str, Any]:
+        """The definition as JSON/YAML-safe data: structure and handler names, not code."""
+        return save_blueprint(self)
+
+    def load_blueprint(self, blueprint: dict[str, Any]) -> TriggerFlow:
+        """Replace this flow's wiring with ``blueprint``; handlers must be registered by name first."""
+        load_blueprint(self, blueprint, make_sub_flow=TriggerFlow)
+        return self
+
+    # -- exports and display (the writers live in triggerflow_nb.export) ----------------------------
+
+    def graph(self, execution: TriggerFlowExecution | None = None) -> Any:
+        """A ``graphviz.Digraph`` of this flow (coloured by ``execution``'s chunk status, if given)."""
+        return flow_digraph(self, execution)
+
+    def to_dot(self, execution: TriggerFlowExecution | None = None) -> str:
+        """Graphviz DOT text of this flow; the same text ``graph()`` renders."""
+        return to_dot(self, execution)
+
+    def to_mermaid(self) -> str:
+        """A Mermaid flowchart of this flow."""
+        return to_mermaid(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
+        return flow_mimebundle(self)
