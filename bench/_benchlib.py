@@ -25,7 +25,8 @@ import platform
 import sys
 import time
 import traceback
-from typing import Any, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 # Unit of each reported workload. Keys not listed here are in µs per unit.
 UNITS: dict[str, str] = {

@@ -20,9 +20,9 @@ from typing import Any
 
 from _benchlib import (
     CONCURRENT_BUDGET_S,
-    for_each_100k_skip_reason,
     Recorder,
     async_timed_best,
+    for_each_100k_skip_reason,
     log,
     run_async,
     timed_best,

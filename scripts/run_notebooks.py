@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-from jupyter_client.kernelspec import NoSuchKernel
 from nbformat import NotebookNode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,7 +122,8 @@ def execute_notebook(path: Path, workdir: Path, *, kernel_name: str = "python3",
         probe = nb.cells.pop()
         index = current.get("index")
         if index is None:
-            raise NotebookRunError(path, None, "", f"the kernel did not start: {type(exc).__name__}: {exc}", nb) from exc
+            reason = f"the kernel did not start: {type(exc).__name__}: {exc}"
+            raise NotebookRunError(path, None, "", reason, nb) from exc
         if index == len(nb.cells):
             detail = _error_detail(probe, exc)
             raise NotebookRunError(path, None, _WIDGET_STATE_PROBE, f"collecting the widget state failed: {detail}",

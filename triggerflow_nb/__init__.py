@@ -6,9 +6,22 @@ notebook layer (``triggerflow_nb.notebook``) loads them when first used.
 
 from .definition.builder import Chain
 from .errors import (
-    BlueprintError, ChunkError, EnvironmentProviderError, FingerprintMismatchError, FlowDefinitionError,
-    InterruptError, InvalidArgumentError, InvalidSnapshotError, LifecycleError, MissingResourceError, PauseNotSupportedError,
-    SaveError, SchemaVersionError, SnapshotError, StateSerializationError, TriggerFlowError,
+    BlueprintError,
+    ChunkError,
+    EnvironmentProviderError,
+    FingerprintMismatchError,
+    FlowDefinitionError,
+    InterruptError,
+    InvalidArgumentError,
+    InvalidSnapshotError,
+    LifecycleError,
+    MissingResourceError,
+    PauseNotSupportedError,
+    SaveError,
+    SchemaVersionError,
+    SnapshotError,
+    StateSerializationError,
+    TriggerFlowError,
 )
 from .execution import TriggerFlowExecution
 from .flow import TriggerFlow
@@ -39,7 +52,8 @@ def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
 
 __all__ = [
     "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError",
+    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
+    "MissingResourceError",
     "PauseNotSupportedError", "SaveError", "SchemaVersionError", "SnapshotError", "StateSerializationError",
     "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
     "execution_environment", "watch",

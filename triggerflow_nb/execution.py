@@ -13,7 +13,11 @@ from typing import Any
 
 from .errors import InvalidArgumentError, MissingResourceError
 from .persistence.save_load import (
-    load_report, missing_resource_keys, refusal_report, saved_execution, validate_snapshot,
+    load_report,
+    missing_resource_keys,
+    refusal_report,
+    saved_execution,
+    validate_snapshot,
 )
 from .persistence.saved import SavedExecution
 from .runtime.execution import Execution

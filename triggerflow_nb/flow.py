@@ -101,8 +101,7 @@ class TriggerFlow(FlowDefinition):
                           runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
                           execution_environments: list[Any] | None = None, **unsupported: Any) -> dict[str, Any]:
         """Run one execution to the end and return its close snapshot (a plain dict of state)."""
-        if "auto_close" in unsupported:
-            if flag("flow.start(auto_close=...)", unsupported.pop("auto_close")) is False:
+        if "auto_close" in unsupported and flag("flow.start(auto_close=...)", unsupported.pop("auto_close")) is False:
                 raise LifecycleError(
                     "flow.start() always closes the execution it creates; for auto_close=False use "
                     "flow.create_execution(auto_close=False) and execution.start(...), or flow.start_execution(...)"

@@ -1,15 +1,19 @@
 """The observation channel: small typed events that the runtime publishes.
 
 The live panel, the live graph and tests subscribe. With no subscriber, the
-runtime skips building events at all (it checks ``if channel:`` first), so an
+runtime skips building events at all (it checks ``channel.active`` first), so an
 unobserved run pays one truth test per publish point.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+logger = logging.getLogger("triggerflow_nb")
 
 _dc = {"frozen": True, "slots": True} if sys.version_info >= (3, 10) else {"frozen": True}
 
@@ -178,8 +182,8 @@ class Channel:
                 continue
             try:
                 observer(event)
-            except Exception as exc:  # noqa: BLE001
-                sys.stderr.write(f"triggerflow_nb: observer {observer!r} failed on {type(event).__name__}: {exc!r}\n")
+            except Exception as exc:
+                logger.warning("observer %r failed on %s: %r", observer, type(event).__name__, exc)
 
     def __bool__(self) -> bool:
         return self.active

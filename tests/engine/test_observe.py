@@ -1,7 +1,14 @@
 from triggerflow_nb import TriggerFlow
 from triggerflow_nb.observe import (
-    ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled, ExecutionStarted,
-    FanOutProgress, StateChanged, StreamItem,
+    ChunkFinished,
+    ChunkStarted,
+    ExecutionClosed,
+    ExecutionSealed,
+    ExecutionSettled,
+    ExecutionStarted,
+    FanOutProgress,
+    StateChanged,
+    StreamItem,
 )
 
 
@@ -33,7 +40,7 @@ def test_observation_channel_event_sequence():
     assert not ex.channel
 
 
-def test_failing_observer_does_not_break_the_run(capsys):
+def test_failing_observer_does_not_break_the_run(caplog):
     flow = TriggerFlow()
     flow.to(lambda d: d.set_state("ok", True))
     ex = flow.create_execution(auto_close=False)
@@ -44,7 +51,10 @@ def test_failing_observer_does_not_break_the_run(capsys):
     ex.channel.subscribe(broken)
     ex.start()
     assert ex.close() == {"ok": True}
-    assert "observer bug" in capsys.readouterr().err
+    records = [r for r in caplog.records if r.name == "triggerflow_nb"]
+    assert {r.levelname for r in records} == {"WARNING"}
+    assert all("observer bug" in r.getMessage() for r in records)
+    assert "failed on ExecutionStarted" in records[0].getMessage()
 
 
 def test_flow_channel_sees_every_execution():

@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from triggerflow_nb import ChunkError, TriggerFlow
-from triggerflow_nb.export.palette import STATUS_COLOURS
 from triggerflow_nb.export import svg as graph_view
+from triggerflow_nb.export.palette import STATUS_COLOURS
 from triggerflow_nb.notebook.live_graph import LiveGraph
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")

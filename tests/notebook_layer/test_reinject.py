@@ -12,8 +12,12 @@ import pytest
 
 from triggerflow_nb.layers.resources import describe_resource
 from triggerflow_nb.notebook import env
-from triggerflow_nb.notebook.reinject import ReinjectionPrompt, candidate_names, rank_candidates, \
-    show_reinjection_prompt
+from triggerflow_nb.notebook.reinject import (
+    ReinjectionPrompt,
+    candidate_names,
+    rank_candidates,
+    show_reinjection_prompt,
+)
 
 
 class Database:

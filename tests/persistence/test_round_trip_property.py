@@ -7,7 +7,8 @@ flow object -> load at every settled point. Both must close with equal state.
 
 import json
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from triggerflow_nb import TriggerFlow
 

@@ -3,8 +3,13 @@ import json
 import pytest
 
 from triggerflow_nb import (
-    FingerprintMismatchError, InvalidSnapshotError, LifecycleError, MissingResourceError, SaveError,
-    SchemaVersionError, TriggerFlow,
+    FingerprintMismatchError,
+    InvalidSnapshotError,
+    LifecycleError,
+    MissingResourceError,
+    SaveError,
+    SchemaVersionError,
+    TriggerFlow,
 )
 from triggerflow_nb.persistence import load_from_file, save_to_file
 

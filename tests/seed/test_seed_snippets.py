@@ -58,7 +58,7 @@ def test_runtime_resources_snippets_and_require_resource():
         logger = data.require_resource("logger")
         logger.info(f"received: {data.input}")
         db = data.require_resource("db")
-        rows = await db.fetch("SELECT 1")
+        rows = await db.fetch("SELECT 1")  # noqa: F841  (the seed snippet, verbatim)
 
     flow.to(step)
     execution = flow.create_execution(
@@ -103,7 +103,7 @@ def test_save_and_load_snippet_with_reinjection():
 
     async def use(data: TriggerFlowRuntimeData):
         db = data.require_resource("db")
-        rows = await db.fetch("SELECT 1")
+        rows = await db.fetch("SELECT 1")  # noqa: F841  (the seed snippet, verbatim)
         data.require_resource("logger").info(f"approved {data.input}")
         await data.async_set_state("rows", rows)
 

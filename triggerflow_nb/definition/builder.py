@@ -8,18 +8,29 @@ writes into the flow's graph and returns a new cursor.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .._validate import positive_int
 from .._warn_once import warn_deprecated_once
 from ..errors import FlowDefinitionError, InvalidArgumentError
 from ..layers.state import FINAL_RESULT_KEY
-from .graph import BATCH, FOR_EACH, IF, MATCH, SUB_FLOW, Branch, Node
+from .graph import BATCH, FOR_EACH, IF, MATCH, SUB_FLOW, Branch, FlowGraph, Node, SubFlowDefinition
 from .naming import callable_label, handler_name
 from .sub_flow_bridge import validate_capture, validate_write_back
 
-if TYPE_CHECKING:
-    from .flow import FlowDefinition
+
+class WiringHost(Protocol):
+    """What a chain writes into: the flow definition (named here, since it imports this module)."""
+
+    name: str
+    _graph: FlowGraph
+    _open_blocks: set[str]
+
+    @property
+    def flow_graph(self) -> FlowGraph: ...
+
+    def _register_step(self, handler: Callable[..., Any] | str, name: str | None, predecessor: str) -> str: ...
 
 _NO_ARM_YET = -1  # right after .match(), before the first .case()
 
@@ -32,7 +43,7 @@ class Chain:
 
     __slots__ = ("_flow", "_tail", "_pending", "_blocks")
 
-    def __init__(self, flow: "FlowDefinition", tail: str | None, pending: tuple[str, int] | None = None,
+    def __init__(self, flow: WiringHost, tail: str | None, pending: tuple[str, int] | None = None,
                  blocks: tuple[str, ...] = ()):
         self._flow = flow
         self._tail = tail
@@ -63,7 +74,7 @@ class Chain:
             self._flow._graph.add_edge(self._tail, node_id)  # type: ignore[arg-type]
 
     def _next(self, tail: str | None, pending: tuple[str, int] | None = None,
-              blocks: tuple[str, ...] | None = None) -> "Chain":
+              blocks: tuple[str, ...] | None = None) -> Chain:
         return Chain(self._flow, tail, pending, self._blocks if blocks is None else blocks)
 
     def _block(self, kind: str, method: str, opener: str) -> Node:
@@ -107,7 +118,7 @@ class Chain:
 
     # -- plain steps ------------------------------------------------------------------------
 
-    def to(self, handler: Callable[..., Any] | str, name: str | None = None) -> "Chain":
+    def to(self, handler: Callable[..., Any] | str, name: str | None = None) -> Chain:
         """Run ``handler`` next; it receives the previous step's return value as ``data.input``."""
         self._check_attachable(".to()")
         chunk_id = self._flow._register_step(handler, name, self._anchor())
@@ -115,13 +126,11 @@ class Chain:
         self._flow._graph.version += 1
         return self._next(chunk_id)
 
-    def to_sub_flow(self, sub_flow: "FlowDefinition", capture: dict[str, Any] | None = None,
-                    write_back: dict[str, Any] | None = None, name: str | None = None) -> "Chain":
+    def to_sub_flow(self, sub_flow: SubFlowDefinition, capture: dict[str, Any] | None = None,
+                    write_back: dict[str, Any] | None = None, name: str | None = None) -> Chain:
         """Run another flow as one step (see the bridging rules in the contract, section 9)."""
-        from .flow import FlowDefinition  # the module that defines the flow imports this one
-
         self._check_attachable(".to_sub_flow()")
-        if not isinstance(sub_flow, FlowDefinition):
+        if not isinstance(sub_flow, SubFlowDefinition):
             raise InvalidArgumentError(f"to_sub_flow() needs a TriggerFlow, got {type(sub_flow).__name__}")
         if sub_flow is self._flow:
             raise FlowDefinitionError(f"flow {self._flow.name!r} cannot be its own sub-flow")
@@ -132,7 +141,7 @@ class Chain:
                           capture=capture, write_back=write_back)
         return self._next(node.id)
 
-    def end(self) -> "Chain":
+    def end(self) -> Chain:
         """Deprecated: write this step's input to the reserved state key ``"$final_result"``."""
         self._check_attachable(".end()")
         warn_deprecated_once(
@@ -149,7 +158,7 @@ class Chain:
 
     # -- if / elif / else --------------------------------------------------------------------
 
-    def if_condition(self, predicate: Callable[[Any], Any], name: str | None = None) -> "Chain":
+    def if_condition(self, predicate: Callable[[Any], Any], name: str | None = None) -> Chain:
         """Open a conditional block: the first arm whose predicate(data) is truthy runs.
 
         Without a matching arm (and no else), the input passes on unchanged. The chosen
@@ -166,7 +175,7 @@ class Chain:
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, 0), self._blocks + (node.id,))
 
-    def elif_condition(self, predicate: Callable[[Any], Any], name: str | None = None) -> "Chain":
+    def elif_condition(self, predicate: Callable[[Any], Any], name: str | None = None) -> Chain:
         _check_callable(predicate, "elif_condition")
         node = self._block(IF, "elif_condition()", "if_condition(predicate)")
         if node.branches[-1].is_default:
@@ -176,7 +185,7 @@ class Chain:
         node.branches.append(Branch(label=f"elif {label}", predicate=predicate, predicate_name=label))
         return self._next(None, (node.id, len(node.branches) - 1))
 
-    def else_condition(self) -> "Chain":
+    def else_condition(self) -> Chain:
         node = self._block(IF, "else_condition()", "if_condition(predicate)")
         if node.branches[-1].is_default:
             raise FlowDefinitionError("a second .else_condition() in one block: keep one, then .end_condition()")
@@ -184,7 +193,7 @@ class Chain:
         node.branches.append(Branch(label="else", is_default=True))
         return self._next(None, (node.id, len(node.branches) - 1))
 
-    def end_condition(self) -> "Chain":
+    def end_condition(self) -> Chain:
         node = self._block(IF, "end_condition()", "if_condition(predicate)")
         self._close_arm(node)
         self._flow._open_blocks.discard(node.id)
@@ -192,7 +201,7 @@ class Chain:
 
     # -- match / case ------------------------------------------------------------------------
 
-    def match(self, name: str | None = None) -> "Chain":
+    def match(self, name: str | None = None) -> Chain:
         """Open a switch on ``data.input``: ``.case(value)`` arms compare with ``==``.
 
         When no case matches and there is no ``.case_else()``, the input passes on
@@ -203,7 +212,7 @@ class Chain:
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, _NO_ARM_YET), self._blocks + (node.id,))
 
-    def case(self, value: Any) -> "Chain":
+    def case(self, value: Any) -> Chain:
         node = self._block(MATCH, f"case({value!r})", "match()")
         if node.branches and node.branches[-1].is_default:
             raise FlowDefinitionError(f".case({value!r}) after .case_else(): move it before the else arm")
@@ -211,7 +220,7 @@ class Chain:
         node.branches.append(Branch(label=f"== {value!r}", case_value=value))
         return self._next(None, (node.id, len(node.branches) - 1))
 
-    def case_else(self) -> "Chain":
+    def case_else(self) -> Chain:
         node = self._block(MATCH, "case_else()", "match()")
         if node.branches and node.branches[-1].is_default:
             raise FlowDefinitionError("a second .case_else() in one match: keep one, then .end_match()")
@@ -219,7 +228,7 @@ class Chain:
         node.branches.append(Branch(label="else", is_default=True))
         return self._next(None, (node.id, len(node.branches) - 1))
 
-    def end_match(self) -> "Chain":
+    def end_match(self) -> Chain:
         node = self._block(MATCH, "end_match()", "match()")
         self._close_arm(node)
         self._flow._open_blocks.discard(node.id)
@@ -228,7 +237,7 @@ class Chain:
     # -- batch and for_each -------------------------------------------------------------------
 
     def batch(self, *branches: tuple[str, Callable[..., Any] | str], concurrency: int | None = None,
-              name: str | None = None) -> "Chain":
+              name: str | None = None) -> Chain:
         """Run named branches concurrently on the same input; the next step gets ``{name: result}``.
 
         Blocks are identified by where they stand, so that a re-run cell finds the same one:
@@ -256,7 +265,7 @@ class Chain:
             node.branches.append(Branch(label=key, entry=chunk_id, tail=chunk_id))
         return self._next(node.id)
 
-    def for_each(self, concurrency: int | None = None, name: str | None = None) -> "Chain":
+    def for_each(self, concurrency: int | None = None, name: str | None = None) -> Chain:
         """Fan a sequence input out item by item; ``end_for_each()`` collects results in input order.
 
         A string, bytes or any non-sequence input counts as one item. Give ``name=`` to tell
@@ -270,7 +279,7 @@ class Chain:
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, 0), self._blocks + (node.id,))
 
-    def end_for_each(self) -> "Chain":
+    def end_for_each(self) -> Chain:
         node = self._block(FOR_EACH, "end_for_each()", "for_each()")
         self._close_arm(node)
         self._flow._open_blocks.discard(node.id)

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._validate import one_of
 from ..errors import FlowDefinitionError, InvalidArgumentError
 from .builder import Chain
 from .graph import (
-    CHUNK, EVENT, START_ID, SUB_FLOW, WHEN_MODES, FlowGraph, Node, chunk_done_event, state_written_event,
+    CHUNK,
+    EVENT,
+    START_ID,
+    SUB_FLOW,
+    WHEN_MODES,
+    FlowGraph,
+    Node,
+    chunk_done_event,
+    state_written_event,
 )
 from .naming import handler_name
 
@@ -43,7 +52,8 @@ class FlowDefinition:
 
     # -- chunks -----------------------------------------------------------------------------
 
-    def chunk(self, handler_or_name: Callable[..., Any] | str | None = None, *, name: str | None = None):
+    def chunk(self, handler_or_name: Callable[..., Any] | str | None = None, *,
+              name: str | None = None) -> Callable[..., Any]:
         """Register a chunk handler: ``@flow.chunk`` or ``@flow.chunk("name")``.
 
         Returns the function itself (still callable), so ``.to(fn)`` finds it by name.
@@ -73,7 +83,8 @@ class FlowDefinition:
         return fn
 
     def _set_handler(self, chunk_name: str, fn: Callable[..., Any]) -> None:
-        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+        # A callable object whose __call__ is a coroutine function is async too.
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
         node = self._graph.nodes.get(chunk_name)
         if node is not None and node.kind != CHUNK:
             raise FlowDefinitionError(f"{chunk_name!r} already names a {node.kind} node; choose another chunk name")
@@ -83,7 +94,9 @@ class FlowDefinition:
         """Resolve what `.to(...)` was given into a chunk node id, registering it if needed."""
         if isinstance(handler, str):
             if name is not None:
-                raise InvalidArgumentError(".to('chunk name', name=...) is ambiguous: pass the handler function with name=")
+                raise InvalidArgumentError(
+                    ".to('chunk name', name=...) is ambiguous: pass the handler function with name="
+                )
             if handler not in self._graph.nodes:
                 # Allowed: the chunk may be registered in a later cell; start() checks it exists.
                 self._graph.add_node(Node(handler, CHUNK, _display_name(handler)))
@@ -91,7 +104,9 @@ class FlowDefinition:
                 raise FlowDefinitionError(f"{handler!r} names a {self._graph.nodes[handler].kind} node, not a chunk")
             return handler
         if not callable(handler):
-            raise InvalidArgumentError(f".to() takes a function, a lambda or a registered chunk name, got {type(handler).__name__}")
+            raise InvalidArgumentError(
+                f".to() takes a function, a lambda or a registered chunk name, got {type(handler).__name__}"
+            )
         if name is not None and not isinstance(name, str):
             raise InvalidArgumentError(f".to(name=...) must be a string, got {type(name).__name__}")
         chunk_name = name or handler_name(handler, predecessor, self._chunk_names)
@@ -142,7 +157,7 @@ class FlowDefinition:
 
     # -- checks before running ------------------------------------------------------------------
 
-    def _validate_runnable(self, _parents: tuple["FlowDefinition", ...] = ()) -> None:
+    def _validate_runnable(self, _parents: tuple[FlowDefinition, ...] = ()) -> None:
         """Refuse to start a flow (or any flow it uses as a sub-flow) whose wiring is incomplete."""
         if self._open_blocks:
             # Innermost first (blocks open in graph order): the order the closers must be added in.

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 START = "start"
 CHUNK = "chunk"
@@ -59,6 +60,7 @@ def describe_event(event: str) -> str:
     return event
 
 
+@runtime_checkable
 class SubFlowDefinition(Protocol):
     """What a sub-flow node holds: another flow definition (named by a protocol, not imported)."""
 
@@ -66,7 +68,7 @@ class SubFlowDefinition(Protocol):
     def name(self) -> str: ...
 
     @property
-    def flow_graph(self) -> "FlowGraph": ...
+    def flow_graph(self) -> FlowGraph: ...
 
 
 @dataclass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
 
 def handler_name(handler: Callable[..., Any], predecessor: str, registered: dict[Any, str]) -> str:
     """A chunk name for ``handler`` placed after ``predecessor``.

@@ -41,5 +41,6 @@ def validate_write_back(write_back: dict[str, Any] | None) -> None:
             raise FlowDefinitionError(f"write_back target {target!r} must be 'value' or 'state.<key>'")
         if not isinstance(source, str) or source.split(".", 1)[0] not in ("result", "snapshot"):
             raise FlowDefinitionError(
-                f"write_back[{target!r}] must be 'result', 'result.<path>', 'snapshot' or 'snapshot.<path>', got {source!r}"
+                f"write_back[{target!r}] must be 'result', 'result.<path>', 'snapshot' or 'snapshot.<path>', "
+                f"got {source!r}"
             )

@@ -7,14 +7,13 @@ is the text that is rendered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ..definition.flow import FlowDefinition
 from ..errors import InvalidArgumentError
-
-from typing import TYPE_CHECKING, Any, Mapping
-
 from .drawing import Drawing, DrawnNode, Group, draw
 from .palette import LEGEND_TITLES, NOT_RUN, STATUS_COLOURS, status_colour
-
 
 _FONT = "Helvetica"
 

@@ -15,15 +15,24 @@ Reading the graph model for drawing:
 
 from __future__ import annotations
 
-from ..definition.flow import FlowDefinition
-
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from ..definition.flow import FlowDefinition
 from ..definition.graph import (
-    BATCH, CHUNK, EVENT, FOR_EACH, IF, MATCH, START, SUB_FLOW, FlowGraph, chunk_of_event, describe_event,
+    BATCH,
+    CHUNK,
+    EVENT,
+    FOR_EACH,
+    IF,
+    MATCH,
+    START,
+    SUB_FLOW,
+    FlowGraph,
+    Node,
+    SubFlowDefinition,
+    chunk_of_event,
+    describe_event,
 )
-
 
 _BLOCKS = (IF, MATCH, BATCH, FOR_EACH)
 _FAN_OUTS = (BATCH, FOR_EACH)
@@ -52,7 +61,7 @@ class Group:
     label: str
     kind: str  # "flow" (the root), "batch", "for_each" or "sub_flow"
     nodes: list[str] = field(default_factory=list)
-    groups: list["Group"] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
 
 
 @dataclass
@@ -71,67 +80,77 @@ def draw(flow: FlowDefinition) -> Drawing:
     return drawing
 
 
-def _draw_into(drawing: Drawing, flow: FlowDefinition, container: Group, prefix: str,
-               drawing_stack: tuple[FlowDefinition, ...]) -> None:
+def _draw_into(drawing: Drawing, flow: SubFlowDefinition, container: Group, prefix: str,
+               drawing_stack: tuple[SubFlowDefinition, ...]) -> None:
     graph = flow.flow_graph
     top_level = not prefix  # only the outermost flow's nodes match the execution's node_status()
+    groups = _groups(graph, container, prefix, drawing_stack)
     owner = _innermost_fan_out(graph)
-
-    groups: dict[str, Group] = {}
-    for node in graph.nodes.values():
-        if node.kind in _FAN_OUTS:
-            groups[node.id] = Group(prefix + node.id, _GROUP_LABELS[node.kind], node.kind)
-        elif node.kind == SUB_FLOW and node.sub_flow not in drawing_stack:
-            groups[node.id] = Group(prefix + node.id, f"sub-flow {node.sub_flow.name}", SUB_FLOW)
 
     def home(node_id: str) -> Group:
         """The group a node is drawn in: its innermost fan-out, else the container."""
         return groups[owner[node_id]] if node_id in owner else container
-
-    for node_id, group in groups.items():
-        parent = home(node_id)
-        if _is_nested_in(parent, group):  # a pathological loop of fan-outs: keep the picture finite
-            parent = container
-        parent.groups.append(group)
 
     for node in graph.nodes.values():
         key = prefix + node.id
         status_id = node.id if top_level and node.kind not in (START, EVENT) else None
         drawing.nodes[key] = DrawnNode(key, _node_label(node, drawing_stack), node.kind, status_id)
         (groups.get(node.id) or home(node.id)).nodes.append(key)
-
-    edges = drawing.edges
     for node in graph.nodes.values():
-        key = prefix + node.id
-        successors = graph.succ.get(node.id, [])
-        if node.kind in _BLOCKS:
-            for arm in node.branches:
-                if arm.entry is not None:
-                    edges.append(DrawnEdge(key, prefix + arm.entry, arm.label))
-            leaving = _exits(graph, node.id, set())
-            for target in successors:
-                for source, label in leaving:
-                    edges.append(DrawnEdge(prefix + source, prefix + target, label))
-            continue
-        if node.kind == SUB_FLOW and node.id in groups:
-            edges.append(DrawnEdge(key, f"{key}/{_start_id(node.sub_flow.flow_graph)}", "runs", dashed=True))
-        for target in successors:
-            edges.append(DrawnEdge(key, prefix + target))
-        if node.kind == EVENT:
-            for event in node.events:
-                chunk = chunk_of_event(event)
-                if chunk is not None and chunk in graph.nodes:
-                    edges.append(DrawnEdge(prefix + chunk, key, "done", dashed=True))
+        drawing.edges.extend(_edges(graph, node, prefix, drawn_as_group=node.id in groups))
 
     # Children last, so that a flow's own nodes and edges read first in the exports.
     for node in graph.nodes.values():
-        if node.kind == SUB_FLOW and node.id in groups:
-            child = node.sub_flow
+        child = node.sub_flow
+        if node.kind == SUB_FLOW and node.id in groups and child is not None:
             _draw_into(drawing, child, groups[node.id], f"{prefix}{node.id}/", drawing_stack + (child,))
 
 
 def _start_id(graph: FlowGraph) -> str:
     return next(n.id for n in graph.nodes.values() if n.kind == START)
+
+
+def _groups(graph: FlowGraph, container: Group, prefix: str,
+            drawing_stack: tuple[SubFlowDefinition, ...]) -> dict[str, Group]:
+    """A group per fan-out and per sub-flow not drawn already, each placed in its parent group."""
+    groups: dict[str, Group] = {}
+    for node in graph.nodes.values():
+        if node.kind in _FAN_OUTS:
+            groups[node.id] = Group(prefix + node.id, _GROUP_LABELS[node.kind], node.kind)
+        elif node.kind == SUB_FLOW and node.sub_flow is not None and node.sub_flow not in drawing_stack:
+            groups[node.id] = Group(prefix + node.id, f"sub-flow {node.sub_flow.name}", SUB_FLOW)
+    owner = _innermost_fan_out(graph)
+    for node_id, group in groups.items():
+        parent = groups[owner[node_id]] if node_id in owner else container
+        if _is_nested_in(parent, group):  # a pathological loop of fan-outs: keep the picture finite
+            parent = container
+        parent.groups.append(group)
+    return groups
+
+
+def _edges(graph: FlowGraph, node: Node, prefix: str, drawn_as_group: bool) -> list[DrawnEdge]:
+    key = prefix + node.id
+    successors = graph.succ.get(node.id, [])
+    edges: list[DrawnEdge] = []
+    if node.kind in _BLOCKS:
+        for arm in node.branches:
+            if arm.entry is not None:
+                edges.append(DrawnEdge(key, prefix + arm.entry, arm.label))
+        leaving = _exits(graph, node.id, set())
+        for target in successors:
+            for source, label in leaving:
+                edges.append(DrawnEdge(prefix + source, prefix + target, label))
+        return edges
+    if node.kind == SUB_FLOW and drawn_as_group and node.sub_flow is not None:
+        edges.append(DrawnEdge(key, f"{key}/{_start_id(node.sub_flow.flow_graph)}", "runs", dashed=True))
+    for target in successors:
+        edges.append(DrawnEdge(key, prefix + target))
+    if node.kind == EVENT:
+        for event in node.events:
+            chunk = chunk_of_event(event)
+            if chunk is not None and chunk in graph.nodes:
+                edges.append(DrawnEdge(prefix + chunk, key, "done", dashed=True))
+    return edges
 
 
 def _is_nested_in(group: Group, ancestor: Group) -> bool:
@@ -199,7 +218,7 @@ def _exits(graph: FlowGraph, node_id: str, visiting: set[str]) -> list[tuple[str
     return list(dict.fromkeys(out))  # drop repeats, keep order
 
 
-def _node_label(node, drawing_stack: tuple[FlowDefinition, ...]) -> str:
+def _node_label(node: Node, drawing_stack: tuple[SubFlowDefinition, ...]) -> str:
     kind = node.kind
     if kind == START:
         return "START"
@@ -213,7 +232,7 @@ def _node_label(node, drawing_stack: tuple[FlowDefinition, ...]) -> str:
         return f"when {quantifier} of: {', '.join(names)}"
     if kind in _FAN_OUTS:
         return kind if node.concurrency is None else f"{kind}, {node.concurrency} at a time"
-    if kind == SUB_FLOW:
+    if kind == SUB_FLOW and node.sub_flow is not None:
         child = node.sub_flow.name
         text = f"sub-flow {child}" if node.label == child else f"{node.label} (sub-flow {child})"
         return text + (", drawn above" if node.sub_flow in drawing_stack else "")

@@ -20,7 +20,7 @@ def to_text(value: Any, *, indent: int | None = None) -> str:
     except (TypeError, ValueError):
         try:
             return repr(value)
-        except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not break the view
+        except Exception as exc:
             return f"<{type(value).__name__}: repr failed: {exc!r}>"
 
 

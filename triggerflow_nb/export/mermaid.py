@@ -7,11 +7,7 @@ Mermaid ids must be plain words, so nodes are numbered ``n0, n1, ...`` and group
 from __future__ import annotations
 
 from ..definition.flow import FlowDefinition
-
-from typing import TYPE_CHECKING
-
 from .drawing import Drawing, Group, draw
-
 
 # kind -> (opening, closing) bracket pair of the Mermaid node shape
 _SHAPES: dict[str, tuple[str, str]] = {

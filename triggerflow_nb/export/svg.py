@@ -8,11 +8,10 @@ missing, callers get the DOT text and how to install Graphviz instead of a trace
 
 from __future__ import annotations
 
-from ..definition.flow import FlowDefinition
-
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from ..definition.flow import FlowDefinition
 from .dot import dot_body
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ class GraphvizUnavailable(RuntimeError):
         super().__init__(reason)
 
 
-def flow_digraph(flow: FlowDefinition, execution: Any = None, *, svg_id_prefix: str | None = None) -> "graphviz.Digraph":
+def flow_digraph(flow: FlowDefinition, execution: Any = None, *, svg_id_prefix: str | None = None) -> graphviz.Digraph:
     """The flow as a ``graphviz.Digraph`` whose source is exactly ``to_dot(flow, execution)``."""
     try:
         import graphviz

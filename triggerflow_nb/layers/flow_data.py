@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .state import append_value, copy_state_value, to_state_value
 
@@ -51,7 +52,8 @@ class FlowData:
         if self.on_write is not None:
             self.on_write("set", key, source)
 
-    def append(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
+    def append(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4,
+               source: Any = None) -> None:
         self._warn("append_flow_data", key, no_warning, stacklevel)
         append_value(self._values, key, value)
         if self.on_write is not None:

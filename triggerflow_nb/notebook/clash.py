@@ -9,7 +9,8 @@ Writes made before the first panel of the flow was opened are not known.
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..observe import ExecutionClosed, FlowDataChanged
 
@@ -76,7 +77,7 @@ class FlowDataClashWatch:
             callback(other, frozenset(other_keys), frozenset(own_keys))
 
 
-_watches: "weakref.WeakKeyDictionary[Any, FlowDataClashWatch]" = weakref.WeakKeyDictionary()
+_watches: weakref.WeakKeyDictionary[Any, FlowDataClashWatch] = weakref.WeakKeyDictionary()
 
 
 def clash_watch(flow: Any) -> FlowDataClashWatch:

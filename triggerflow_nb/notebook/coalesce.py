@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import sys
+import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -27,6 +27,9 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+logger = logging.getLogger("triggerflow_nb")
 
 
 class Coalescer:
@@ -81,5 +84,5 @@ class Coalescer:
         self.flush_count += 1
         try:
             contextvars.Context().run(self._flush)
-        except Exception as exc:  # noqa: BLE001 - a display bug must not break the run it displays
-            sys.stderr.write(f"triggerflow_nb: a notebook view failed to update: {exc!r}\n")
+        except Exception as exc:
+            logger.warning("a notebook view failed to update: %r", exc)

@@ -15,12 +15,19 @@ import ipywidgets as widgets
 
 from ..export.dot import status_node_ids, write_dot_body
 from ..export.drawing import draw
-from ..export.palette import status_colour
-from ..observe import ChunkFailed, ChunkFinished, ChunkStarted, ExecutionClosed, FanOutProgress, InterruptOpened, \
-    InterruptResumed
-from .coalesce import Coalescer
 from ..export.html import esc
+from ..export.palette import status_colour
 from ..export.svg import GraphvizUnavailable, fallback_text, render_svg
+from ..observe import (
+    ChunkFailed,
+    ChunkFinished,
+    ChunkStarted,
+    ExecutionClosed,
+    FanOutProgress,
+    InterruptOpened,
+    InterruptResumed,
+)
+from .coalesce import Coalescer
 
 _STATUS_EVENTS = (ChunkStarted, ChunkFinished, ChunkFailed, InterruptOpened, InterruptResumed, FanOutProgress)
 
@@ -41,7 +48,7 @@ class StatusLayout:
 
     def colour(self, statuses: dict[str, str]) -> str:
         out = [self.pieces[0]]
-        for status_id, piece in zip(self.status_ids, self.pieces[1:]):
+        for status_id, piece in zip(self.status_ids, self.pieces[1:], strict=False):
             out.append(status_colour(statuses.get(status_id)))
             out.append(piece)
         return "".join(out)
@@ -61,7 +68,9 @@ def layout_flow(flow: Any, id_prefix: str) -> StatusLayout:
         if attr < 0:
             continue
         start = attr + len(' fill="')
-        fills.append((drawing.nodes[key].status_id, start, svg.index('"', start)))
+        status_id = drawing.nodes[key].status_id
+        if status_id is not None:
+            fills.append((status_id, start, svg.index('"', start)))
     fills.sort(key=lambda item: item[1])
     return StatusLayout(svg, fills)
 

@@ -8,12 +8,12 @@ nothing is evaluated, so ``%tf_watch runs[0]`` is refused with a hint.
 
 from __future__ import annotations
 
-from ..definition.flow import FlowDefinition
-from ..runtime.execution import Execution
-
 from typing import Any
 
 from IPython.core.error import UsageError
+
+from ..definition.flow import FlowDefinition
+from ..runtime.execution import Execution
 
 
 def _lookup(shell: Any, name: str, what: str, example: str) -> Any:

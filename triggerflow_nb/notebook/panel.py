@@ -12,22 +12,42 @@ When the execution closes, the panel flushes one last time and unsubscribes.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..runtime.execution import Execution
 from ..observe import (
-    ChunkCancelled, ChunkFailed, ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled,
-    ExecutionStarted, FanOutProgress, FlowDataChanged, InterruptOpened, InterruptResumed, ResourcesChanged,
-    StateRejected, StreamItem,
+    ChunkCancelled,
+    ChunkFailed,
+    ChunkFinished,
+    ChunkStarted,
+    ExecutionClosed,
+    ExecutionSealed,
+    ExecutionSettled,
+    ExecutionStarted,
+    FanOutProgress,
+    FlowDataChanged,
+    InterruptOpened,
+    InterruptResumed,
+    ResourcesChanged,
+    StateRejected,
+    StreamItem,
 )
+from ..runtime.execution import Execution
 from .clash import clash_watch
 from .coalesce import Coalescer, running_loop
 from .live_graph import LiveGraph
 from .panel_sections import (
-    FlowDataSection, HeaderSection, InterruptRow, InterruptsSection, NoticesSection, ProgressSection,
-    ResourcesSection, StateSection, StreamSection,
+    FlowDataSection,
+    HeaderSection,
+    InterruptRow,
+    InterruptsSection,
+    NoticesSection,
+    ProgressSection,
+    ResourcesSection,
+    StateSection,
+    StreamSection,
 )
 from .resume import parse_payload, schedule_resume
 
@@ -61,7 +81,7 @@ class ExecutionPanel(widgets.VBox):
         self._dirty_all_state = True
         self._dirty: set[str] = set(_SECTIONS)
         self._fan_outs: dict[str, tuple[str, int, int]] = {}  # activation id -> (node id, done, total)
-        self._home_loop = None  # the loop the execution's events arrive on
+        self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the execution's events arrive on
         self._coalescer = Coalescer(self._flush, interval)
         self._detachers: list[Any] = []
         self._closed = execution.is_closed()
@@ -86,9 +106,7 @@ class ExecutionPanel(widgets.VBox):
         elif kind is FanOutProgress:
             self._fan_outs[event.activation_id] = (event.node_id, event.done, event.total)
             self._dirty.add("progress")
-        elif kind is ChunkStarted or kind is ChunkFinished:
-            self._dirty.add("graph")
-        elif kind is ExecutionSettled:  # running ended: the badge and the graph change
+        elif kind is ChunkStarted or kind is ChunkFinished or kind is ExecutionSettled:
             self._dirty.add("graph")
         elif kind is ChunkCancelled:
             self.notices.add("warning", f"chunk {event.node_id!r} was cut short ({event.reason}); the "

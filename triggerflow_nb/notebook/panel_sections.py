@@ -8,7 +8,8 @@ assigning a value equal to the current one sends nothing to the front end.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -167,7 +168,7 @@ class StreamSection:
 
 
 class InterruptRow:
-    def __init__(self, interrupt: dict[str, Any], on_continue: Callable[["InterruptRow"], None]):
+    def __init__(self, interrupt: dict[str, Any], on_continue: Callable[[InterruptRow], None]):
         self.interrupt_id = interrupt["id"]
         self.info = widgets.HTML(
             f"<b>{esc(interrupt.get('type'))}</b> in <code>{esc(interrupt.get('chunk'))}</code> "

@@ -9,13 +9,14 @@ key has an object, ``finish({key: object})`` completes the load.
 from __future__ import annotations
 
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
+from ..export.html import esc
 from ..layers.resources import describe_resource
 from .env import in_notebook, user_namespace
-from ..export.html import esc
 
 # Names IPython puts into every namespace; never a user's resource.
 _IPYTHON_NAMES = frozenset({"In", "Out", "exit", "quit", "get_ipython"})
@@ -52,7 +53,7 @@ def rank_candidates(key: str, recorded_type: str | None, namespace: dict[str, An
 
 
 class ResourceRow:
-    def __init__(self, key: str, description: dict[str, Any], prompt: "ReinjectionPrompt"):
+    def __init__(self, key: str, description: dict[str, Any], prompt: ReinjectionPrompt):
         self.key = key
         self.recorded_type = description.get("type") if isinstance(description, dict) else None
         self._prompt = prompt
@@ -137,7 +138,7 @@ class ReinjectionPrompt(widgets.VBox):
     def _finish(self) -> None:
         try:
             self.finish(dict(self.chosen))
-        except Exception as exc:  # noqa: BLE001 - shown where the user clicked, not lost in a log
+        except Exception as exc:
             self.result.value = f"<span style='color:#c53030'>load failed: {esc(type(exc).__name__)}: {esc(exc)}</span>"
             self.chosen.clear()
             self.refresh()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..runtime.loop_bridge import run_sync
 from .coalesce import running_loop
@@ -44,23 +45,28 @@ def schedule_resume(execution: Any, interrupt_id: str, payload: Any, done: Done,
     if loop is not None:
         task = loop.create_task(coro)
         owner.add(task)
-        task.add_done_callback(lambda t: (owner.discard(t), done(_error_of(t))))
+        task.add_done_callback(lambda t: _settled(owner, t, done))
         return task
     if home_loop is not None and home_loop.is_running() and not home_loop.is_closed():
         future = asyncio.run_coroutine_threadsafe(coro, home_loop)
         owner.add(future)
-        future.add_done_callback(lambda f: (owner.discard(f), done(_error_of(f))))
+        future.add_done_callback(lambda f: _settled(owner, f, done))
         return future
     try:
         run_sync(coro)
-    except Exception as exc:  # noqa: BLE001 - reported in the panel, like the async paths
+    except Exception as exc:
         done(exc)
     else:
         done(None)
     return None
 
 
-def _error_of(future: "asyncio.Future[Any] | concurrent.futures.Future[Any]") -> BaseException | None:
+def _error_of(future: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> BaseException | None:
     if future.cancelled():
         return asyncio.CancelledError("the resume was cancelled")
     return future.exception()
+
+
+def _settled(owner: set[Any], finished: Any, done: Callable[[BaseException | None], Any]) -> None:
+    owner.discard(finished)
+    done(_error_of(finished))

@@ -6,7 +6,8 @@ predicate up by name among those registered with ``flow.register_chunk_handler``
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..definition.flow import FlowDefinition
 from ..definition.graph import CHUNK, MATCH, SUB_FLOW, Branch, FlowGraph, Node
@@ -34,7 +35,9 @@ def _check_cases(description: dict[str, Any]) -> None:
                 try:
                     arm["case"] = to_state_value("case", arm["case"])
                 except StateSerializationError:
-                    raise BlueprintError(f"match case {arm['case']!r} in {node['id']!r} is not JSON-compatible") from None
+                    raise BlueprintError(
+                        f"match case {arm['case']!r} in {node['id']!r} is not JSON-compatible"
+                    ) from None
         if "sub_flow" in node:
             _check_cases(node["sub_flow"])
 

@@ -11,7 +11,10 @@ from typing import Any, Protocol
 
 from ..definition.graph import FlowGraph
 from ..errors import (
-    FingerprintMismatchError, InvalidSnapshotError, SchemaVersionError, StateSerializationError,
+    FingerprintMismatchError,
+    InvalidSnapshotError,
+    SchemaVersionError,
+    StateSerializationError,
 )
 from ..layers.state import to_state_dict
 from ..runtime.snapshot import SCHEMA_VERSION, ExecutionSnapshot
@@ -38,7 +41,8 @@ def validate_snapshot(saved: Any, flow: SnapshotTarget) -> ExecutionSnapshot:
     """
     if not isinstance(saved, dict):
         raise InvalidSnapshotError(
-            f"load() takes the dict that execution.save() returned (or load_from_file(path)), got {type(saved).__name__}"
+            f"load() takes the dict that execution.save() returned (or load_from_file(path)), "
+            f"got {type(saved).__name__}"
         )
     version = saved.get("schema_version")
     if version is None:
@@ -88,7 +92,9 @@ def load_report(snapshot: ExecutionSnapshot, missing: list[str], target_is_fresh
     if pending:
         diagnostics.append(f"pending interrupts after load: {pending} (resume with continue_with)")
     for env in snapshot["environments"]:
-        diagnostics.append(f"managed resource {env['key']!r} ({env['kind']}) will be re-ensured by the environment manager")
+        diagnostics.append(
+            f"managed resource {env['key']!r} ({env['kind']}) will be re-ensured by the environment manager"
+        )
     return {"ready": not missing and target_is_fresh, "missing_resource_keys": missing, "diagnostics": diagnostics}
 
 

@@ -18,9 +18,11 @@ _PREVIEW = 120
 
 def render_saved_html(saved: dict[str, Any]) -> str:
     get = saved.get if isinstance(saved, dict) else (lambda key, default=None: default)
-    state = get("state") if isinstance(get("state"), dict) else {}
+    recorded_state = get("state")
+    state: dict[str, Any] = recorded_state if isinstance(recorded_state, dict) else {}
     interrupts = [i for i in (get("interrupts") or []) if isinstance(i, dict)]
-    resources = dict(get("resources")) if isinstance(get("resources"), dict) else {}  # a copy: never edit the save
+    recorded = get("resources")
+    resources: dict[str, Any] = dict(recorded) if isinstance(recorded, dict) else {}  # a copy: never edit the save
     for key in get("resource_keys") or []:  # keys recorded without a description still need re-injection
         resources.setdefault(key, {})
 

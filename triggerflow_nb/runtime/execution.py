@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, AsyncIterator, Callable, Iterator, Literal, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from typing import Any, Literal, cast
 
 from .._validate import flag, non_empty_str, one_of, positive_int, seconds
 from .._warn_once import warn_deprecated_once
@@ -19,20 +20,45 @@ from ..errors import ChunkError, InterruptError, InvalidArgumentError, Lifecycle
 from ..layers.resources import RuntimeResources
 from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
 from ..observe import (
-    Channel, ChunkFinished, ChunkStarted, ExecutionClosed, ExecutionSealed, ExecutionSettled, ExecutionStarted, InterruptOpened,
-    InterruptResumed, ResourcesChanged, StateChanged, StateKeyTracker, StateRejected, StreamItem,
+    Channel,
+    ChunkFinished,
+    ChunkStarted,
+    ExecutionClosed,
+    ExecutionSealed,
+    ExecutionSettled,
+    ExecutionStarted,
+    InterruptOpened,
+    InterruptResumed,
+    ResourcesChanged,
+    StateChanged,
+    StateKeyTracker,
+    StateRejected,
+    StreamItem,
 )
 from . import sub_flow
+from .frames import Frames
 from .host import FlowHost
 from .interrupts import Interrupt
 from .loop_bridge import run_sync
 from .runtime_data import Resume
 from .status import (
-    CANCELLED, CLOSED, COMPLETED, CREATED, DONE, FAILED, IDLE, OPEN, RESUMED, RUNNING, SEALED, WAITING,
-    ExecutionStatus, LifecycleState, NodeStatus,
+    CANCELLED,
+    CLOSED,
+    COMPLETED,
+    CREATED,
+    DONE,
+    FAILED,
+    IDLE,
+    OPEN,
+    RESUMED,
+    RUNNING,
+    SEALED,
+    WAITING,
+    ExecutionStatus,
+    LifecycleState,
+    NodeStatus,
 )
 from .stream import RuntimeStream
-from .frames import Frames
 from .walker import Activation, GraphWalker
 
 
@@ -307,7 +333,7 @@ class Execution(GraphWalker):
         if self._lifecycle == CLOSED:
             if self._error is not None:
                 raise self._error
-            return self.result.get_state()
+            return self._close_snapshot()
         pending = self._pending_interrupts()
         if pending and pending_interrupts == "reject":
             raise InterruptError(
@@ -333,7 +359,7 @@ class Execution(GraphWalker):
         if self._interrupted and status == COMPLETED:
             status, reason = CANCELLED, f"{reason} after an interrupt ({self._interrupted})"
         await self._finish(status, reason)
-        return self.result.get_state()
+        return self._close_snapshot()
 
     def close(self, timeout: float | None = None, pending_interrupts: str = "reject") -> dict[str, Any]:
         return run_sync(self.async_close(timeout=timeout, pending_interrupts=pending_interrupts))
@@ -352,17 +378,17 @@ class Execution(GraphWalker):
         name = getattr(exc, "chunk_name", None)
         await self._finish(FAILED, f"chunk {name!r} failed: {exc}" if name else f"failed: {exc}")
 
-    async def _finish(self, status: str, reason: str) -> None:
+    async def _finish(self, status: ExecutionStatus, reason: str) -> None:
         """Close for good: stop paths, cancel owned tasks, freeze, end the stream, release."""
         if self._freeze(status, reason):
             await self._release_and_announce(status, reason)
 
-    def _finish_now(self, status: str, reason: str) -> None:
+    def _finish_now(self, status: ExecutionStatus, reason: str) -> None:
         """``_finish`` for a caller that cannot await (it is being interrupted): release later."""
         if self._freeze(status, reason):
             asyncio.get_running_loop().create_task(self._release_and_announce(status, reason))
 
-    def _freeze(self, status: str, reason: str) -> bool:
+    def _freeze(self, status: ExecutionStatus, reason: str) -> bool:
         """The synchronous part of closing; False if the execution was closed already."""
         if self._finished:
             return False
@@ -522,6 +548,11 @@ class Execution(GraphWalker):
         if triggered is not None:
             await triggered
 
+    def _close_snapshot(self) -> dict[str, Any]:
+        """A copy of all state: after close, the frozen close snapshot."""
+        snapshot: dict[str, Any] = self.result.get_state()
+        return snapshot
+
     def get_state(self, key: str | None = None, default: Any = None) -> Any:
         """Live state before close, the frozen close snapshot after (always a copy)."""
         return self.result.get_state(key, default)
@@ -613,21 +644,25 @@ class Execution(GraphWalker):
         If the execution has not started and ``initial_value`` is given, it is started with it.
         ``timeout`` bounds the wait for each next item (None waits as long as it takes).
         """
-        return self._stream_items(initial_value, timeout)
+        stream: AsyncIterator[Any] = self._stream_items(initial_value, timeout)
+        return stream
 
-    async def _stream_items(self, initial_value: Any, timeout: float | None) -> AsyncIterator[Any]:
+    async def _stream_items(self, initial_value: Any, timeout: float | None) -> AsyncGenerator[Any, None]:
         if not self._started and initial_value is not None:
             self._spawn_owned(self.run(initial_value, until="settled"))
         async for item in self._stream.iterate(timeout):
             yield item
 
     def get_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10) -> Iterator[Any]:
-        agen = self._stream_items(initial_value, timeout).__aiter__()
-        while True:
-            try:
-                yield run_sync(agen.__anext__())
-            except StopAsyncIteration:
-                return
+        agen = self._stream_items(initial_value, timeout)
+        try:
+            while True:
+                try:
+                    yield run_sync(_next_item(agen))
+                except StopAsyncIteration:
+                    return
+        finally:  # a reader that stops early must not leave the generator suspended
+            run_sync(agen.aclose())
 
     # -- interrupts ------------------------------------------------------------------------------------
 
@@ -709,6 +744,10 @@ class Execution(GraphWalker):
     def __repr__(self) -> str:
         return (f"<TriggerFlowExecution {self.id[:8]} of flow {self.flow.name!r}: "
                 f"{self._lifecycle}, {self.status}>")
+
+
+async def _next_item(agen: AsyncIterator[Any]) -> Any:
+    return await agen.__anext__()
 
 
 def _check_event(event: Any) -> None:

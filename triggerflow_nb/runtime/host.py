@@ -13,7 +13,8 @@ flow-level resource defaults, the flow-wide channel).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..definition.graph import FlowGraph, Node
 from ..layers.flow_data import FlowData

@@ -37,7 +37,7 @@ class TriggerFlowRuntimeData:
 
     __slots__ = ("execution", "_node", "input", "_frames", "_paused", "resume")
 
-    def __init__(self, execution: ChunkHost, node: "Node", value: Any, frames: Frames,
+    def __init__(self, execution: ChunkHost, node: Node, value: Any, frames: Frames,
                  resume: Resume | None = None):
         self.execution = execution
         self._node = node

@@ -14,7 +14,7 @@ truth. ``restore`` trusts its input: call it only with a snapshot that passed
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, Optional, Union
+from typing import Any, Final, Literal, Optional, Union, cast
 
 from typing_extensions import TypedDict
 
@@ -26,8 +26,8 @@ from .interrupts import Interrupt
 from .status import CLOSED, OPEN, WAITING, ExecutionStatus, InterruptStatus, LifecycleState, NodeStatus
 from .walker import Activation
 
-SCHEMA_VERSION = 2  # 2: the fingerprint is taken from the graph's one description (describe())
-SNAPSHOT_KIND = "triggerflow_nb.execution"
+SCHEMA_VERSION: Final = 2  # 2: the fingerprint is taken from the graph's one description (describe())
+SNAPSHOT_KIND: Final = "triggerflow_nb.execution"
 
 # A frame as saved: [kind, id, index] (JSON has no tuples). See runtime/frames.py.
 SavedFrame = list[Union[str, int]]
@@ -184,7 +184,7 @@ def capture(execution: Execution) -> ExecutionSnapshot:
         "state": execution.result.get_state(),
         "interrupts": [_interrupt_record(i) for i in execution._interrupts.values()],
         "resource_keys": execution._resources.keys(),
-        "resources": execution._resources.describe(),
+        "resources": cast(dict[str, ResourceRecord], execution._resources.describe()),
         "required_resource_keys": list(flow._resource_requirements),
         "environments": [
             {"kind": r["kind"], "key": r["key"], "config": dict(r["config"])} for r in execution._environments

@@ -7,7 +7,8 @@ receives every item from the first. The stream ends when the execution closes.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 
 class RuntimeStream:

@@ -38,7 +38,7 @@ async def leave_inline(awaitable: Any) -> None:
 _TAKEN = object()
 
 
-class StartedInline(Coroutine):
+class StartedInline(Coroutine[Any, Any, Any]):
     """What the task of a path started inline drives (see GraphWalker._start_inline).
 
     The task steps it exactly as it would step the path's coroutine: the first step hands

@@ -25,7 +25,7 @@ costs no task.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
 from typing import Any
 
@@ -33,7 +33,13 @@ from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node
 from ..errors import ChunkError, InvalidArgumentError, TriggerFlowError
 from ..layers.resources import RuntimeResources
 from ..observe import (
-    Channel, ChunkCancelled, ChunkFailed, ChunkFinished, ChunkStarted, EventEmitted, FanOutProgress,
+    Channel,
+    ChunkCancelled,
+    ChunkFailed,
+    ChunkFinished,
+    ChunkStarted,
+    EventEmitted,
+    FanOutProgress,
 )
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .frames import SLOT, THEN, Frame, Frames
@@ -68,7 +74,7 @@ class Activation:
     def result(self) -> Any:
         if self.keys is None:
             return self.slots
-        return dict(zip(self.keys, self.slots))
+        return dict(zip(self.keys, self.slots, strict=True))
 
 
 def fan_out_items(value: Any) -> list[Any]:
@@ -143,15 +149,17 @@ class GraphWalker:
                 node = nodes[node_id]
                 kind = node.kind
                 if kind == CHUNK:
-                    data = TriggerFlowRuntimeData(self, node, value, frames, resume)
+                    # The host (Execution) is a ChunkHost; a cast() would cost a call per step.
+                    data = TriggerFlowRuntimeData(self, node, value, frames, resume)  # type: ignore[arg-type]
                     resume = None
                     out = await self._run_chunk(node, data)
                     if data._paused:
                         return
                 elif kind == IF or kind == MATCH:
                     arm_index = await self._choose_arm(node, value, frames)
-                    if arm_index is not None and node.branches[arm_index].entry is not None:
-                        node_id = node.branches[arm_index].entry
+                    entry = None if arm_index is None else node.branches[arm_index].entry
+                    if entry is not None and arm_index is not None:
+                        node_id = entry
                         frames = frames + ((THEN, node.id, arm_index),)
                         continue
                     out = value
@@ -254,9 +262,9 @@ class GraphWalker:
                 if arm.is_default or arm.case_value == value:
                     return index
             return None
-        data = TriggerFlowRuntimeData(self, node, value, frames)
+        data = TriggerFlowRuntimeData(self, node, value, frames)  # type: ignore[arg-type]  # see _walk
         for index, arm in enumerate(node.branches):
-            if arm.is_default:
+            if arm.is_default or arm.predicate is None:
                 return index
             try:
                 verdict = arm.predicate(data)
@@ -293,11 +301,12 @@ class GraphWalker:
         if self._channel.active:  # progress shows from the start, not after the first item
             self._channel.publish(FanOutProgress(self.id, node.id, activation.id, 0, len(items)))
 
-        def item_path(index: int):
+        def item_path(index: int) -> Coroutine[Any, Any, None]:
             item_frames = frames + ((SLOT, activation.id, index),)
-            if entries[index] is None:  # an empty body passes items through
+            entry = entries[index]
+            if entry is None:  # an empty body passes items through
                 return self._fill_slot(item_frames[-1], items[index])
-            return self._walk(entries[index], items[index], item_frames)
+            return self._walk(entry, items[index], item_frames)
 
         # Starting inline pays off for paths that run synchronously for a while; when every
         # path awaits user code at once, each goes straight into a task (see _start_inline).
@@ -323,7 +332,7 @@ class GraphWalker:
         node = self.flow._graph.nodes[node_id]
         return self.flow._handlers[node_id][1] if node.kind == CHUNK else node.kind == SUB_FLOW
 
-    async def _bounded(self, item_path, count: int, limit: int) -> None:
+    async def _bounded(self, item_path: Callable[[int], Coroutine[Any, Any, None]], count: int, limit: int) -> None:
         """Run ``count`` item paths with at most ``limit`` in flight (a fixed pool of workers)."""
         next_index = iter(range(count))
 
@@ -348,7 +357,7 @@ class GraphWalker:
             self._node_status[activation.node_id] = DONE
             await self._walk(activation.node_id, activation.result(), activation.frames, from_successors=True)
 
-    async def _gather(self, coros: Iterable, inline: bool = True) -> None:
+    async def _gather(self, coros: Iterable[Coroutine[Any, Any, Any]], inline: bool = True) -> None:
         """Run the coroutines concurrently and await them all; if one fails, cancel the others
         (no orphaned task) and re-raise.
 
