@@ -103,6 +103,12 @@ class Node:
     sub_flow: SubFlowDefinition | None = None
     capture: dict[str, Any] | None = None
     write_back: dict[str, Any] | None = None
+    # The event fired when this node (a chunk or sub-flow step) finishes, built once: it is
+    # looked up after every step of a flow that listens to anything.
+    done_event: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.done_event = chunk_done_event(self.id)
 
 
 class FlowGraph:

@@ -455,7 +455,9 @@ class Execution(GraphWalker):
         self._node_status[node.id] = DONE
         if self._channel.active:
             self._channel.publish(ChunkFinished(self.id, node.id))
-        await self._after_step(node.id, next_value, frames)  # when(<sub-flow step>) fires like a chunk's
+        listeners = self.flow._graph.listeners
+        if listeners and node.done_event in listeners:  # when(<sub-flow step>) fires like a chunk's
+            await self._dispatch_event(node.done_event, next_value, frames)
         return next_value
 
     # -- external emit -----------------------------------------------------------------------------

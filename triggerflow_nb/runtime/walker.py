@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node, chunk_done_event
+from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node
 from ..errors import ChunkError, InvalidArgumentError, TriggerFlowError
 from ..layers.resources import RuntimeResources
 from ..observe import (
@@ -247,7 +247,9 @@ class GraphWalker:
         self._node_status[node_id] = WAITING if data._paused else DONE
         if channel.active:
             channel.publish(ChunkFinished(self.id, node_id))
-        await self._after_step(node_id, out, data._frames)
+        listeners = self.flow._graph.listeners
+        if listeners and node.done_event in listeners:  # when(<chunk>)
+            await self._dispatch_event(node.done_event, out, data._frames)
         return out
 
     def _chunk_failed(self, node_id: str, exc: BaseException) -> None:
@@ -412,14 +414,6 @@ class GraphWalker:
         finally:
             self._inline = outer
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
-
-    async def _after_step(self, node_id: str, out: Any, frames: Frames) -> None:
-        """Fire ``when(<step>)`` listeners of a step that just finished."""
-        listeners = self.flow._graph.listeners
-        if listeners:
-            event = chunk_done_event(node_id)
-            if event in listeners:
-                await self._dispatch_event(event, out, frames)
 
     async def _dispatch_event(self, event: str, payload: Any, frames: Frames) -> None:
         """Run every `when` branch listening to ``event``; and-joins collect per execution and scope."""
