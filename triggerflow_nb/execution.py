@@ -21,7 +21,6 @@ from .persistence.save_load import (
 )
 from .persistence.saved import SavedExecution
 from .runtime.execution import Execution
-from .runtime.loop_bridge import run_sync
 from .runtime.snapshot import ExecutionSnapshot, capture, restore
 
 
@@ -75,7 +74,7 @@ class TriggerFlowExecution(Execution):
         is refused with a typed error, and this execution is left untouched. Missing resources
         raise ``MissingResourceError`` (in a notebook, a prompt asks for them unless ``prompt=False``).
         """
-        return run_sync(self.async_load(saved, runtime_resources, prompt))
+        return self._run_sync(self.async_load(saved, runtime_resources, prompt))
 
     def _prompt_for(self, snapshot: ExecutionSnapshot, missing: list[str], given: dict[str, Any]) -> None:
         from .notebook.reinject import show_reinjection_prompt

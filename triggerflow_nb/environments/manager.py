@@ -11,13 +11,15 @@ also when the execution failed or was cancelled. Resources passed by hand in
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import EnvironmentProviderError
+from .._validate import seconds
+from ..errors import EnvironmentProviderError, InvalidArgumentError
 
 Starter = Callable[[dict[str, Any]], Awaitable[Any]]
 Releaser = Callable[[Any], Awaitable[None]]
@@ -30,6 +32,7 @@ class Provider:
     start: Starter
     release: Releaser | None = None
     health_check: HealthCheck | None = None
+    timeout: float | None = None  # per call of start/health_check/release; None: the manager's default
 
 
 @dataclass
@@ -55,48 +58,75 @@ class Lease:
 def normalize_requests(requests: list[Any]) -> list[dict[str, Any]]:
     """Accept ``"kind"`` or ``{"kind": ..., "key": ..., "config": {...}}``; return plain dicts."""
     if not isinstance(requests, (list, tuple)):
-        raise TypeError(f"execution_environments must be a list, got {type(requests).__name__}")
+        raise InvalidArgumentError(f"execution_environments must be a list, got {type(requests).__name__}")
     out = []
     for request in requests:
         if isinstance(request, str):
             request = {"kind": request}
         if not isinstance(request, dict) or not isinstance(request.get("kind"), str):
-            raise TypeError(f"an execution environment request is a kind name or a dict with 'kind', got {request!r}")
+            raise InvalidArgumentError(
+                f"an execution environment request is a kind name or a dict with 'kind', got {request!r}"
+            )
         unknown = set(request) - {"kind", "key", "config"}
         if unknown:
-            raise TypeError(f"execution environment request has unknown keys {sorted(unknown)}; use kind, key, config")
+            raise InvalidArgumentError(
+                f"execution environment request has unknown keys {sorted(unknown)}; use kind, key, config"
+            )
         config = request.get("config") or {}
         if not isinstance(config, dict):
-            raise TypeError(f"execution environment 'config' must be a dict, got {type(config).__name__}")
+            raise InvalidArgumentError(f"execution environment 'config' must be a dict, got {type(config).__name__}")
         try:
             json.dumps(config)
         except TypeError as exc:
-            raise TypeError(f"execution environment config must be JSON-compatible (it is saved): {exc}") from None
+            raise InvalidArgumentError(
+                f"execution environment config must be JSON-compatible (it is saved): {exc}"
+            ) from None
         out.append({"kind": request["kind"], "key": request.get("key") or request["kind"], "config": config})
     keys = [r["key"] for r in out]
     if len(set(keys)) != len(keys):
-        raise ValueError(f"execution_environments mount two resources under one key: {keys}")
+        raise InvalidArgumentError(f"execution_environments mount two resources under one key: {keys}")
     return out
 
 
 class ExecutionEnvironmentManager:
-    def __init__(self) -> None:
+    def __init__(self, default_timeout: float = 30.0) -> None:
         self._providers: dict[str, Provider] = {}
         self._entries: dict[str, _Entry] = {}
+        self.default_timeout = default_timeout
+
+    @property
+    def default_timeout(self) -> float:
+        """Seconds a provider's start, health_check or release may take unless it sets its own."""
+        return self._default_timeout
+
+    @default_timeout.setter
+    def default_timeout(self, value: float) -> None:
+        checked = seconds("default_timeout", value)
+        assert checked is not None
+        self._default_timeout = checked
 
     def register(self, kind: str, start: Starter, *, release: Releaser | None = None,
-                 health_check: HealthCheck | None = None, replace: bool = False) -> None:
-        """Register how to start (and release) resources of ``kind``."""
+                 health_check: HealthCheck | None = None, replace: bool = False,
+                 timeout: float | None = None) -> None:
+        """Register how to start (and release) resources of ``kind``.
+
+        ``timeout``: seconds each call of ``start``, ``health_check`` and ``release`` may take
+        (default: the manager's ``default_timeout``); past it, the call is cancelled and an
+        ``EnvironmentProviderError`` names the provider and the key.
+        """
+        timeout = seconds(f"provider {kind!r}: timeout", timeout, allow_none=True)
         if not isinstance(kind, str) or not kind:
-            raise TypeError(f"a provider kind must be a non-empty string, got {kind!r}")
+            raise InvalidArgumentError(f"a provider kind must be a non-empty string, got {kind!r}")
         for name, fn in (("start", start), ("release", release), ("health_check", health_check)):
             if fn is not None and not inspect.iscoroutinefunction(fn):
-                raise TypeError(f"provider {kind!r}: {name} must be an async function")
+                raise InvalidArgumentError(f"provider {kind!r}: {name} must be an async function")
         if start is None:
-            raise TypeError(f"provider {kind!r}: start is required")
+            raise InvalidArgumentError(f"provider {kind!r}: start is required")
         if kind in self._providers and not replace:
-            raise ValueError(f"a provider for {kind!r} is already registered; pass replace=True to replace it")
-        self._providers[kind] = Provider(kind, start, release, health_check)
+            raise InvalidArgumentError(
+                f"a provider for {kind!r} is already registered; pass replace=True to replace it"
+            )
+        self._providers[kind] = Provider(kind, start, release, health_check, timeout)
 
     def unregister(self, kind: str) -> None:
         self._providers.pop(kind, None)
@@ -118,17 +148,13 @@ class ExecutionEnvironmentManager:
             )
         entry_id = self._entry_id(request)
         entry = self._entries.get(entry_id)
-        if entry is not None and provider.health_check is not None and not await provider.health_check(entry.resource):
+        if entry is not None and provider.health_check is not None and not await self._call(
+                provider, "check the health of", request["key"], provider.health_check(entry.resource)):
             # Unhealthy: start a fresh one for newcomers; holders keep theirs until they release it.
             self._entries.pop(entry_id)
             entry = None
         if entry is None:
-            try:
-                resource = await provider.start(dict(request["config"]))
-            except Exception as exc:
-                raise EnvironmentProviderError(
-                    f"provider {request['kind']!r} failed to start resource {request['key']!r}: {exc!r}"
-                ) from exc
+            resource = await self._call(provider, "start", request["key"], provider.start(dict(request["config"])))
             entry = _Entry(request["kind"], request["key"], request["config"], resource)
             self._entries[entry_id] = entry
         entry.refcount += 1
@@ -158,17 +184,41 @@ class ExecutionEnvironmentManager:
             del self._entries[lease.entry_id]
         provider = self._providers.get(lease.kind)
         if provider is not None and provider.release is not None:
-            await provider.release(entry.resource)
+            await self._call(provider, "release", lease.key, provider.release(entry.resource))
 
-    async def release_all(self, leases: list[Lease]) -> None:
+    async def release_all(self, leases: list[Lease], *, timeout: float | None = None) -> None:
+        """Release every lease (each within its provider's time limit, all within ``timeout``);
+        report every failure at the end, after trying them all."""
         errors = []
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         for lease in leases:
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
             try:
-                await self.release(lease)
+                await asyncio.wait_for(self.release(lease), remaining)
+            except asyncio.TimeoutError:
+                errors.append(f"{lease.key!r}: not released within the close timeout")
             except Exception as exc:  # keep releasing the others; report at the end
-                errors.append(f"{lease.key}: {exc!r}")
+                errors.append(f"{lease.key!r}: {exc}")
         if errors:
             raise EnvironmentProviderError(f"releasing managed resources failed: {'; '.join(errors)}")
+
+    async def _call(self, provider: Provider, action: str, key: str, call: Awaitable[Any]) -> Any:
+        """Await one provider call within its time limit; any failure becomes a typed error."""
+        limit = provider.timeout if provider.timeout is not None else self._default_timeout
+        try:
+            return await asyncio.wait_for(call, limit)
+        except asyncio.TimeoutError:
+            raise EnvironmentProviderError(
+                f"provider {provider.kind!r} did not {action} resource {key!r} within {limit:g}s; raise its "
+                f"limit with execution_environment.register({provider.kind!r}, ..., timeout=...)"
+            ) from None
+        except EnvironmentProviderError:
+            raise
+        except Exception as exc:
+            raise EnvironmentProviderError(
+                f"provider {provider.kind!r} failed to {action} resource {key!r}: {exc!r}"
+            ) from exc
 
 
 execution_environment = ExecutionEnvironmentManager()

@@ -7,10 +7,11 @@ Saving, loading and watching are added by the facade (``triggerflow_nb.execution
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from typing import Any, Literal, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Literal, TypeVar, cast
 
 from .._validate import flag, non_empty_str, one_of, positive_int, seconds
 from .._warn_once import warn_deprecated_once
@@ -39,8 +40,9 @@ from . import sub_flow
 from .frames import Frames
 from .host import FlowHost
 from .interrupts import Interrupt
-from .loop_bridge import run_sync
+from .loop_bridge import run_on_home
 from .runtime_data import Resume
+from .scope import TaskScope
 from .status import (
     CANCELLED,
     CLOSED,
@@ -60,6 +62,16 @@ from .status import (
 )
 from .stream import RuntimeStream
 from .walker import Activation, GraphWalker
+
+logger = logging.getLogger("triggerflow_nb")
+T = TypeVar("T")
+
+# close(timeout=T): the work gets 80% of T to drain; what is cancelled then gets half of the rest
+# to run its cleanup, and releasing environments the remainder.
+_DRAIN_SHARE = 0.8
+_CLEANUP_SHARE = 0.5
+# Without a timeout, cancelled work (after a failure) gets this long to clean up before release.
+CLEANUP_GRACE = 10.0
 
 
 class Execution(GraphWalker):
@@ -95,7 +107,9 @@ class Execution(GraphWalker):
         self._close_reason: str | None = None
         self._error: BaseException | None = None
         self._inflight = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._home_loop: asyncio.AbstractEventLoop | None = None  # where it runs, once started or loaded
+        self._scope = TaskScope(self.id)  # owns every task and root call of this execution
+        self._release_error: Exception | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_event: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
@@ -212,44 +226,62 @@ class Execution(GraphWalker):
             else:
                 await self._finish(COMPLETED, reason)
 
-    async def _root(self, coro: Any) -> Any:
-        """Run one externally started piece of work (start, emit, continue) with accounting."""
+    async def _root(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run one externally started piece of work (start, emit, continue) in the caller's task,
+        owned by the scope: close() can cut it, and then its caller gets a LifecycleError."""
+        entered = self._scope.enter_root()
         self._enter()
         try:
             return await coro
-        except Exception as exc:
-            await self._fail(exc)
+        except asyncio.CancelledError:
+            if self._scope.was_cut(entered[0]):
+                task = entered[0]
+                if task is not None and hasattr(task, "uncancel"):
+                    task.uncancel()  # the cancellation was ours and ends here (3.11+)
+                if self._error is not None:  # cut because the run failed elsewhere: that is the news
+                    raise self._error from None
+                raise LifecycleError(
+                    f"execution {self.id} of flow {self.flow.name!r} was closed while this call was running "
+                    f"({self._close_reason}); the path it ran was cancelled"
+                ) from None
+            self._note_interrupt("CancelledError")
             raise
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit) as exc:
+        except (KeyboardInterrupt, SystemExit) as exc:
             self._note_interrupt(type(exc).__name__)
+            raise
+        except BaseException as exc:  # an Exception, or any other BaseException a chunk raised
+            await self._fail(exc)
             raise
         finally:
             self._leave()
+            self._scope.exit_root(entered)
 
     def _note_interrupt(self, what: str) -> None:
         """Remember that a run was cut short (a cell interrupted, an await cancelled)."""
         if not self._finished and self._interrupted is None:
             self._interrupted = what
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
         self._enter()  # counted now, so auto-close cannot slip in before the task starts
 
         async def run() -> None:
             try:
                 await coro
-            except Exception as exc:
+            except asyncio.CancelledError:
+                raise
+            except (KeyboardInterrupt, SystemExit) as exc:
+                self._note_interrupt(type(exc).__name__)
+                raise
+            except BaseException as exc:  # nobody awaits this task: the failure closes the execution
                 await self._fail(exc)
             finally:
                 self._leave()
 
-        return self._spawn_owned(run())
+        return self._scope.spawn(run())
 
-    def _spawn_owned(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn_owned(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        return self._scope.spawn(coro)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -269,6 +301,7 @@ class Execution(GraphWalker):
         self.flow._validate_runnable()
         wait_for_close = until == "closed"
         self._pause_fails_fast = pause_fails_fast
+        self._home_loop = asyncio.get_running_loop()
         self._started = True
         self._status = RUNNING
         self.started_at = time.time()
@@ -298,8 +331,7 @@ class Execution(GraphWalker):
         else:
             self._schedule_auto_close()
         await self._wait_closed()
-        if self._error is not None:
-            raise self._error
+        self._raise_error()
         return self.result.get_state()
 
     async def async_start(self, value: Any = None) -> Any:
@@ -310,7 +342,7 @@ class Execution(GraphWalker):
         return await self.run(value, until="closed")
 
     def start(self, value: Any = None) -> Any:
-        return run_sync(self.async_start(value))
+        return self._run_sync(self.async_start(value))
 
     # -- seal and close ---------------------------------------------------------------------------
 
@@ -320,19 +352,26 @@ class Execution(GraphWalker):
             self._publish(ExecutionSealed(self.id))
 
     def seal(self) -> None:
-        run_sync(self.async_seal())
+        self._run_sync(self.async_seal())
 
     async def async_close(self, timeout: float | None = None, pending_interrupts: str = "reject") -> dict[str, Any]:
         """Seal, let accepted work drain, close the stream, freeze and return the close snapshot.
 
         Pending interrupts make close() raise unless ``pending_interrupts="cancel"``. With a
-        ``timeout``, work still running after that many seconds is cancelled (status ``cancelled``).
+        ``timeout``, work still running after most of it is cancelled (status ``cancelled``),
+        given the rest to clean up, and the managed environments are released; the whole
+        close returns within ``timeout`` seconds and nothing of the execution runs after it.
         """
         one_of("pending_interrupts", pending_interrupts, ("reject", "cancel"))
         seconds("close(timeout=...)", timeout, allow_none=True)
+        if self._scope.inside():
+            raise LifecycleError(
+                f"close() was called from inside execution {self.id}'s own work (a chunk or a branch it "
+                f"started), where it would wait for itself: call data.execution.seal() there (nothing new "
+                f"is accepted and the execution closes once idle, with auto_close), or close() from outside"
+            )
         if self._lifecycle == CLOSED:
-            if self._error is not None:
-                raise self._error
+            self._raise_error()
             return self._close_snapshot()
         pending = self._pending_interrupts()
         if pending and pending_interrupts == "reject":
@@ -343,29 +382,38 @@ class Execution(GraphWalker):
         for interrupt in pending:
             interrupt.status = CANCELLED
         await self.async_seal()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         status: ExecutionStatus = COMPLETED
         reason = "closed"
         if self._inflight:
             if self._idle_event is None:  # made on demand: most executions never need one
                 self._idle_event = asyncio.Event()
-            try:
-                await asyncio.wait_for(self._idle_event.wait(), timeout)
+            try:  # most of the time for the work to drain; the rest for cleanup and release
+                await asyncio.wait_for(self._idle_event.wait(), None if timeout is None else timeout * _DRAIN_SHARE)
             except asyncio.TimeoutError:
                 status, reason = CANCELLED, f"close timeout after {timeout}s: running work was cancelled"
-        if self._error is not None:
-            raise self._error
+        self._raise_error()
         if pending:
             reason = f"closed with {len(pending)} interrupt(s) cancelled"
         if self._interrupted and status == COMPLETED:
             status, reason = CANCELLED, f"{reason} after an interrupt ({self._interrupted})"
-        await self._finish(status, reason)
+        await self._finish(status, reason, deadline=deadline)
+        self._raise_error()
         return self._close_snapshot()
 
     def close(self, timeout: float | None = None, pending_interrupts: str = "reject") -> dict[str, Any]:
-        return run_sync(self.async_close(timeout=timeout, pending_interrupts=pending_interrupts))
+        return self._run_sync(self.async_close(timeout=timeout, pending_interrupts=pending_interrupts))
+
+    def _raise_error(self) -> None:
+        """Re-raise what ended the run: a chunk's error, else a failed release of its environments."""
+        if self._error is not None:
+            raise self._error
+        if self._release_error is not None:
+            raise self._release_error
 
     async def _wait_closed(self) -> None:
-        if self._finished:
+        if self._finished and self._closed_event is None:
             return
         if self._closed_event is None:  # made on demand: most executions never need one
             self._closed_event = asyncio.Event()
@@ -378,15 +426,26 @@ class Execution(GraphWalker):
         name = getattr(exc, "chunk_name", None)
         await self._finish(FAILED, f"chunk {name!r} failed: {exc}" if name else f"failed: {exc}")
 
-    async def _finish(self, status: ExecutionStatus, reason: str) -> None:
-        """Close for good: stop paths, cancel owned tasks, freeze, end the stream, release."""
-        if self._freeze(status, reason):
-            await self._release_and_announce(status, reason)
+    async def _finish(self, status: ExecutionStatus, reason: str, *, deadline: float | None = None) -> None:
+        """Close for good: freeze, cancel what still runs and wait for its cleanup, then release.
+
+        ``deadline`` (loop time) bounds the whole of it; without one, cancelled work still gets
+        at most ``CLEANUP_GRACE`` seconds, so a chunk that ignores cancellation cannot hang close.
+        """
+        if not self._freeze(status, reason):
+            await self._wait_closed()  # closing already (elsewhere): return once it has finished
+            return
+        loop = asyncio.get_running_loop()
+        grace = CLEANUP_GRACE if deadline is None else max(0.0, (deadline - loop.time()) * _CLEANUP_SHARE)
+        if not await self._scope.wait_quiet(grace):
+            logger.warning("execution %s: work still running %.3gs after it was cancelled; releasing anyway",
+                           self.id, grace)
+        await self._release_and_announce(status, reason, None if deadline is None else deadline - loop.time())
 
     def _finish_now(self, status: ExecutionStatus, reason: str) -> None:
-        """``_finish`` for a caller that cannot await (it is being interrupted): release later."""
+        """``_finish`` for a caller that cannot await (it is being interrupted): release in an owned task."""
         if self._freeze(status, reason):
-            asyncio.get_running_loop().create_task(self._release_and_announce(status, reason))
+            self._scope.spawn(self._release_and_announce(status, reason, None))
 
     def _freeze(self, status: ExecutionStatus, reason: str) -> bool:
         """The synchronous part of closing; False if the execution was closed already."""
@@ -398,10 +457,9 @@ class Execution(GraphWalker):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
-                task.cancel()
+        if self._closed_event is None:
+            self._closed_event = asyncio.Event()  # set once released and announced
+        self._scope.cancel_all()
         # Closing freezes state as it is: writes to a closed execution are refused, so the
         # close snapshot needs no copy of its own (readers get copies through execution.result).
         self._lifecycle = CLOSED
@@ -409,9 +467,11 @@ class Execution(GraphWalker):
         self._stream.close()
         return True
 
-    async def _release_and_announce(self, status: str, reason: str) -> None:
+    async def _release_and_announce(self, status: str, reason: str, timeout: float | None) -> None:
         try:
-            await self._release_environments()
+            await self._release_environments(timeout)
+        except Exception as exc:  # kept, never lost: close() and start() raise it, get_meta() shows it
+            self._release_error = exc
         finally:
             self._publish(ExecutionClosed(self.id, status, reason))
             if self._closed_event is not None:
@@ -470,7 +530,7 @@ class Execution(GraphWalker):
         await self._root(self._dispatch_event(event, payload, ()))
 
     def emit(self, event: str, payload: Any = None) -> None:
-        run_sync(self.async_emit(event, payload))
+        self._run_sync(self.async_emit(event, payload))
 
     async def async_emit_nowait(self, event: str, payload: Any = None) -> None:
         self.emit_nowait(event, payload)
@@ -608,10 +668,10 @@ class Execution(GraphWalker):
             self._resources.set(lease.key, lease.resource)
             self._resources.managed_keys.add(lease.key)
 
-    async def _release_environments(self) -> None:
+    async def _release_environments(self, timeout: float | None) -> None:
         leases, self._environment_leases = self._environment_leases, []
         if leases:
-            await execution_environment.release_all(leases)
+            await execution_environment.release_all(leases, timeout=timeout)
 
     # -- the runtime stream -----------------------------------------------------------------------------
 
@@ -660,11 +720,11 @@ class Execution(GraphWalker):
         try:
             while True:
                 try:
-                    yield run_sync(_next_item(agen))
+                    yield self._run_sync(_next_item(agen))
                 except StopAsyncIteration:
                     return
         finally:  # a reader that stops early must not leave the generator suspended
-            run_sync(agen.aclose())
+            self._run_sync(agen.aclose())
 
     # -- interrupts ------------------------------------------------------------------------------------
 
@@ -729,15 +789,20 @@ class Execution(GraphWalker):
         await self._root(work)
 
     def continue_with(self, interrupt_id: str, payload: Any = None) -> None:
-        run_sync(self.async_continue_with(interrupt_id, payload))
+        self._run_sync(self.async_continue_with(interrupt_id, payload))
 
     async def _after_restore(self) -> None:
         """The parts of loading that need the event loop: managed resources and the auto-close timer."""
+        self._home_loop = asyncio.get_running_loop()
         if self._finished:
             return
         await self._mount_environments()
         if self._started:
             self._schedule_auto_close()
+
+    def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Every sync call goes to the loop this execution lives on, from whatever thread it comes."""
+        return run_on_home(coro, self._home_loop, f"execution {self.id}")
 
     def is_fresh(self) -> bool:
         """Never started, never loaded, nothing written: a load() target."""
@@ -791,6 +856,7 @@ class ExecutionResult:
             "close_reason": ex._close_reason,
             "resource_keys": ex._resources.keys(),
             "error": None if ex._error is None else f"{type(ex._error).__name__}: {ex._error}",
+            "release_error": None if ex._release_error is None else str(ex._release_error),
         }
 
     def __repr__(self) -> str:

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..errors import LifecycleError
+
 T = TypeVar("T")
 
 _local = threading.local()
@@ -63,3 +65,28 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         if not task.done():
             task.cancel()
         raise
+
+
+def run_on_home(coro: Coroutine[Any, Any, T], home: asyncio.AbstractEventLoop | None, owner: str) -> T:
+    """``run_sync`` for an object that lives on the event loop ``home`` (where it started).
+
+    From the thread that runs ``home`` (or drives it as its private loop) this is ``run_sync``.
+    From any other thread the work is handed to ``home`` while it runs, and the caller waits
+    for the result; when ``home`` is not running, the call is refused rather than run on a
+    loop of this thread, where the work would be stranded once the call returned.
+    """
+    if home is None or home.is_closed():
+        return run_sync(coro)
+    try:
+        current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        current = None
+    if current is home or (current is None and getattr(_local, "loop", None) is home):
+        return run_sync(coro)
+    if home.is_running():
+        return asyncio.run_coroutine_threadsafe(coro, home).result()
+    coro.close()
+    raise LifecycleError(
+        f"{owner} lives on the event loop of the thread that started it, and that loop is not running now: "
+        f"call it from that thread (or use its async_ form on that loop)"
+    )

@@ -1,0 +1,314 @@
+"""One owner per execution: close(timeout) cuts every path, waits for cleanup, then releases.
+
+Every test is bounded: the awaits under test run inside asyncio.wait_for, so a hang fails
+the test instead of hanging the run.
+"""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+import triggerflow_nb
+from triggerflow_nb import (
+    ChunkError,
+    EnvironmentProviderError,
+    InvalidArgumentError,
+    LifecycleError,
+    TriggerFlow,
+)
+
+BOUND = 5.0  # no test here needs anywhere near this long; reaching it means a hang
+
+
+@pytest.fixture
+def db_provider():
+    """A managed resource ``db`` whose events are logged in order (with times)."""
+    manager = triggerflow_nb.execution_environment
+    log = []
+    behaviour = {"release_hangs": False, "release_fails": False, "start_hangs": False}
+
+    class Db:
+        open = True
+
+    async def start(config):
+        if behaviour["start_hangs"]:
+            await asyncio.sleep(3600)
+        log.append("started")
+        return Db()
+
+    async def release(db):
+        if behaviour["release_hangs"]:
+            await asyncio.sleep(3600)
+        if behaviour["release_fails"]:
+            raise OSError("socket already gone")
+        db.open = False
+        log.append("released")
+
+    manager.register("db", start, release=release, replace=True, timeout=1.0)
+    yield log, behaviour
+    manager.unregister("db")
+    assert manager.active() == {}, "a test leaked a managed resource"
+
+
+def slow_flow(log, seconds=30.0):
+    flow = TriggerFlow(name="slow")
+
+    async def slow(data):
+        db = data.require_resource("db")
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            await asyncio.sleep(0)  # cleanup that itself awaits
+            log.append(f"cleanup sees db open={db.open}")
+
+    flow.to(slow)
+    return flow
+
+
+def test_close_timeout_cuts_the_start_callers_path_and_cleans_up_before_release(db_provider):
+    log, _ = db_provider
+
+    async def main():
+        ex = slow_flow(log).create_execution(auto_close=False, execution_environments=["db"])
+        caller = asyncio.ensure_future(ex.async_start(1))
+        await asyncio.sleep(0.05)
+        began = time.monotonic()
+        snapshot = await asyncio.wait_for(ex.async_close(timeout=0.2), BOUND)
+        took = time.monotonic() - began
+        with pytest.raises(LifecycleError) as info:
+            await asyncio.wait_for(caller, BOUND)
+        return ex, snapshot, took, str(info.value)
+
+    ex, snapshot, took, message = asyncio.run(main())
+    assert snapshot == {}
+    assert log == ["started", "cleanup sees db open=True", "released"]
+    assert ex.status == "cancelled" and ex.lifecycle_state == "closed"
+    assert message == (f"execution {ex.id} of flow 'slow' was closed while this call was running "
+                       f"(close timeout after 0.2s: running work was cancelled); the path it ran was cancelled")
+    assert took < 0.2 + 0.15  # returned within its timeout (a little slack for a loaded machine)
+    assert ex._scope.tasks() == set()
+
+
+def test_close_timeout_waits_for_an_emit_nowait_branch_to_clean_up_before_release(db_provider):
+    log, _ = db_provider
+    flow = TriggerFlow(name="branches")
+
+    async def branch(data):
+        db = data.require_resource("db")
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.sleep(0)
+            log.append(f"branch cleanup sees db open={db.open}")
+
+    flow.when("go").to(branch)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False, execution_environments=["db"])
+        await ex.async_start(None)
+        ex.emit_nowait("go")
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(ex.async_close(timeout=0.2), BOUND)
+        return ex
+
+    ex = asyncio.run(main())
+    assert log == ["started", "branch cleanup sees db open=True", "released"]
+    assert ex.node_status() == {"branch": "cancelled"}
+    assert ex._scope.tasks() == set()
+
+
+def test_a_hanging_release_cannot_hold_close_past_its_timeout(db_provider):
+    log, behaviour = db_provider
+    behaviour["release_hangs"] = True
+    flow = TriggerFlow(name="hang")
+    flow.to(lambda data: data.set_state("ok", True))
+
+    async def main():
+        ex = flow.create_execution(auto_close=False, execution_environments=["db"])
+        await ex.async_start(None)
+        began = time.monotonic()
+        with pytest.raises(EnvironmentProviderError) as info:
+            await asyncio.wait_for(ex.async_close(timeout=0.3), BOUND)
+        return ex, time.monotonic() - began, str(info.value)
+
+    ex, took, message = asyncio.run(main())
+    assert took < 0.3 + 0.15
+    assert message == "releasing managed resources failed: 'db': not released within the close timeout"
+    assert ex.result.get_meta()["release_error"] == message
+    assert ex.get_state() == {"ok": True} and ex.lifecycle_state == "closed"
+
+
+def test_a_hanging_release_without_close_timeout_is_bounded_by_the_provider_limit(db_provider):
+    log, behaviour = db_provider
+    behaviour["release_hangs"] = True
+    flow = TriggerFlow(name="hang2")
+    flow.to(lambda data: None)
+    ex = flow.create_execution(auto_close=False, execution_environments=["db"])
+    ex.start(None)
+    with pytest.raises(EnvironmentProviderError,
+                       match=r"^releasing managed resources failed: 'db': provider 'db' did not release resource "
+                             r"'db' within 1s; raise its limit with execution_environment.register\('db', ..., "
+                             r"timeout=...\)$"):
+        ex.close()
+
+
+def test_a_hanging_provider_start_fails_the_start_within_its_limit(db_provider):
+    log, behaviour = db_provider
+    behaviour["start_hangs"] = True
+    flow = TriggerFlow(name="nostart")
+    flow.to(lambda data: None)
+    began = time.monotonic()
+    with pytest.raises(EnvironmentProviderError,
+                       match=r"^provider 'db' did not start resource 'db' within 1s"):
+        flow.start(None, execution_environments=["db"])
+    assert time.monotonic() - began < BOUND
+
+
+def test_a_release_error_during_auto_close_reaches_the_caller_and_the_meta(db_provider):
+    log, behaviour = db_provider
+    behaviour["release_fails"] = True
+    flow = TriggerFlow(name="autoclose")
+    flow.to(lambda data: data.set_state("done", 1))
+    ex = flow.create_execution(auto_close=True, auto_close_timeout=0.01, execution_environments=["db"])
+    with pytest.raises(EnvironmentProviderError) as info:
+        ex.start(None)
+    expected = ("releasing managed resources failed: 'db': provider 'db' failed to release resource 'db': "
+                "OSError('socket already gone')")
+    assert str(info.value) == expected
+    assert ex.result.get_meta()["release_error"] == expected
+    assert ex.status == "completed" and ex.get_state() == {"done": 1}
+    with pytest.raises(EnvironmentProviderError):
+        ex.close()  # asking again does not pretend it went well
+
+
+@pytest.mark.parametrize("form", ["sync", "async"])
+def test_close_from_inside_its_own_chunk_is_refused_not_a_deadlock(form):
+    flow = TriggerFlow(name="selfclose")
+    seen = []
+
+    async def closes_itself(data):
+        try:
+            if form == "sync":
+                data.execution.close()
+            else:
+                await data.execution.async_close()
+        except LifecycleError as exc:
+            seen.append(str(exc))
+        data.execution.seal()
+        return "sealed"
+
+    flow.to(closes_itself).to(lambda data: data.set_state("after", data.input))
+    ex = flow.create_execution(auto_close=True, auto_close_timeout=0.0)
+    assert asyncio.run(asyncio.wait_for(ex.async_start(None), BOUND)) == {"after": "sealed"}
+    assert seen == [
+        f"close() was called from inside execution {ex.id}'s own work (a chunk or a branch it started), where "
+        f"it would wait for itself: call data.execution.seal() there (nothing new is accepted and the execution "
+        f"closes once idle, with auto_close), or close() from outside"
+    ]
+
+
+class Escape(BaseException):
+    """Not an Exception, not an interrupt: a chunk raising it must still end the run properly."""
+
+
+def test_any_base_exception_from_a_chunk_fails_the_run_and_releases_once(db_provider):
+    log, _ = db_provider
+    flow = TriggerFlow(name="escape")
+
+    def raises(data):
+        data.set_state("before", 1)
+        raise Escape("out")
+
+    flow.to(raises)
+    with pytest.raises(Escape):
+        flow.start(None, execution_environments=["db"])
+    assert log == ["started", "released"]
+
+
+def test_sync_calls_from_a_worker_thread_run_on_the_executions_loop():
+    flow = TriggerFlow(name="threads")
+    flow.when("ping").to(lambda data: data.append_state("pings", threading.current_thread().name))
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(None)
+        loop_thread = threading.current_thread().name
+        done = []
+
+        def worker():
+            ex.emit("ping")  # handed to the loop the execution lives on
+            done.append(ex.close())
+
+        thread = threading.Thread(target=worker, name="worker")
+        thread.start()
+        while thread.is_alive():
+            await asyncio.sleep(0.01)  # keep this loop free to run what the worker hands over
+        thread.join(BOUND)
+        return loop_thread, done
+
+    loop_thread, done = asyncio.run(asyncio.wait_for(main(), BOUND))
+    assert done == [{"pings": [loop_thread]}]
+
+
+def test_sync_calls_from_a_thread_whose_home_loop_is_idle_are_refused_not_stranded():
+    flow = TriggerFlow(name="idlehome")
+    flow.when("ping").to(lambda data: data.append_state("pings", 1))
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)  # lives on this thread's private loop, which runs only during sync calls
+    errors = []
+
+    def worker():
+        try:
+            ex.emit("ping")
+        except LifecycleError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(BOUND)
+    assert errors == [
+        f"execution {ex.id} lives on the event loop of the thread that started it, and that loop is not running "
+        f"now: call it from that thread (or use its async_ form on that loop)"
+    ]
+    ex.emit("ping")
+    assert ex.close() == {"pings": [1]}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, True, "10"])
+def test_auto_close_timeout_rejects_nan_infinity_negatives_bools_and_strings(value):
+    with pytest.raises(InvalidArgumentError, match=r"^auto_close_timeout must be None or a finite number"):
+        TriggerFlow().create_execution(auto_close_timeout=value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), -0.5, True])
+def test_close_timeout_rejects_nan_negatives_and_bools(value):
+    flow = TriggerFlow()
+    flow.to(lambda data: None)
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    with pytest.raises(InvalidArgumentError, match=r"^close\(timeout=...\) must be None or a finite number"):
+        ex.close(timeout=value)
+    assert ex.close() == {}
+
+
+def test_a_failing_background_branch_ends_the_run_while_start_waits():
+    flow = TriggerFlow(name="bg")
+
+    def boom(data):
+        raise ValueError("branch broke")
+
+    flow.when("bg").to(boom)
+
+    async def first(data):
+        data.emit_nowait("bg")
+        await asyncio.sleep(30)  # cut when the branch fails
+
+    flow.to(first)
+    ex = flow.create_execution(auto_close=True, auto_close_timeout=0.0)
+    with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ValueError: branch broke$"):
+        asyncio.run(asyncio.wait_for(ex.async_start(None), BOUND))
+    assert ex.status == "failed"
+    assert ex.result.get_meta()["close_reason"] == "chunk 'boom' failed: chunk 'boom' raised ValueError: branch broke"
+    assert ex._scope.tasks() == set()

@@ -1,0 +1,129 @@
+"""``TaskScope``: one owner for everything an execution runs (trio's nursery is the model).
+
+Two kinds of work run for an execution:
+
+* tasks it starts itself (``emit_nowait`` handlers, a sync chunk's emit, the auto-close
+  timer's close, a resumed path from the notebook): ``spawn`` creates and keeps them;
+* root calls (``start``, ``emit``, ``continue_with``) that run in their *caller's* task:
+  ``enter_root``/``exit_root`` record that task for the duration of the call.
+
+Closing cancels both kinds (``cancel_all``) and then waits, with a deadline, until none
+is left (``wait_quiet``), so that a chunk's ``finally`` runs before its environment is
+released, and nothing of the execution runs after ``close()`` returns. A root whose
+path was cut this way is told by ``was_cut`` (its caller gets a typed error, not a bare
+cancellation). ``inside`` says whether the current context runs this execution's work:
+``close()`` from there would wait for itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Coroutine
+from typing import Any
+
+# Ids of the executions whose work runs in the current context (a root call or an owned task).
+_running: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("triggerflow_nb_running",
+                                                                          default=frozenset())
+
+
+class TaskScope:
+    __slots__ = ("_owner", "_owned", "_roots", "_cut", "_changed")
+
+    def __init__(self, owner_id: str):
+        self._owner = owner_id
+        self._owned: set[asyncio.Task[Any]] = set()
+        self._roots: dict[asyncio.Task[Any], int] = {}  # caller task -> nesting depth of root calls
+        self._cut: set[asyncio.Task[Any]] = set()
+        self._changed: asyncio.Event | None = None  # made on demand: only closing waits on it
+
+    # -- owned tasks ---------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task of the execution's own; the scope holds it until it ends."""
+        token = _running.set(_running.get() | {self._owner})
+        try:
+            task = asyncio.get_running_loop().create_task(coro)  # copies the context set above
+        finally:
+            _running.reset(token)
+        self._owned.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._owned.discard(task)
+        self._notify()
+
+    # -- root calls ------------------------------------------------------------------------------
+
+    def enter_root(self) -> tuple[asyncio.Task[Any] | None, contextvars.Token[frozenset[str]]]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._roots[task] = self._roots.get(task, 0) + 1
+        return task, _running.set(_running.get() | {self._owner})
+
+    def exit_root(self, entered: tuple[asyncio.Task[Any] | None, contextvars.Token[frozenset[str]]]) -> None:
+        task, token = entered
+        try:
+            _running.reset(token)
+        except ValueError:  # left from another context (a path that moved into a task): nothing to undo
+            pass
+        if task is not None:
+            depth = self._roots.get(task, 0) - 1
+            if depth > 0:
+                self._roots[task] = depth
+            else:
+                self._roots.pop(task, None)
+                self._cut.discard(task)
+                self._notify()
+
+    def was_cut(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether ``cancel_all`` cut the root call running in ``task``."""
+        return task is not None and task in self._cut
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def inside(self) -> bool:
+        """Whether the current context runs this execution's work."""
+        return self._owner in _running.get()
+
+    def cancel_all(self) -> None:
+        """Cancel every owned task and every root call in flight, except the current task."""
+        current = asyncio.current_task()
+        for task in list(self._owned):
+            if task is not current:
+                task.cancel()
+        for task in list(self._roots):
+            if task is not current and not task.done():
+                self._cut.add(task)
+                task.cancel()
+
+    def busy(self) -> bool:
+        """Whether work other than the current task's is still running."""
+        current = asyncio.current_task()
+        return any(t is not current for t in self._owned) or any(t is not current for t in self._roots)
+
+    async def wait_quiet(self, timeout: float | None) -> bool:
+        """Wait until ``busy()`` is False, at most ``timeout`` seconds; whether it got there."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self.busy():
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            self._changed.clear()
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return not self.busy()
+        return True
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    def tasks(self) -> set[asyncio.Task[Any]]:
+        """The owned tasks still alive (for tests and diagnostics)."""
+        return {t for t in self._owned if not t.done()}
