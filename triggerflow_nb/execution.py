@@ -20,8 +20,8 @@ from .persistence.save_load import (
     validate_snapshot,
 )
 from .persistence.saved import SavedExecution
-from .runtime.execution import Execution
-from .runtime.snapshot import ExecutionSnapshot, capture, restore
+from .runtime.execution import Execution, check_managed_keys_are_free
+from .runtime.snapshot import ExecutionSnapshot, capture, require_fresh, restore
 
 
 class TriggerFlowExecution(Execution):
@@ -62,8 +62,7 @@ class TriggerFlowExecution(Execution):
                 return self
             raise MissingResourceError(missing, sorted(set(self._resources.keys()) | set(runtime_resources or {})),
                                        f"to load the snapshot of execution {snapshot['execution_id']}")
-        restore(self, snapshot, runtime_resources or {})
-        await self._after_restore()
+        await self._restore_with_environments(snapshot, runtime_resources or {})
         return self
 
     def load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
@@ -83,10 +82,17 @@ class TriggerFlowExecution(Execution):
         described = {k: dict(snapshot["resources"].get(k, unknown)) for k in missing}
 
         def finish(injected: dict[str, Any]) -> None:
-            restore(self, snapshot, {**given, **injected})
-            self._spawn_owned(self._after_restore())
+            self._spawn_owned(self._restore_with_environments(snapshot, {**given, **injected}))
 
         show_reinjection_prompt(self, described, finish)
+
+    async def _restore_with_environments(self, snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> None:
+        require_fresh(self)
+        requests = snapshot["environments"] or self._environments
+        check_managed_keys_are_free(requests, resources)
+        leases = await self._acquire_for_restore(requests, snapshot["lifecycle_state"])
+        restore(self, snapshot, resources)  # cannot fail: everything was checked above
+        await self._after_restore(leases)
 
     # -- notebook ---------------------------------------------------------------------------------
 

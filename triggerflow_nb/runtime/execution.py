@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar, cast
 from .._validate import flag, non_empty_str, one_of, positive_int, seconds
 from .._warn_once import warn_deprecated_once
 from ..definition.graph import START_ID, Node, state_written_event
-from ..environments.manager import execution_environment, normalize_requests
+from ..environments.manager import Lease, execution_environment, normalize_requests
 from ..errors import ChunkError, InterruptError, InvalidArgumentError, LifecycleError, StateSerializationError
 from ..layers.resources import RuntimeResources
 from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
@@ -87,6 +87,7 @@ class Execution(GraphWalker):
         self.id = uuid.uuid4().hex
         self._resources = RuntimeResources(runtime_resources, flow._runtime_resources)
         self._environments = _normalize_environment_requests(execution_environments)
+        check_managed_keys_are_free(self._environments, runtime_resources)
         self._environment_leases: list[Any] = []
         self._state: dict[str, Any] = {}
         self._stream = RuntimeStream()
@@ -660,9 +661,11 @@ class Execution(GraphWalker):
         return self._environments
 
     async def _mount_environments(self) -> None:
-        if not self._environments:
-            return
-        leases = await execution_environment.acquire_all(self._environments)
+        if self._environments:
+            self._adopt_leases(await execution_environment.acquire_all(self._environments))
+
+    def _adopt_leases(self, leases: list[Lease]) -> None:
+        """Mount acquired managed resources under their keys; they are released when this closes."""
         self._environment_leases.extend(leases)
         for lease in leases:
             self._resources.set(lease.key, lease.resource)
@@ -791,12 +794,19 @@ class Execution(GraphWalker):
     def continue_with(self, interrupt_id: str, payload: Any = None) -> None:
         self._run_sync(self.async_continue_with(interrupt_id, payload))
 
-    async def _after_restore(self) -> None:
+    async def _acquire_for_restore(self, requests: list[dict[str, Any]], lifecycle: LifecycleState) -> list[Lease]:
+        """Managed resources a snapshot needs, acquired before it is applied: a provider that
+        fails leaves the target untouched (nothing half-loaded)."""
+        if lifecycle == CLOSED or not requests:
+            return []
+        return await execution_environment.acquire_all(requests)
+
+    async def _after_restore(self, leases: list[Lease]) -> None:
         """The parts of loading that need the event loop: managed resources and the auto-close timer."""
         self._home_loop = asyncio.get_running_loop()
         if self._finished:
             return
-        await self._mount_environments()
+        self._adopt_leases(leases)
         if self._started:
             self._schedule_auto_close()
 
@@ -811,6 +821,16 @@ class Execution(GraphWalker):
     def __repr__(self) -> str:
         return (f"<TriggerFlowExecution {self.id[:8]} of flow {self.flow.name!r}: "
                 f"{self._lifecycle}, {self.status}>")
+
+
+def check_managed_keys_are_free(requests: list[dict[str, Any]], given: dict[str, Any] | None) -> None:
+    """A key is either managed (the manager starts and releases it) or passed by hand, never both."""
+    clash = sorted({r["key"] for r in requests} & set(given or {}))
+    if clash:
+        raise InvalidArgumentError(
+            f"runtime resource key(s) {clash} are both passed in runtime_resources and requested as managed "
+            f"execution_environments: keep one (a managed resource is started and released for you)"
+        )
 
 
 async def _next_item(agen: AsyncIterator[Any]) -> Any:

@@ -207,15 +207,19 @@ def _frames(saved: list[SavedFrame]) -> Frames:
     return tuple((str(f[0]), str(f[1]), int(f[2])) for f in saved)
 
 
-def restore(execution: Execution, snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> None:
-    """Move a validated snapshot into a fresh execution. Nothing here can fail half-way:
-    every check happened before (``persistence`` validation and ``execution.is_fresh()``).
-    """
+def require_fresh(execution: Execution) -> None:
     if not execution.is_fresh():
         raise LifecycleError(
             f"load() needs a fresh execution: execution {execution.id} was already started or loaded; "
             f"create one with flow.create_execution(auto_close=False)"
         )
+
+
+def restore(execution: Execution, snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> None:
+    """Move a validated snapshot into a fresh execution. Nothing here can fail half-way:
+    every check happened before (``persistence`` validation and ``require_fresh``).
+    """
+    require_fresh(execution)
     for key, value in resources.items():
         execution._resources.set(key, value)
     execution.loaded_from = snapshot["execution_id"]
