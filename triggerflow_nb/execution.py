@@ -88,7 +88,7 @@ class TriggerFlowExecution(Execution):
 
     async def _restore_with_environments(self, snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> None:
         require_fresh(self)
-        requests = snapshot["environments"] or self._environments
+        requests = [dict(e) for e in snapshot["environments"]] or self._environments
         check_managed_keys_are_free(requests, resources)
         leases = await self._acquire_for_restore(requests, snapshot["lifecycle_state"])
         restore(self, snapshot, resources)  # cannot fail: everything was checked above
