@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._validate import seconds
 from ..errors import EnvironmentProviderError, InvalidArgumentError
+
+logger = logging.getLogger("triggerflow_nb")
 
 Starter = Callable[[dict[str, Any]], Awaitable[Any]]
 Releaser = Callable[[Any], Awaitable[None]]
@@ -92,6 +95,7 @@ class ExecutionEnvironmentManager:
     def __init__(self, default_timeout: float = 30.0) -> None:
         self._providers: dict[str, Provider] = {}
         self._entries: dict[str, _Entry] = {}
+        self._background: set[asyncio.Task[None]] = set()  # releases that outlived a close timeout
         self.default_timeout = default_timeout
 
     @property
@@ -188,20 +192,37 @@ class ExecutionEnvironmentManager:
 
     async def release_all(self, leases: list[Lease], *, timeout: float | None = None) -> None:
         """Release every lease (each within its provider's time limit, all within ``timeout``);
-        report every failure at the end, after trying them all."""
+        report every failure at the end, after trying them all.
+
+        A release still running when ``timeout`` is up goes on in the background, owned by the
+        manager and bounded by its provider's limit, so the caller returns on time and the
+        resource is still released (or its failure logged), never forgotten.
+        """
         errors = []
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         for lease in leases:
             remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            releasing = loop.create_task(self.release(lease))
             try:
-                await asyncio.wait_for(self.release(lease), remaining)
+                await asyncio.wait_for(asyncio.shield(releasing), remaining)
             except asyncio.TimeoutError:
-                errors.append(f"{lease.key!r}: not released within the close timeout")
+                self._finish_in_background(releasing)
+                errors.append(f"{lease.key!r}: not released within the close timeout (still being released "
+                              f"in the background, within its provider's limit)")
             except Exception as exc:  # keep releasing the others; report at the end
                 errors.append(f"{lease.key!r}: {exc}")
         if errors:
             raise EnvironmentProviderError(f"releasing managed resources failed: {'; '.join(errors)}")
+
+    def _finish_in_background(self, releasing: asyncio.Task[None]) -> None:
+        self._background.add(releasing)
+        releasing.add_done_callback(self._background_done)
+
+    def _background_done(self, releasing: asyncio.Task[None]) -> None:
+        self._background.discard(releasing)
+        if not releasing.cancelled() and releasing.exception() is not None:
+            logger.warning("a managed resource released in the background failed: %s", releasing.exception())
 
     async def _call(self, provider: Provider, action: str, key: str, call: Awaitable[Any]) -> Any:
         """Await one provider call within its time limit; any failure becomes a typed error."""

@@ -265,8 +265,11 @@ class Execution(GraphWalker):
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
         self._enter()  # counted now, so auto-close cannot slip in before the task starts
+        started = False
 
         async def run() -> None:
+            nonlocal started
+            started = True
             try:
                 await coro
             except asyncio.CancelledError:
@@ -279,7 +282,14 @@ class Execution(GraphWalker):
             finally:
                 self._leave()
 
-        return self._scope.spawn(run())
+        def never_started(task: asyncio.Task[Any]) -> None:
+            if not started:  # cancelled before its first step (a close): undo what spawning did
+                coro.close()
+                self._leave()
+
+        task = self._scope.spawn(run())
+        task.add_done_callback(never_started)
+        return task
 
     def _spawn_owned(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         return self._scope.spawn(coro)
@@ -306,17 +316,13 @@ class Execution(GraphWalker):
         self._started = True
         self._status = RUNNING
         self.started_at = time.time()
-        try:
-            await self._mount_environments()
-        except Exception as exc:
-            await self._fail(exc)
-            raise
-        self._publish(ExecutionStarted(self.id, value))
         # With no idle delay (flow.start()), close right here once the run is idle, rather
         # than through a zero-delay timer and a task: it is most of the cost of a short run.
         self._close_when_idle = wait_for_close and self.auto_close and self.auto_close_timeout == 0
         try:
-            await self._root(self._walk(START_ID, value, (), from_successors=True))
+            # Mounting managed environments is part of the root call, so a close() racing with
+            # it cuts it too (and the leases acquired so far are released, never leaked).
+            await self._root(self._mount_and_walk(value) if self._environments else self._begin(value))
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             if self._close_when_idle:  # flow.start(): nobody holds a handle to close it later
                 self._finish_now(CANCELLED, f"interrupted ({self._interrupted})")
@@ -334,6 +340,14 @@ class Execution(GraphWalker):
         await self._wait_closed()
         self._raise_error()
         return self.result.get_state()
+
+    def _begin(self, value: Any) -> Coroutine[Any, Any, None]:
+        self._publish(ExecutionStarted(self.id, value))
+        return self._walk(START_ID, value, (), from_successors=True)
+
+    async def _mount_and_walk(self, value: Any) -> None:
+        await self._mount_environments()
+        await self._begin(value)
 
     async def async_start(self, value: Any = None) -> Any:
         """Start; with auto_close, wait for the close and return the close snapshot, else the execution.
@@ -661,8 +675,15 @@ class Execution(GraphWalker):
         return self._environments
 
     async def _mount_environments(self) -> None:
-        if self._environments:
-            self._adopt_leases(await execution_environment.acquire_all(self._environments))
+        if not self._environments:
+            return
+        leases = await execution_environment.acquire_all(self._environments)
+        if self._finished:
+            # Closed while mounting, and the cancellation did not reach us (asyncio.wait_for drops
+            # one that races with a finished call): give the resources back, never leak them.
+            await execution_environment.release_all(leases)
+            raise LifecycleError(f"execution {self.id} was closed while its managed environments were starting")
+        self._adopt_leases(leases)
 
     def _adopt_leases(self, leases: list[Lease]) -> None:
         """Mount acquired managed resources under their keys; they are released when this closes."""
