@@ -113,7 +113,9 @@ class TaskScope:
             self._changed.clear()
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
-                return False
+                # Out of time, but one turn of the loop lets just-cancelled work run its cleanup.
+                await asyncio.sleep(0)
+                return not self.busy()
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except asyncio.TimeoutError:
