@@ -108,7 +108,7 @@ def test_inspect_load_reports_without_loading():
     (lambda s: {**s, "state": "oops"}, InvalidSnapshotError, "corrupt snapshot: state: Input should be a valid dictionary"),
     (lambda s: {**s, "surprise": 1}, InvalidSnapshotError, "corrupt snapshot: surprise: Extra inputs are not permitted"),
     (lambda s: {**s, "interrupts": [{**s["interrupts"][0], "continuation": [["then", "no-such-node"]]}]}, InvalidSnapshotError,
-     "corrupt snapshot: continuation frame ['then', 'no-such-node'] refers to nothing"),
+     "corrupt snapshot: continuation frame ['then', 'no-such-node'] of interrupt "),
     (lambda s: {**s, "state": {"client": Client()}}, InvalidSnapshotError, "corrupt snapshot: state key 'client': value is a test_save_load.Client"),
 ])
 def test_bad_snapshots_are_refused_with_typed_errors_and_target_untouched(mutate, error, message):

@@ -84,11 +84,11 @@ def build(spec, book, closed_flag):
     for index, (kind, pause) in enumerate(spec):
         chain = chain.to(make(index, kind, pause))
 
-    async def side(data):
+    async def on_side(data):
         await asyncio.sleep(0.002)
         await data.async_append_state("side", data.input)
 
-    flow.when("side").to(side)
+    flow.when("side").to(on_side)
     return flow
 
 

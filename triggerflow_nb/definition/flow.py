@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .._validate import one_of
+from .._validate import non_empty_str, one_of
 from ..errors import FlowDefinitionError, InvalidArgumentError
 from .builder import Chain
 from .graph import (
@@ -44,6 +44,7 @@ class FlowDefinition:
         self._chunk_names: dict[Handler, str] = {}  # functions registered under a name of their own
         self._open_blocks: set[str] = set()
         self._resource_requirements: list[str] = []
+        self._bare_events: set[str] = set()  # events named by a bare string in when(): never also a chunk
 
     @property
     def flow_graph(self) -> FlowGraph:
@@ -88,6 +89,8 @@ class FlowDefinition:
         node = self._graph.nodes.get(chunk_name)
         if node is not None and node.kind != CHUNK:
             raise FlowDefinitionError(f"{chunk_name!r} already names a {node.kind} node; choose another chunk name")
+        if chunk_name in self._bare_events:
+            raise FlowDefinitionError(_ambiguous(chunk_name))
         self._handlers[chunk_name] = (fn, is_async)
 
     def _register_step(self, handler: Callable[..., Any] | str, name: str | None, predecessor: str) -> str:
@@ -208,7 +211,7 @@ def _trigger_events(flow: FlowDefinition, trigger: Any) -> list[str]:
         (kind, names), = trigger.items()
         names = [names] if isinstance(names, str) or callable(names) else list(names)
         if kind == "event":
-            return [_event_name(flow, n) for n in names]
+            return [non_empty_str("when({'event': ...})", n) for n in names]
         if kind in ("state", "runtime_data"):
             return [state_written_event(n) for n in names]
         if kind == "chunk":
@@ -226,9 +229,15 @@ def _event_name(flow: FlowDefinition, trigger: Any) -> str:
         return _chunk_event(flow, trigger)
     if not isinstance(trigger, str) or not trigger:
         raise InvalidArgumentError(f"an event name must be a non-empty string, got {trigger!r}")
-    if trigger in flow._handlers:  # a registered chunk's name: when it finishes
-        return chunk_done_event(trigger)
+    if trigger in flow._handlers:
+        raise FlowDefinitionError(_ambiguous(trigger))
+    flow._bare_events.add(trigger)
     return trigger
+
+
+def _ambiguous(name: str) -> str:
+    return (f"{name!r} is both a chunk of this flow and an event name in when(): say which with "
+            f"when({{'event': {name!r}}}) (emitted events) or when({{'chunk': {name!r}}}) (after that chunk finishes)")
 
 
 def _chunk_event(flow: FlowDefinition, chunk: Any) -> str:

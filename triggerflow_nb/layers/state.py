@@ -7,6 +7,7 @@ snapshot and ``save()`` never meet a value they cannot store.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from ..errors import StateSerializationError
@@ -23,19 +24,22 @@ def to_state_value(key: str, value: Any) -> Any:
     Containers are rebuilt, so state never aliases an object the chunk keeps mutating.
     Pydantic models and dataclasses are stored as their dicts.
     """
-    if type(value) in _SCALARS:  # the common case, kept cheap
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:  # the common case, kept cheap
         return value
     try:
         return _plain_copy(value)
     except _NeedsConversion:
         return _convert(key, value, "value")
+    except RecursionError:
+        raise _too_deep(key) from None
 
 
 def to_state_dict(values: dict[str, Any]) -> dict[str, Any]:
     """``to_state_value`` over a whole state dict: one fast pass when it is plain data."""
     try:
         return _plain_copy(values)
-    except _NeedsConversion:  # redo it key by key, so the error names the key at fault
+    except (_NeedsConversion, RecursionError):  # redo it key by key, so the error names the key at fault
         return {key: to_state_value(key, value) for key, value in values.items()}
 
 
@@ -43,7 +47,12 @@ class _NeedsConversion(Exception):
     """Internal: the value holds something other than plain JSON types."""
 
 
-_SCALAR_SET = frozenset(_SCALARS)
+# Scalars that are always JSON. A float is not among them: NaN and the infinities are not JSON.
+_PLAIN_SCALARS = frozenset((str, int, bool, type(None)))
+
+
+def _too_deep(key: str) -> StateSerializationError:
+    return StateSerializationError(key, "the value is cyclic, or nested too deeply to store as JSON")
 
 
 def _plain_copy(value: Any) -> Any:
@@ -59,17 +68,21 @@ def _plain_copy(value: Any) -> Any:
         for k, v in out.items():
             if type(k) is not str:
                 raise _NeedsConversion
-            if type(v) not in _SCALAR_SET:
+            if type(v) not in _PLAIN_SCALARS:
                 out[k] = _plain_copy(v)
         return out
     if kind is list or kind is tuple:
-        return [v if type(v) in _SCALAR_SET else _plain_copy(v) for v in value]
-    if kind in _SCALAR_SET:
+        return [v if type(v) in _PLAIN_SCALARS else _plain_copy(v) for v in value]
+    if kind in _PLAIN_SCALARS or (kind is float and math.isfinite(value)):
         return value
     raise _NeedsConversion
 
 
 def _convert(key: str, value: Any, where: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise StateSerializationError(
+            key, f"{where} is {value!r}, and JSON has no NaN or Infinity: store None or a string instead"
+        )
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, dict):

@@ -1,15 +1,34 @@
 """Does a snapshot make sense for this definition, and for itself?
 
-Shape and types were checked by the schema; this checks meaning: frames name arms
-and open fan-outs that exist, nodes named anywhere are nodes of the graph.
+The schema checked shape and types; this checks meaning, before anything is applied,
+so that a snapshot that loads can also be continued:
+
+* every continuation frame names something that exists: a ``then`` frame an if/match
+  node and an arm of it that has a first step; a ``slot`` frame an open fan-out
+  (activation) of the snapshot and one of its slots;
+* an activation belongs to a batch/for_each node, its id is ``<node>#<n>`` with ``n`` no
+  larger than the counter, a batch's keys are its branch names, and ``remaining`` is at
+  least one and at most the number of its slots that pending paths (waiting interrupts,
+  nested activations) point at: a slot nobody will fill would leave the fan-out open
+  forever. (A side path may point at a slot already filled, or at a fan-out that has
+  finished, so pointing at more is allowed; the walker ends such a path quietly.);
+* joins name an and-join node and some, not all, of its events;
+* interrupts have unique non-empty ids, pause at a chunk, resume to ``"next"``, ``"self"``
+  or ``{"event": name}``, and only waiting ones carry a continuation;
+* lifecycle, status, interrupts and progress agree with each other.
+
+The check is linear in the size of the snapshot.
 """
 
 from __future__ import annotations
 
-from ..definition.graph import FlowGraph
+from collections.abc import Iterable
+
+from ..definition.graph import BATCH, CHUNK, EVENT, FOR_EACH, IF, MATCH, FlowGraph
 from ..errors import InvalidSnapshotError
 from ..runtime.frames import SLOT, THEN
-from ..runtime.snapshot import ExecutionSnapshot, SavedFrame
+from ..runtime.snapshot import ActivationRecord, ExecutionSnapshot, InterruptRecord, SavedFrame
+from ..runtime.status import CLOSED, CREATED, FINAL_STATUSES, IDLE, WAITING
 
 
 def _corrupt(detail: str) -> InvalidSnapshotError:
@@ -17,17 +36,144 @@ def _corrupt(detail: str) -> InvalidSnapshotError:
 
 
 def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
-    nodes = graph.nodes
-    frame_lists: list[list[SavedFrame]] = [i["continuation"] for i in snapshot["interrupts"]]
-    frame_lists += [a["continuation"] for a in snapshot["continuation"]["activations"]]
-    for frames in frame_lists:
+    activations = _check_activations(snapshot, graph)
+    waiting = _check_interrupts(snapshot, graph)
+    closed = snapshot["lifecycle_state"] == CLOSED
+    counter = snapshot["continuation"]["activation_counter"]
+    # Which slots pending paths will fill: the frames of waiting interrupts and of open fan-outs.
+    pending_frames: list[tuple[str, list[SavedFrame]]] = [
+        (f"interrupt {i['id']!r}", i["continuation"]) for i in waiting
+    ] + [(f"activation {a['id']!r}", a["continuation"]) for a in activations.values()]
+    open_slots: dict[str, set[int]] = {activation_id: set() for activation_id in activations}
+    for owner, frames in pending_frames:
         for frame in frames:
-            kind, target, index = (frame + [None, None, None])[:3] if len(frame) == 3 else (None, None, None)
-            ok = (kind == THEN and isinstance(target, str) and target in nodes and isinstance(index, int)
-                  and 0 <= index < len(nodes[target].branches)) or (
-                kind == SLOT and isinstance(target, str) and isinstance(index, int))
-            if not ok:
-                raise _corrupt(f"continuation frame {frame!r} refers to nothing")
+            _check_frame(frame, owner, graph, activations, open_slots, counter)
+    if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
+        for activation_id, activation in activations.items():
+            pointed_at = len(open_slots[activation_id])
+            if not 1 <= activation["remaining"] <= pointed_at:
+                raise _corrupt(
+                    f"activation {activation_id!r} says {activation['remaining']} slot(s) remain, but pending paths "
+                    f"point at {pointed_at}"
+                )
+    _check_joins(snapshot, graph)
+    _check_progress(snapshot, graph, waiting, activations)
+
+
+def _check_frame(frame: SavedFrame, owner: str, graph: FlowGraph, activations: dict[str, ActivationRecord],
+                 open_slots: dict[str, set[int]], counter: int) -> None:
+    if len(frame) != 3 or not isinstance(frame[1], str) or type(frame[2]) is not int or frame[2] < 0:
+        raise _corrupt(f"continuation frame {frame!r} of {owner} refers to nothing")
+    kind, target, index = frame[0], frame[1], frame[2]
+    if kind == THEN:
+        node = graph.nodes.get(target)
+        if (node is None or node.kind not in (IF, MATCH) or not 0 <= index < len(node.branches)
+                or node.branches[index].entry is None):
+            raise _corrupt(f"continuation frame {frame!r} of {owner} refers to nothing")
+    elif kind == SLOT:
+        activation = activations.get(target)
+        if activation is None:  # a fan-out that finished: only a side path can point there
+            node_id, _, number = target.rpartition("#")
+            node = graph.nodes.get(node_id)
+            if node is None or node.kind not in (BATCH, FOR_EACH) or not number.isdigit() or int(number) > counter:
+                raise _corrupt(f"continuation frame {frame!r} of {owner} refers to no fan-out of this flow")
+        elif index >= len(activation["slots"]):
+            raise _corrupt(f"continuation frame {frame!r} of {owner} refers to no slot of {target!r}")
+        else:
+            open_slots[target].add(index)
+    else:
+        raise _corrupt(f"continuation frame {frame!r} of {owner} refers to nothing")
+
+
+def _check_activations(snapshot: ExecutionSnapshot, graph: FlowGraph) -> dict[str, ActivationRecord]:
+    continuation = snapshot["continuation"]
+    counter = continuation["activation_counter"]
+    if counter < 0:
+        raise _corrupt(f"activation_counter {counter} is negative")
+    activations: dict[str, ActivationRecord] = {}
+    for activation in continuation["activations"]:
+        activation_id, node_id = activation["id"], activation["node"]
+        if activation_id in activations:
+            raise _corrupt(f"activation {activation_id!r} appears twice")
+        node = graph.nodes.get(node_id)
+        if node is None or node.kind not in (BATCH, FOR_EACH):
+            raise _corrupt(f"activation {activation_id!r} names {node_id!r}, which is no batch or for_each node")
+        prefix, _, number = activation_id.rpartition("#")
+        if prefix != node_id or not number.isdigit() or not 1 <= int(number) <= counter:
+            raise _corrupt(f"activation id {activation_id!r} does not fit its node {node_id!r} and the counter {counter}")
+        if node.kind == BATCH:
+            labels = [arm.label for arm in node.branches]
+            if activation["keys"] != labels or len(activation["slots"]) != len(labels):
+                raise _corrupt(f"activation {activation_id!r} of batch {node_id!r} does not have its branches {labels}")
+        elif activation["keys"] is not None:
+            raise _corrupt(f"activation {activation_id!r} of for_each {node_id!r} has keys; a for_each has none")
+        if not 0 <= activation["remaining"] <= len(activation["slots"]):
+            raise _corrupt(f"activation {activation_id!r} has remaining {activation['remaining']} for "
+                           f"{len(activation['slots'])} slot(s)")
+        activations[activation_id] = activation
+    return activations
+
+
+def _check_interrupts(snapshot: ExecutionSnapshot, graph: FlowGraph) -> list[InterruptRecord]:
+    seen: set[str] = set()
+    waiting: list[InterruptRecord] = []
     for interrupt in snapshot["interrupts"]:
-        if interrupt["chunk"] not in nodes:
-            raise _corrupt(f"interrupt {interrupt['id']!r} names unknown chunk {interrupt['chunk']!r}")
+        interrupt_id = interrupt["id"]
+        if not interrupt_id or interrupt_id in seen:
+            raise _corrupt(f"interrupt id {interrupt_id!r} is empty or used twice")
+        seen.add(interrupt_id)
+        node = graph.nodes.get(interrupt["chunk"])
+        if node is None or node.kind != CHUNK:
+            raise _corrupt(f"interrupt {interrupt_id!r} names unknown chunk {interrupt['chunk']!r}")
+        target = interrupt["resume_to"]
+        if not (target in ("next", "self") or (isinstance(target, dict) and set(target) == {"event"}
+                                                and isinstance(target["event"], str) and target["event"])):
+            raise _corrupt(f"interrupt {interrupt_id!r} resumes to {target!r}: expected 'next', 'self' or "
+                           f"{{'event': name}}")
+        if interrupt["status"] == WAITING:
+            waiting.append(interrupt)
+        elif interrupt["continuation"] or interrupt["input"] is not None:
+            raise _corrupt(f"interrupt {interrupt_id!r} is {interrupt['status']} but still carries a continuation")
+    return waiting
+
+
+def _check_joins(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
+    keys = set()
+    for join in snapshot["continuation"]["joins"]:
+        node = graph.nodes.get(join["node"])
+        if node is None or node.kind != EVENT or node.mode != "and":
+            raise _corrupt(f"join {join['node']!r} is no and-join of this flow")
+        if not join["seen"] or not set(join["seen"]) < set(node.events):
+            raise _corrupt(f"join {join['node']!r} has seen {sorted(join['seen'])}: expected some, not all, "
+                           f"of {list(node.events)}")
+        key = (join["node"], join["scope"])
+        if key in keys:
+            raise _corrupt(f"join {join['node']!r} appears twice in scope {join['scope']!r}")
+        keys.add(key)
+
+
+def _check_progress(snapshot: ExecutionSnapshot, graph: FlowGraph, waiting: list[InterruptRecord],
+                    activations: dict[str, ActivationRecord]) -> None:
+    if set(snapshot["resource_keys"]) != set(snapshot["resources"]):
+        raise _corrupt("resource_keys and the resource descriptions name different keys")
+    unknown = [n for n in snapshot["continuation"]["node_status"] if n not in graph.nodes]
+    if unknown:
+        raise _corrupt(f"node_status names nodes this flow does not have: {unknown}")
+    status, lifecycle = snapshot["status"], snapshot["lifecycle_state"]
+    if lifecycle == CLOSED:
+        if status not in FINAL_STATUSES or snapshot["closed_at"] is None or waiting:
+            raise _corrupt(f"a closed execution with status {status!r}, closed_at {snapshot['closed_at']!r} and "
+                           f"{len(waiting)} pending interrupt(s)")
+        return
+    if not snapshot["started"]:
+        if status != CREATED or _any(snapshot["interrupts"], activations.values(), snapshot["continuation"]["joins"]):
+            raise _corrupt(f"an execution that never started has status {status!r} or recorded progress")
+        return
+    expected = WAITING if waiting else IDLE
+    if status != expected:
+        raise _corrupt(f"status {status!r} of an open execution with {len(waiting)} pending interrupt(s): "
+                       f"expected {expected!r}")
+
+
+def _any(*collections: Iterable[object]) -> bool:
+    return any(True for collection in collections for _ in collection)

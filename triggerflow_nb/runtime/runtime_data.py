@@ -7,7 +7,7 @@ from typing import Any
 from .._warn_once import warn_deprecated_once
 from ..definition.graph import Node
 from ..errors import InvalidArgumentError, PauseNotSupportedError
-from ..layers.state import FINAL_RESULT_KEY, StateNamespace
+from ..layers.state import FINAL_RESULT_KEY, StateNamespace, to_state_value
 from .frames import Frames
 from .host import ChunkHost
 
@@ -229,6 +229,8 @@ class TriggerFlowRuntimeData:
         if not (resume_to in _RESUME_TARGETS or (isinstance(resume_to, dict) and set(resume_to) == {"event"}
                                                  and isinstance(resume_to["event"], str))):
             raise InvalidArgumentError(f"resume_to must be 'next', 'self' or {{'event': name}}, got {resume_to!r}")
+        # Checked now, not at save(): a payload that cannot be saved is a mistake at this line.
+        payload = to_state_value(f"pause_for(payload=...) in chunk {self._node.id!r}", payload)
         record = execution._open_interrupt(self._node, self.input, self._frames, type, payload, resume_to,
                                            interrupt_id)
         self._paused = True
