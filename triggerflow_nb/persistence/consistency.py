@@ -100,7 +100,9 @@ def _check_activations(snapshot: ExecutionSnapshot, graph: FlowGraph) -> dict[st
             raise _corrupt(f"activation {activation_id!r} names {node_id!r}, which is no batch or for_each node")
         prefix, _, number = activation_id.rpartition("#")
         if prefix != node_id or not number.isdigit() or not 1 <= int(number) <= counter:
-            raise _corrupt(f"activation id {activation_id!r} does not fit its node {node_id!r} and the counter {counter}")
+            raise _corrupt(
+                f"activation id {activation_id!r} does not fit its node {node_id!r} and the counter {counter}"
+            )
         if node.kind == BATCH:
             labels = [arm.label for arm in node.branches]
             if activation["keys"] != labels or len(activation["slots"]) != len(labels):
