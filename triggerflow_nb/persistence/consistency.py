@@ -41,13 +41,16 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
     closed = snapshot["lifecycle_state"] == CLOSED
     counter = snapshot["continuation"]["activation_counter"]
     # Which slots pending paths will fill: the frames of waiting interrupts and of open fan-outs.
-    pending_frames: list[tuple[str, list[SavedFrame]]] = [
-        (f"interrupt {i['id']!r}", i["continuation"]) for i in waiting
-    ] + [(f"activation {a['id']!r}", a["continuation"]) for a in activations.values()]
+    pending_frames: list[tuple[str, str | None, list[SavedFrame]]] = [
+        (f"interrupt {i['id']!r}", i["chunk"], i["continuation"]) for i in waiting
+    ] + [(f"activation {a['id']!r}", None, a["continuation"]) for a in activations.values()]
     open_slots: dict[str, set[int]] = {activation_id: set() for activation_id in activations}
-    for owner, frames in pending_frames:
+    arm_exits = _arm_exits(graph)
+    for owner, chunk, frames in pending_frames:
         for frame in frames:
             _check_frame(frame, owner, graph, activations, open_slots, counter)
+            if chunk is not None and frame[0] == SLOT and frame[1] not in activations and not closed:
+                _check_side_path(frame, owner, chunk, graph, arm_exits)
     if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
         for activation_id, activation in activations.items():
             pointed_at = len(open_slots[activation_id])
@@ -83,6 +86,39 @@ def _check_frame(frame: SavedFrame, owner: str, graph: FlowGraph, activations: d
             open_slots[target].add(index)
     else:
         raise _corrupt(f"continuation frame {frame!r} of {owner} refers to nothing")
+
+
+def _arm_exits(graph: FlowGraph) -> dict[str, list[str]]:
+    """Where a path goes when it ends an if/match arm: arm tail -> the block's successors."""
+    exits: dict[str, list[str]] = {}
+    for node in graph.nodes.values():
+        if node.kind in (IF, MATCH):
+            for arm in node.branches:
+                if arm.tail is not None:
+                    exits.setdefault(arm.tail, []).extend(graph.succ.get(node.id, []))
+    return exits
+
+
+def _check_side_path(frame: SavedFrame, owner: str, chunk: str, graph: FlowGraph,
+                     arm_exits: dict[str, list[str]]) -> None:
+    """A path may point at a fan-out that has finished only if it is a side path: one that can
+    never reach the end of the fan-out's arm (a main path there would find its slot gone, and
+    the run would go on as if the fan-out had never happened)."""
+    node_id = str(frame[1]).rpartition("#")[0]
+    block = graph.nodes[node_id]
+    index = 0 if block.kind == FOR_EACH else int(frame[2])
+    tail = block.branches[index].tail if index < len(block.branches) else None
+    seen: set[str] = set()
+    stack = [chunk]
+    while stack:
+        current = stack.pop()
+        if current == tail:
+            raise _corrupt(f"{owner} continues inside fan-out {frame[1]!r}, which the snapshot does not have")
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(graph.succ.get(current, ()))
+        stack.extend(arm_exits.get(current, ()))
 
 
 def _check_activations(snapshot: ExecutionSnapshot, graph: FlowGraph) -> dict[str, ActivationRecord]:

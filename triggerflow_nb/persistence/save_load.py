@@ -16,7 +16,7 @@ from ..errors import (
     SchemaVersionError,
     StateSerializationError,
 )
-from ..layers.state import to_state_dict
+from ..layers.state import to_state_dict, to_state_value
 from ..runtime.snapshot import SCHEMA_VERSION, ExecutionSnapshot
 from .consistency import check_consistency
 from .saved import SavedExecution
@@ -62,12 +62,26 @@ def validate_snapshot(saved: Any, flow: SnapshotTarget) -> ExecutionSnapshot:
             f"match this execution's flow {flow.name!r} (definition {fingerprint[:19]}): load it into an execution "
             f"of the same flow definition (same name, chunks and wiring)"
         )
-    try:  # a snapshot built in memory (not read from JSON) could still hold live objects
-        snapshot["state"] = to_state_dict(snapshot["state"])  # rebuilt containers: a private copy
+    try:  # free-form values (typed Any) may still be live, cyclic, too deep or NaN: check them all
+        _own_free_values(snapshot)
     except StateSerializationError as exc:
         raise InvalidSnapshotError(f"corrupt snapshot: {exc}") from None
     check_consistency(snapshot, flow._graph)
     return snapshot
+
+
+def _own_free_values(snapshot: ExecutionSnapshot) -> None:
+    """Replace every free-form value with a checked private copy (rebuilt containers)."""
+    snapshot["state"] = to_state_dict(snapshot["state"])
+    for interrupt in snapshot["interrupts"]:
+        where = f"interrupt {interrupt['id']!r}"
+        interrupt["payload"] = to_state_value(f"{where} payload", interrupt["payload"])
+        interrupt["input"] = to_state_value(f"{where} input", interrupt["input"])
+    continuation = snapshot["continuation"]
+    for activation in continuation["activations"]:
+        activation["slots"] = to_state_value(f"activation {activation['id']!r} slots", activation["slots"])
+    for join in continuation["joins"]:
+        join["seen"] = to_state_value(f"join {join['node']!r}", join["seen"])
 
 
 def missing_resource_keys(snapshot: ExecutionSnapshot, flow: SnapshotTarget, present: list[str],

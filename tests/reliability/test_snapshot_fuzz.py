@@ -1,0 +1,233 @@
+"""A snapshot fuzzer: mutate valid snapshots; each mutant loads and continues, or is refused cleanly.
+
+Valid snapshots come from flows that pause inside for_each items, if/match arms, batch
+branches, after a half-collected and-join, and around a sub-flow step. Each mutant (a key
+dropped, an entry duplicated, a frame or node retargeted, a number renumbered, a type or
+status swapped, NaN/cyclic/deep values injected) must either
+
+* load, and continue (every pending interrupt resumed, then close) to a dict, which for an
+  unchanged mutant is exactly the uninterrupted run's close snapshot, or
+* raise a ``SnapshotError`` with the target execution untouched;
+
+never any other exception. ``TF_FUZZ_EXAMPLES`` sets the number of mutants (CI: small).
+"""
+
+import copy
+import json
+import math
+import os
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from triggerflow_nb import SnapshotError, TriggerFlow, TriggerFlowError
+
+EXAMPLES = int(os.environ.get("TF_FUZZ_EXAMPLES", "150"))
+
+
+def for_each_flow():
+    flow = TriggerFlow(name="fz-each")
+
+    async def item(data):
+        if data.input % 2 and not data.is_resume:
+            await data.async_pause_for(type="check", resume_to="self", interrupt_id=f"item-{data.input}")
+            return None
+        return [data.input, data.resume.value if data.resume else None]
+
+    flow.to(lambda data: data.input, name="items").for_each(name="each").to(item).end_for_each() \
+        .to(lambda data: data.set_state("items", data.input), name="store")
+    return flow, [1, 2, 3]
+
+
+def branches_flow():
+    flow = TriggerFlow(name="fz-branches")
+
+    async def ask(data):
+        await data.async_pause_for(type="ask", interrupt_id=f"ask-{data.input}")
+
+    chain = flow.to(lambda data: data.input, name="first")
+    chain.if_condition(lambda data: data.input > 0, name="positive").to(ask, name="ask_if") \
+        .else_condition().to(lambda data: "neg", name="neg").end_condition() \
+        .match(name="m").case("yes").to(lambda data: "matched", name="matched").case_else() \
+        .to(lambda data: data.input, name="other").end_match() \
+        .to(lambda data: data.set_state("branch", data.input), name="store")
+    return flow, 5
+
+
+def batch_and_join_flow():
+    flow = TriggerFlow(name="fz-batch")
+
+    async def left(data):
+        await data.async_pause_for(type="left", interrupt_id="left")
+
+    flow.to(lambda data: data.input, name="start").batch(("l", left), ("r", lambda data: data.input * 10)) \
+        .to(lambda data: data.set_state("batch", data.input), name="store")
+    flow.when(["A", "B"], mode="and").to(lambda data: data.set_state("joined", data.input), name="joined")
+
+    async def emit_a(data):
+        await data.async_emit("A", 1)
+        await data.async_pause_for(type="then-b", resume_to={"event": "B"}, interrupt_id="b")
+
+    flow.to(emit_a, name="emit_a")
+    return flow, 2
+
+
+def sub_flow_flow():
+    child = TriggerFlow(name="fz-child")
+    child.to(lambda data: data.set_state("child", data.input * 3), name="triple")
+    flow = TriggerFlow(name="fz-sub")
+
+    async def before(data):
+        await data.async_pause_for(type="before", interrupt_id="before")
+
+    flow.to(before).to_sub_flow(child, write_back={"state.from_child": "snapshot.child"}) \
+        .to(lambda data: data.set_state("after", True), name="after")
+    return flow, 4
+
+
+BUILDERS = [for_each_flow, branches_flow, batch_and_join_flow, sub_flow_flow]
+HISTORY_DEPENDENT = {"joined"}
+PAYLOAD = "ok"
+
+
+def run_to_pause(builder):
+    flow, value = builder()
+    ex = flow.create_execution(auto_close=False)
+    ex.start(value)
+    return ex
+
+
+def finish(ex):
+    for interrupt_id in sorted(ex.get_pending_interrupts()):
+        ex.continue_with(interrupt_id, PAYLOAD)
+    return ex.close()
+
+
+@pytest.fixture(scope="module")
+def originals():
+    out = []
+    for builder in BUILDERS:
+        ex = run_to_pause(builder)
+        saved = json.loads(json.dumps(ex.save()))
+        expected = finish(ex)
+        out.append((builder, saved, expected))
+    return out
+
+
+def paths(value, prefix=()):
+    """Every path to a node of a JSON tree (dict keys and list indexes), down to a depth that
+    leaves out the insides of injected cyclic or deep values."""
+    yield prefix
+    if len(prefix) > 12:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths(item, prefix + (index,))
+
+
+def get(tree, path):
+    for part in path:
+        tree = tree[part]
+    return tree
+
+
+def cyclic():
+    loop = []
+    loop.append(loop)
+    return loop
+
+
+def deep():
+    root = node = {}
+    for _ in range(3000):
+        node["n"] = {}
+        node = node["n"]
+    return root
+
+
+REPLACEMENTS = st.sampled_from([
+    None, 0, -1, 1, 2, 99, True, "", "x", "waiting", "resumed", "cancelled", "closed", "idle", "done",
+    "each#1", "each#9", "then", "slot", [], {}, ["then", "m", 0], ["slot", "each#1", 5], ["slot", "nope#1", 0],
+    float("nan"), math.inf, {"event": ""}, {"event": "B", "x": 1},
+])
+
+
+@st.composite
+def mutants(draw, originals):
+    builder, saved, expected = draw(st.sampled_from(originals))
+    mutant = copy.deepcopy(saved)
+
+    def pick_path():
+        candidates = [p for p in paths(mutant) if p and p[0] not in ("flow_fingerprint", "schema_version")]
+        return draw(st.sampled_from(candidates))
+
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        path = pick_path()
+        parent, key = get(mutant, path[:-1]), path[-1]
+        action = draw(st.sampled_from(["drop", "duplicate", "replace", "swap_type"]))
+        if action == "drop":
+            del parent[key]
+        elif action == "duplicate" and isinstance(parent, list):
+            parent.insert(key, copy.deepcopy(parent[key]))
+        elif action == "swap_type":
+            value = parent[key]
+            parent[key] = str(value) if not isinstance(value, str) else ([value] if draw(st.booleans()) else 7)
+        else:
+            parent[key] = copy.deepcopy(draw(REPLACEMENTS))  # a fresh copy: later mutations edit it in place
+    poison = draw(st.sampled_from([None, "cyclic", "deep"]))
+    if poison is not None:  # last: nothing walks the tree after it
+        path = pick_path()
+        get(mutant, path[:-1])[path[-1]] = cyclic() if poison == "cyclic" else deep()
+    return builder, saved, expected, mutant
+
+
+def observe(ex):
+    return (ex.status, ex.lifecycle_state, ex.get_state(), ex.get_pending_interrupts(), ex.node_status(),
+            ex.is_fresh())
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                        HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_mutant_loads_and_continues_or_is_refused_cleanly(originals, data):
+    builder, saved, expected, mutant = data.draw(mutants(originals))
+    flow, _ = builder()
+    target = flow.create_execution(auto_close=False)
+    before = observe(target)
+    report = target.inspect_load(mutant)
+    try:
+        target.load(mutant)
+    except SnapshotError as exc:
+        event(f"refused: {type(exc).__name__}")
+        assert observe(target) == before, "a refused snapshot changed the target"
+        assert report["ready"] is False, "inspect_load said ready for a snapshot load() refuses"
+        return
+    assert report["ready"] is True, f"inspect_load refused what load() took: {report['diagnostics']}"
+    pending = set(target.get_pending_interrupts())
+    try:
+        result = finish(target)
+    except TriggerFlowError as exc:
+        event(f"loaded, then the run failed: {type(exc).__name__}")
+        return  # the run itself failed (a chunk raised on a value it now gets): reported, typed
+    assert isinstance(result, dict)
+    original_pending = {i["id"] for i in saved["interrupts"] if i["status"] == "waiting"}
+    if pending == original_pending:  # the same paths were resumed: the rest of the graph must have run
+        # A half-collected join is history, not structure: a snapshot without it is a valid other
+        # past (the first event never came), so what the join writes may rightly be missing.
+        skipped = (set(expected) - set(saved["state"]) - HISTORY_DEPENDENT) - set(result)
+        assert not skipped, f"the continuation silently skipped the steps that write {sorted(skipped)}"
+    event("loaded and continued" + (" (unchanged)" if mutant == saved else ""))
+    if mutant == saved:
+        assert result == expected
+
+
+def test_the_originals_continue_to_the_uninterrupted_result(originals):
+    for builder, saved, expected in originals:
+        flow, _ = builder()
+        target = flow.create_execution(auto_close=False)
+        target.load(saved)
+        assert finish(target) == expected, builder.__name__
