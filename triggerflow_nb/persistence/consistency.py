@@ -46,11 +46,17 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
     ] + [(f"activation {a['id']!r}", None, a["continuation"]) for a in activations.values()]
     open_slots: dict[str, set[int]] = {activation_id: set() for activation_id in activations}
     arm_exits = _arm_exits(graph)
-    for owner, chunk, frames in pending_frames:
+    arms = _arm_contents(graph)
+    for (owner, chunk, frames), where in zip(
+        pending_frames,
+        [i["chunk"] for i in waiting] + [a["node"] for a in activations.values()],
+        strict=True,
+    ):
         for frame in frames:
             _check_frame(frame, owner, graph, activations, open_slots, counter)
             if chunk is not None and frame[0] == SLOT and frame[1] not in activations and not closed:
                 _check_side_path(frame, owner, chunk, graph, arm_exits)
+        _check_nesting(frames, where, owner, arms)
     if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
         for activation_id, activation in activations.items():
             pointed_at = len(open_slots[activation_id])
@@ -86,6 +92,55 @@ def _check_frame(frame: SavedFrame, owner: str, graph: FlowGraph, activations: d
             open_slots[target].add(index)
     else:
         raise _corrupt(f"continuation frame {frame!r} of {owner} refers to nothing")
+
+
+def _arm_contents(graph: FlowGraph) -> dict[tuple[str, int], set[str]]:
+    """(block, arm index) -> the nodes a path inside that arm can reach (the arm's steps)."""
+    contents: dict[tuple[str, int], set[str]] = {}
+    for node in graph.nodes.values():
+        if node.kind not in (IF, MATCH, BATCH, FOR_EACH):
+            continue
+        for index, arm in enumerate(node.branches):
+            reached: set[str] = set()
+            stack = [arm.entry] if arm.entry is not None else []
+            while stack:
+                current = stack.pop()
+                if current not in reached:
+                    reached.add(current)
+                    stack.extend(graph.succ.get(current, ()))
+                    block = graph.nodes[current]
+                    stack.extend(a.entry for a in block.branches if a.entry is not None and block.kind != EVENT)
+            contents[(node.id, index)] = reached
+    return contents
+
+
+def _frame_block(frame: SavedFrame) -> tuple[str, int] | None:
+    """The (block, arm) a frame returns into, if it is well formed."""
+    if len(frame) != 3 or not isinstance(frame[1], str) or type(frame[2]) is not int:
+        return None
+    if frame[0] == THEN:
+        return frame[1], frame[2]
+    node_id = frame[1].rpartition("#")[0]
+    return node_id, frame[2]  # a for_each has one arm; its slot index is not an arm (see below)
+
+
+def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
+                   arms: dict[tuple[str, int], set[str]]) -> None:
+    """The frames must name, outermost first, exactly the blocks whose arms hold ``where``:
+    a frame dropped, added or reordered would send the path's value to the wrong place."""
+    enclosing = {block for (block, _), content in arms.items() if where in content}
+    named: list[str] = []
+    for frame in frames:
+        found = _frame_block(frame)
+        if found is None:
+            return  # malformed: _check_frame names it
+        named.append(found[0])
+    if set(named) != enclosing or len(named) != len(set(named)):
+        raise _corrupt(f"the continuation of {owner} names blocks {named}, but {where!r} sits inside "
+                       f"{sorted(enclosing)}")
+    for outer, inner in zip(named, named[1:]):
+        if not any(inner in content for (block, _), content in arms.items() if block == outer):
+            raise _corrupt(f"the continuation of {owner} nests {inner!r} inside {outer!r}, which does not hold it")
 
 
 def _arm_exits(graph: FlowGraph) -> dict[str, list[str]]:
