@@ -22,6 +22,7 @@ The check is linear in the size of the snapshot.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from ..definition.graph import BATCH, CHUNK, EVENT, FOR_EACH, IF, MATCH, FlowGraph
@@ -138,7 +139,7 @@ def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
     if set(named) != enclosing or len(named) != len(set(named)):
         raise _corrupt(f"the continuation of {owner} names blocks {named}, but {where!r} sits inside "
                        f"{sorted(enclosing)}")
-    for outer, inner in zip(named, named[1:]):
+    for outer, inner in itertools.pairwise(named):
         if not any(inner in content for (block, _), content in arms.items() if block == outer):
             raise _corrupt(f"the continuation of {owner} nests {inner!r} inside {outer!r}, which does not hold it")
 
