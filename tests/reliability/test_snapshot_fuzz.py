@@ -7,7 +7,8 @@ status swapped, NaN/cyclic/deep values injected) must either
 
 * load, and continue (every pending interrupt resumed, then close) to a dict, which for an
   unchanged mutant is exactly the uninterrupted run's close snapshot, or
-* raise a ``SnapshotError`` with the target execution untouched;
+* raise a ``SnapshotError`` (or ``MissingResourceError``, when it asks for a resource nobody
+  passed) with the target execution untouched and ``inspect_load`` saying so;
 
 never any other exception. ``TF_FUZZ_EXAMPLES`` sets the number of mutants (CI: small).
 """
@@ -21,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from triggerflow_nb import SnapshotError, TriggerFlow, TriggerFlowError
+from triggerflow_nb import MissingResourceError, SnapshotError, TriggerFlow, TriggerFlowError
 
 EXAMPLES = int(os.environ.get("TF_FUZZ_EXAMPLES", "150"))
 
@@ -201,10 +202,12 @@ def test_every_mutant_loads_and_continues_or_is_refused_cleanly(originals, data)
     report = target.inspect_load(mutant)
     try:
         target.load(mutant)
-    except SnapshotError as exc:
+    except (SnapshotError, MissingResourceError) as exc:  # a valid snapshot may ask for a resource
         event(f"refused: {type(exc).__name__}")
         assert observe(target) == before, "a refused snapshot changed the target"
         assert report["ready"] is False, "inspect_load said ready for a snapshot load() refuses"
+        if isinstance(exc, MissingResourceError):
+            assert report["missing_resource_keys"] == exc.missing
         return
     assert report["ready"] is True, f"inspect_load refused what load() took: {report['diagnostics']}"
     pending = set(target.get_pending_interrupts())
