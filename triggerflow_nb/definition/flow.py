@@ -131,9 +131,10 @@ class FlowDefinition:
         ``mode="and"`` waits until every listed event has fired once in this execution
         (and fan-out scope), then runs with ``{"event": {name: payload, ...}}`` and starts
         collecting again; ``mode="or"`` runs on each of them with ``("event", name, payload)``;
-        ``mode="simple_or"`` runs on each with the bare payload. A chunk function (or its
-        name) as trigger means "when that chunk finishes", and ``{"state": key}`` means "when
-        that state key is written".
+        ``mode="simple_or"`` runs on each with the bare payload. A chunk function as trigger
+        (or ``{"chunk": name}``) means "when that chunk finishes", ``{"event": name}`` an emitted
+        event, and ``{"state": key}`` "when that state key is written". A bare string that also
+        names a chunk of this flow is refused: say which with the dict forms.
         """
         one_of("when(mode=...)", mode, _USER_MODES)
         events = _trigger_events(self, trigger)
