@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
@@ -80,14 +81,21 @@ class Execution(GraphWalker):
     def __init__(self, flow: FlowHost, *, runtime_resources: dict[str, Any] | None = None,
                  auto_close: bool = True, auto_close_timeout: float | None = 10.0,
                  concurrency: int | None = None, execution_environments: list[Any] | None = None):
-        self.auto_close = flag("auto_close", auto_close)
-        self.auto_close_timeout = seconds("auto_close_timeout", auto_close_timeout, allow_none=True)
-        self.concurrency = positive_int("concurrency", concurrency, allow_none=True)
+        # The usual values pass a cheap check; anything else gets the full one (and its error).
+        self.auto_close = auto_close if auto_close is True or auto_close is False else flag("auto_close", auto_close)
+        self.auto_close_timeout = (
+            auto_close_timeout if auto_close_timeout is None or (
+                auto_close_timeout.__class__ is float and 0.0 <= auto_close_timeout < math.inf)
+            else seconds("auto_close_timeout", auto_close_timeout, allow_none=True)
+        )
+        self.concurrency = (concurrency if concurrency is None
+                            else positive_int("concurrency", concurrency, allow_none=True))
         self.flow = flow
         self.id = uuid.uuid4().hex
         self._resources = RuntimeResources(runtime_resources, flow._runtime_resources)
         self._environments = _normalize_environment_requests(execution_environments)
-        check_managed_keys_are_free(self._environments, runtime_resources)
+        if self._environments:
+            check_managed_keys_are_free(self._environments, runtime_resources)
         self._environment_leases: list[Any] = []
         self._state: dict[str, Any] = {}
         self._stream = RuntimeStream()
@@ -114,6 +122,7 @@ class Execution(GraphWalker):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_event: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
+        self._announced = False  # closed, released and announced: nothing of closing is left to wait for
         self._pause_fails_fast = False
         self._close_when_idle = False  # set while flow.start() runs: it closes inline (see run)
         self._interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
@@ -302,7 +311,8 @@ class Execution(GraphWalker):
         (the close snapshot). ``pause_fails_fast`` is for callers that hold no handle to resume a
         pause with (``flow.start()``): a ``pause_for`` then raises at once.
         """
-        one_of("until", until, ("closed", "settled"))
+        if until != "closed" and until != "settled":
+            one_of("until", until, ("closed", "settled"))
         if self._started:
             raise LifecycleError(
                 f"execution {self.id} was already started; an execution runs once: "
@@ -428,7 +438,7 @@ class Execution(GraphWalker):
             raise self._release_error
 
     async def _wait_closed(self) -> None:
-        if self._finished and self._closed_event is None:
+        if self._announced:
             return
         if self._closed_event is None:  # made on demand: most executions never need one
             self._closed_event = asyncio.Event()
@@ -451,10 +461,11 @@ class Execution(GraphWalker):
             await self._wait_closed()  # closing already (elsewhere): return once it has finished
             return
         loop = asyncio.get_running_loop()
-        grace = CLEANUP_GRACE if deadline is None else max(0.0, (deadline - loop.time()) * _CLEANUP_SHARE)
-        if not await self._scope.wait_quiet(grace):
-            logger.warning("execution %s: work still running %.3gs after it was cancelled; releasing anyway",
-                           self.id, grace)
+        if self._scope.busy():
+            grace = CLEANUP_GRACE if deadline is None else max(0.0, (deadline - loop.time()) * _CLEANUP_SHARE)
+            if not await self._scope.wait_quiet(grace):
+                logger.warning("execution %s: work still running %.3gs after it was cancelled; releasing anyway",
+                               self.id, grace)
         await self._release_and_announce(status, reason, None if deadline is None else deadline - loop.time())
 
     def _finish_now(self, status: ExecutionStatus, reason: str) -> None:
@@ -472,8 +483,6 @@ class Execution(GraphWalker):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        if self._closed_event is None:
-            self._closed_event = asyncio.Event()  # set once released and announced
         self._scope.cancel_all()
         # Closing freezes state as it is: writes to a closed execution are refused, so the
         # close snapshot needs no copy of its own (readers get copies through execution.result).
@@ -484,10 +493,12 @@ class Execution(GraphWalker):
 
     async def _release_and_announce(self, status: str, reason: str, timeout: float | None) -> None:
         try:
-            await self._release_environments(timeout)
+            if self._environment_leases:
+                await self._release_environments(timeout)
         except Exception as exc:  # kept, never lost: close() and start() raise it, get_meta() shows it
             self._release_error = exc
         finally:
+            self._announced = True
             self._publish(ExecutionClosed(self.id, status, reason))
             if self._closed_event is not None:
                 self._closed_event.set()

@@ -23,8 +23,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 # Ids of the executions whose work runs in the current context (a root call or an owned task).
-_running: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("triggerflow_nb_running",
-                                                                          default=frozenset())
+_running: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("triggerflow_nb_running", default=())
 
 
 class TaskScope:
@@ -32,37 +31,41 @@ class TaskScope:
 
     def __init__(self, owner_id: str):
         self._owner = owner_id
-        self._owned: set[asyncio.Task[Any]] = set()
+        # Made on first use: most executions never spawn a task, and none is cut unless closed early.
+        self._owned: set[asyncio.Task[Any]] | None = None
         self._roots: dict[asyncio.Task[Any], int] = {}  # caller task -> nesting depth of root calls
-        self._cut: set[asyncio.Task[Any]] = set()
+        self._cut: set[asyncio.Task[Any]] | None = None
         self._changed: asyncio.Event | None = None  # made on demand: only closing waits on it
 
     # -- owned tasks ---------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A task of the execution's own; the scope holds it until it ends."""
-        token = _running.set(_running.get() | {self._owner})
+        token = _running.set((*_running.get(), self._owner))
         try:
             task = asyncio.get_running_loop().create_task(coro)  # copies the context set above
         finally:
             _running.reset(token)
+        if self._owned is None:
+            self._owned = set()
         self._owned.add(task)
         task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._owned.discard(task)
+        if self._owned is not None:
+            self._owned.discard(task)
         self._notify()
 
     # -- root calls ------------------------------------------------------------------------------
 
-    def enter_root(self) -> tuple[asyncio.Task[Any] | None, contextvars.Token[frozenset[str]]]:
+    def enter_root(self) -> tuple[asyncio.Task[Any] | None, contextvars.Token[tuple[str, ...]]]:
         task = asyncio.current_task()
         if task is not None:
             self._roots[task] = self._roots.get(task, 0) + 1
-        return task, _running.set(_running.get() | {self._owner})
+        return task, _running.set((*_running.get(), self._owner))
 
-    def exit_root(self, entered: tuple[asyncio.Task[Any] | None, contextvars.Token[frozenset[str]]]) -> None:
+    def exit_root(self, entered: tuple[asyncio.Task[Any] | None, contextvars.Token[tuple[str, ...]]]) -> None:
         task, token = entered
         try:
             _running.reset(token)
@@ -74,12 +77,13 @@ class TaskScope:
                 self._roots[task] = depth
             else:
                 self._roots.pop(task, None)
-                self._cut.discard(task)
+                if self._cut is not None:
+                    self._cut.discard(task)
                 self._notify()
 
     def was_cut(self, task: asyncio.Task[Any] | None) -> bool:
         """Whether ``cancel_all`` cut the root call running in ``task``."""
-        return task is not None and task in self._cut
+        return task is not None and self._cut is not None and task in self._cut
 
     # -- closing ---------------------------------------------------------------------------------
 
@@ -90,18 +94,22 @@ class TaskScope:
     def cancel_all(self) -> None:
         """Cancel every owned task and every root call in flight, except the current task."""
         current = asyncio.current_task()
-        for task in list(self._owned):
+        for task in list(self._owned or ()):
             if task is not current:
                 task.cancel()
         for task in list(self._roots):
             if task is not current and not task.done():
+                if self._cut is None:
+                    self._cut = set()
                 self._cut.add(task)
                 task.cancel()
 
     def busy(self) -> bool:
         """Whether work other than the current task's is still running."""
+        if not self._owned and not self._roots:
+            return False
         current = asyncio.current_task()
-        return any(t is not current for t in self._owned) or any(t is not current for t in self._roots)
+        return any(t is not current for t in self._owned or ()) or any(t is not current for t in self._roots)
 
     async def wait_quiet(self, timeout: float | None) -> bool:
         """Wait until ``busy()`` is False, at most ``timeout`` seconds; whether it got there."""
@@ -128,4 +136,4 @@ class TaskScope:
 
     def tasks(self) -> set[asyncio.Task[Any]]:
         """The owned tasks still alive (for tests and diagnostics)."""
-        return {t for t in self._owned if not t.done()}
+        return {t for t in self._owned or () if not t.done()}
