@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import InvalidArgumentError
+
 logger = logging.getLogger("triggerflow_nb")
 
 _dc = {"frozen": True, "slots": True} if sys.version_info >= (3, 10) else {"frozen": True}
@@ -160,7 +162,7 @@ class Channel:
     def subscribe(self, observer: Observer, *, state_changes: bool = True) -> Callable[[], None]:
         """Call ``observer(event)`` for every event; returns a function that unsubscribes."""
         if not callable(observer):
-            raise TypeError(f"an observer must be callable, got {type(observer).__name__}")
+            raise InvalidArgumentError(f"an observer must be callable, got {type(observer).__name__}")
         entry = (observer, bool(state_changes))
         self._set([*self._subscribers, entry])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MissingResourceError
+from ..errors import InvalidArgumentError, MissingResourceError
 
 
 def describe_resource(value: Any) -> str:
@@ -25,12 +25,12 @@ class RuntimeResources:
 
     def __init__(self, own: dict[str, Any] | None, flow_level: dict[str, Any]):
         if own is not None and not isinstance(own, dict):
-            raise TypeError(
+            raise InvalidArgumentError(
                 f"runtime_resources must be a dict of name -> live object, got {type(own).__name__}"
             )
         for key in own or ():
             if not isinstance(key, str):
-                raise TypeError(f"runtime_resources keys must be strings, got {key!r}")
+                raise InvalidArgumentError(f"runtime_resources keys must be strings, got {key!r}")
         self._own: dict[str, Any] = dict(own) if own else {}
         self._flow_level = flow_level
         self._removed: set[str] = set()
@@ -52,7 +52,7 @@ class RuntimeResources:
 
     def set(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
-            raise TypeError(f"a runtime resource key must be a string, got {key!r}")
+            raise InvalidArgumentError(f"a runtime resource key must be a string, got {key!r}")
         self._own[key] = value
         self._removed.discard(key)
 

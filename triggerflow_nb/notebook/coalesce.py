@@ -21,6 +21,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from ..errors import InvalidArgumentError
+
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
     try:
@@ -36,7 +38,7 @@ class Coalescer:
     def __init__(self, flush: Callable[[], None], interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic):
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
-            raise ValueError(f"the update interval must be a number of seconds >= 0, got {interval!r}")
+            raise InvalidArgumentError(f"the update interval must be a number of seconds >= 0, got {interval!r}")
         self._flush = flush
         self.interval = float(interval)
         self._clock = clock

@@ -17,6 +17,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..errors import InvalidArgumentError
 from ..observe import (
     ChunkCancelled,
     ChunkFailed,
@@ -241,12 +242,14 @@ def watch(execution: Any, *, stream_items: int = 20, interval: float = 0.1, grap
     live graph (needs Graphviz's ``dot``; without it the DOT text is shown).
     """
     if not isinstance(execution, Execution):
-        raise TypeError(f"watch() takes an execution (flow.create_execution() or flow.start_execution(...)), "
-                        f"got {type(execution).__name__}")
+        raise InvalidArgumentError(
+            f"watch() takes an execution (flow.create_execution() or flow.start_execution(...)), "
+            f"got {type(execution).__name__}"
+        )
     if isinstance(stream_items, bool) or not isinstance(stream_items, int) or stream_items < 1:
-        raise ValueError(f"watch(stream_items=...) must be a positive int, got {stream_items!r}")
+        raise InvalidArgumentError(f"watch(stream_items=...) must be a positive int, got {stream_items!r}")
     if not isinstance(graph, bool):
-        raise TypeError(f"watch(graph=...) must be True or False, got {graph!r}")
+        raise InvalidArgumentError(f"watch(graph=...) must be True or False, got {graph!r}")
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
-        raise ValueError(f"watch(interval=...) must be a number of seconds >= 0, got {interval!r}")
+        raise InvalidArgumentError(f"watch(interval=...) must be a number of seconds >= 0, got {interval!r}")
     return ExecutionPanel(execution, stream_items=stream_items, interval=interval, graph=graph)

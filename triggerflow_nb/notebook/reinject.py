@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..errors import InvalidArgumentError
 from ..export.html import esc
 from ..layers.resources import describe_resource
 from .env import in_notebook, user_namespace
@@ -92,9 +93,9 @@ class ReinjectionPrompt(widgets.VBox):
     def __init__(self, execution: Any, missing: dict[str, dict[str, Any]], finish: Callable[[dict[str, Any]], Any],
                  namespace: dict[str, Any] | None = None):
         if not isinstance(missing, dict) or not missing:
-            raise ValueError("the re-injection prompt needs at least one missing resource key")
+            raise InvalidArgumentError("the re-injection prompt needs at least one missing resource key")
         if not callable(finish):
-            raise TypeError(f"finish must be callable, got {type(finish).__name__}")
+            raise InvalidArgumentError(f"finish must be callable, got {type(finish).__name__}")
         self.execution = execution
         self.finish = finish
         self.chosen: dict[str, Any] = {}
