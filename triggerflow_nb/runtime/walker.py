@@ -280,7 +280,11 @@ class GraphWalker:
         # path awaits user code at once, each goes straight into a task (see _start_inline).
         inline = not all(self._awaits_at_once(arm.entry) for arm in node.branches)
         try:
-            if node.concurrency is None or node.concurrency >= len(items):
+            if node.executor is not None:  # the items run elsewhere; their results fill the same slots
+                from ..distributed.fan_out import run_remote_fan_out
+
+                await run_remote_fan_out(self, node, activation, items)
+            elif node.concurrency is None or node.concurrency >= len(items):
                 await self._gather((item_path(i) for i in range(len(items))), inline)
             else:
                 await self._bounded(item_path, len(items), node.concurrency)
