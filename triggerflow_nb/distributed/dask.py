@@ -77,18 +77,22 @@ class DaskExecutor:
                     step = next(next_span, None)
                     if step is None:
                         break
-                    number, span = step
-                    dask_future = self._submit(job, token, job_blob, number, span)
-                    running[self._bridge(loop, dask_future)] = (dask_future, span)
+                    self._start(loop, running, job, token, job_blob, *step)
                 if not running:
                     return
                 done, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
                 for finished in done:
-                    _, span = running.pop(finished)
-                    on_batch(self._records(job, span, finished.result()))
+                    # No local name holds the Dask future: a traceback kept by a failed execution
+                    # would keep the task's result alive on the cluster.
+                    on_batch(self._records(job, running.pop(finished)[1], finished.result()))
         finally:
             if running:  # failed or cancelled: nothing of this fan-out keeps running for nobody
                 await _settle(self.client.cancel([dask_future for dask_future, _ in running.values()], force=True))
+
+    def _start(self, loop: asyncio.AbstractEventLoop, running: dict, job: RemoteJob, token: str, job_blob: bytes,
+               number: int, span: tuple[int, int]) -> None:
+        dask_future = self._submit(job, token, job_blob, number, span)
+        running[self._bridge(loop, dask_future)] = (dask_future, span)
 
     def _submit(self, job: RemoteJob, token: str, job_blob: bytes, number: int, span: tuple[int, int]) -> Any:
         start, end = span
