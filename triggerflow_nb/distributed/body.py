@@ -30,7 +30,9 @@ def remote_body(flow: "TriggerFlow", block: Node) -> list[tuple[str, ...]]:
         while node_id is not None:
             node = graph.nodes[node_id]
             if node.kind != CHUNK:
-                raise RemoteBodyError(f"{block.id!r} has a {node.kind} block {node_id!r} in its body: {_SUPPORTED}")
+                article = "an" if node.kind[0] in "aeiou" else "a"
+                raise RemoteBodyError(f"{block.id!r} has {article} {node.kind} block {node_id!r} in its body: "
+                                      f"{_SUPPORTED}")
             if "$chunk:" + node_id in graph.listeners:
                 raise RemoteBodyError(
                     f"{block.id!r}: a when() branch listens to body chunk {node_id!r}, but chunk events are not "

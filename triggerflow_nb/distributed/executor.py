@@ -69,6 +69,11 @@ class ItemExecutor(Protocol):
 
 def check_executor(executor: Any, method: str) -> None:
     """Refuse anything that is not an item executor, at definition time."""
+    if isinstance(executor, type):  # the class itself passes the attribute checks below
+        raise FlowDefinitionError(
+            f"{method}(executor=...) got the class {executor.__name__}, not an executor: create one, "
+            f"e.g. {executor.__name__}(client, batch_size=500)"
+        )
     if not isinstance(executor, ItemExecutor) or not isinstance(getattr(executor, "label", None), str):
         raise FlowDefinitionError(
             f"{method}(executor=...) must be None or an item executor such as "
