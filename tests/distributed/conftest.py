@@ -6,6 +6,7 @@ run the handlers defined in the tests, as they would run handlers defined in a n
 
 import logging
 import os
+import time
 
 import pytest
 
@@ -39,6 +40,12 @@ def client(dask_client, request):
     dask_client.wait_for_workers(WORKERS, timeout=60)
     yield dask_client
     cloudpickle.unregister_pickle_by_value(request.module)
+    # Every fan-out lets go of its tasks (done, failed or cancelled): none may linger on the cluster.
+    deadline = time.monotonic() + 10
+    while scheduler_task_keys(dask_client):
+        if time.monotonic() > deadline:
+            pytest.fail(f"tasks left on the cluster: {scheduler_task_keys(dask_client)}")
+        time.sleep(0.05)
 
 
 @pytest.fixture

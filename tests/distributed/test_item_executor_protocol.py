@@ -1,5 +1,7 @@
 """The walker talks to any ItemExecutor, not to Dask: a minimal in-process one proves the contract."""
 
+import uuid
+
 import cloudpickle
 import pytest
 
@@ -22,7 +24,7 @@ class ReversedBatches:
         for span in reversed(spans):
             self.batches.append(span)
             batch = [(i, job.body_of[i], job.items[i]) for i in span]
-            on_batch(cloudpickle.loads(run_batch("token-" + job.block_id, blob, cloudpickle.dumps(batch))))
+            on_batch(cloudpickle.loads(run_batch(uuid.uuid4().hex, blob, cloudpickle.dumps(batch))))
 
 
 def test_results_are_joined_in_item_order_whatever_order_batches_report():
