@@ -165,3 +165,23 @@ def test_the_graph_shows_the_block_runs_on_dask(client):
     dot = words_flow(DaskExecutor(client)).to_dot()
     assert '[label="for_each on Dask" shape=trapezium' in dot
     assert '[label="for_each" shape=trapezium' in words_flow().to_dot()
+
+
+def test_concurrency_caps_the_batches_in_flight(client, tmp_path):
+    spans = tmp_path / "spans"
+
+    def timed_item(d):
+        start = time.time()
+        time.sleep(0.05)
+        with open(spans, "a") as f:
+            f.write(f"{start} {time.time()}\n")
+        return d.input
+
+    flow = TriggerFlow()
+    flow.to(lambda d: d.input, name="first").for_each(concurrency=1, executor=DaskExecutor(client, batch_size=2)).to(
+        timed_item).end_for_each().to(lambda d: d.set_state("out", d.input), name="after")
+    assert flow.start(list(range(8))) == {"out": list(range(8))}
+    intervals = sorted(tuple(map(float, line.split())) for line in spans.read_text().splitlines())
+    assert len(intervals) == 8
+    # One batch at a time on two workers: no two items ever overlap.
+    assert all(prev_end <= next_start for (_, prev_end), (next_start, _) in zip(intervals, intervals[1:]))
