@@ -54,8 +54,8 @@ def worker_pids(client):
 
 
 def scheduler_task_keys(client) -> list[str]:
-    """Keys of this package's tasks the scheduler still knows about."""
+    """Every key the scheduler still holds (batches, scattered jobs): only these tests use the cluster."""
     def keys(dask_scheduler):
-        return [str(k) for k in dask_scheduler.tasks if "triggerflow_nb" in str(k)]
+        return [str(k) for k in dask_scheduler.tasks]
 
     return client.run_on_scheduler(keys)

@@ -2,8 +2,11 @@
 
 One Dask task per item costs milliseconds (scheduler round trips), so items travel in
 batches of ``batch_size``: one task runs a batch through the body and sends its results
-back together. The handlers and the worker context are pickled once per fan-out; each
-batch carries only its items. Works with a synchronous ``Client`` (the usual notebook
+back together. The handlers and the worker context are pickled once per fan-out and each
+batch carries those bytes with its items. (Scattering them once instead was tried: the job
+then lives on one worker, so losing that worker cancels every batch rather than retrying
+one, and tasks with a dependency skip the scheduler's queue, so a cancel reaches batches
+already waiting on workers.) Works with a synchronous ``Client`` (the usual notebook
 one, whose loop runs in a thread of its own) and with ``Client(asynchronous=True)``.
 
 A worker that dies mid-batch is rescheduled by Dask's scheduler up to its
@@ -19,7 +22,7 @@ from inspect import isawaitable
 from typing import Any
 
 import cloudpickle
-from distributed import Client
+from distributed import Client, Future
 
 from ..environments.manager import normalize_requests
 from .batch_runner import run_batch
@@ -88,6 +91,7 @@ class DaskExecutor:
         finally:
             if running:  # failed or cancelled: nothing of this fan-out keeps running for nobody
                 await _settle(self.client.cancel([dask_future for dask_future, _ in running.values()], force=True))
+                running.clear()
 
     def _start(self, loop: asyncio.AbstractEventLoop, running: dict, job: RemoteJob, token: str, job_blob: bytes,
                number: int, span: tuple[int, int]) -> None:
@@ -164,7 +168,10 @@ def _set_if_pending(future: asyncio.Future, result: Any) -> None:
 
 
 async def _settle(result: Any) -> Any:
-    """A Client call returns a value (sync client) or an awaitable (asynchronous client)."""
-    if isawaitable(result):
+    """A Client call returns a value (sync client) or an awaitable (asynchronous client).
+
+    A Dask Future is awaitable too, but it is a value here (e.g. what scatter() returns).
+    """
+    if isawaitable(result) and not isinstance(result, Future):
         return await result
     return result
