@@ -225,3 +225,26 @@ def test_a_worker_lost_again_on_the_retry_fails_the_items(client):
     assert str(error).startswith("Dask workers died while running items 0..3 of 'for_each@first', also after "
                                  "Dask's retry: Attempted to run task 'triggerflow_nb-for_each@first-")
     assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+
+
+def test_an_item_that_cannot_travel_is_refused_naming_its_index(client):
+    import threading
+
+    flow = one_step_flow(lambda d: d.input, DaskExecutor(client, batch_size=2), name="same")
+    execution, error = run_until_failed(flow, [1, 2, 3, threading.Lock(), 5])
+    assert type(error).__name__ == "RemoteSerializationError"
+    assert str(error).startswith("item 3 of 'for_each@first' (lock) cannot be shipped to Dask workers: ")
+    assert execution.status == "failed"
+
+
+def test_a_result_that_cannot_travel_back_fails_its_item(client):
+    import threading
+
+    def make(d):
+        return threading.Lock() if d.input == 2 else d.input
+
+    _, error = run_until_failed(one_step_flow(make, DaskExecutor(client, batch_size=4)), [0, 1, 2, 3])
+    assert type(error).__name__ == "RemoteSerializationError"
+    assert re.fullmatch(r"the result of item 2 \(lock\) cannot be sent back from the worker: .*; return plain data "
+                        r"\(numbers, strings, lists, dicts\) \(item 2 of 'for_each@first', on Dask worker "
+                        r"tcp://[\d.:]+\)", str(error)), str(error)

@@ -185,3 +185,16 @@ def test_concurrency_caps_the_batches_in_flight(client, tmp_path):
     assert len(intervals) == 8
     # One batch at a time on two workers: no two items ever overlap.
     assert all(prev_end <= next_start for (_, prev_end), (next_start, _) in zip(intervals, intervals[1:]))
+
+
+def test_an_asynchronous_client_on_the_flows_loop_works_too(client):
+    from distributed import Client
+
+    async def main():
+        async with Client(client.scheduler.address, asynchronous=True) as aclient:
+            flow = TriggerFlow()
+            flow.to(lambda d: d.input, name="first").for_each(executor=DaskExecutor(aclient, batch_size=3)).to(
+                lambda d: -d.input, name="neg").end_for_each().to(lambda d: d.set_state("out", d.input), name="after")
+            return await flow.async_start(list(range(10)))
+
+    assert asyncio.run(main()) == {"out": [-i for i in range(10)]}
