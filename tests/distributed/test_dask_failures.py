@@ -131,6 +131,7 @@ def test_cancelling_the_running_cell_cancels_the_dask_tasks(client, tmp_path):
     time.sleep(0.8)
     assert len(lines(started)) == count and count <= 6
     assert execution.node_status()["for_each@first"] == "running"  # cut short, as a local for_each
+    assert execution.node_status()["item"] == "cancelled"
     assert execution.result.get_state() == {"before": "kept"}
 
 

@@ -8,11 +8,12 @@ The live panel's progress bar moves once per finished batch.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ..definition.graph import BATCH
 from ..errors import TriggerFlowError
-from ..observe import ChunkFinished, ChunkStarted, FanOutProgress
+from ..observe import ChunkCancelled, ChunkFinished, ChunkStarted, FanOutProgress
 from .body import remote_body
 from .errors import RemoteItemError, in_item_context
 from .executor import RemoteJob, WorkerContext
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
     from ..runtime.walker import Activation
 
 
-def build_job(execution: "TriggerFlowExecution", node: "Node", items: list[Any]) -> RemoteJob:
+def build_job(execution: "TriggerFlowExecution", node: "Node", chains: list[tuple[str, ...]],
+              items: list[Any]) -> RemoteJob:
     flow = execution.flow
-    chains = remote_body(flow, node)  # again: wiring may have changed since the block was closed
     all_resources = dict(execution._resources.items())
     bodies = []
     for chain in chains:
@@ -59,11 +60,12 @@ async def run_remote_fan_out(execution: "TriggerFlowExecution", node: "Node", ac
     """Run ``items`` on ``node.executor``; fill ``activation``'s slots; raise on the first failed item."""
     if not items:
         return
-    if all(not chain for chain in remote_body(execution.flow, node)):  # an empty body passes items through
+    chains = remote_body(execution.flow, node)  # again: wiring may have changed since the block was closed
+    if all(not chain for chain in chains):  # an empty body passes items through
         activation.slots[:] = items
         activation.remaining = 0
         return
-    job = build_job(execution, node, items)
+    job = build_job(execution, node, chains, items)
     body_chunks = [chunk for body in job.bodies for chunk, _ in body]
     _mark(execution, body_chunks, "running", ChunkStarted)
     total = len(items)
@@ -79,7 +81,14 @@ async def run_remote_fan_out(execution: "TriggerFlowExecution", node: "Node", ac
             execution._channel.publish(
                 FanOutProgress(execution.id, node.id, activation.id, total - activation.remaining, total))
 
-    await node.executor.run_job(job, on_batch)
+    try:
+        await node.executor.run_job(job, on_batch)
+    except asyncio.CancelledError:  # a cell interrupted, a close timeout: as a local chunk shows it
+        for chunk in dict.fromkeys(body_chunks):
+            execution._node_status[chunk] = "cancelled"
+            if execution._channel.active:
+                execution._channel.publish(ChunkCancelled(execution.id, chunk, "CancelledError"))
+        raise
     _mark(execution, body_chunks, "done", ChunkFinished)
 
 
