@@ -249,3 +249,16 @@ def test_a_result_that_cannot_travel_back_fails_its_item(client):
     assert re.fullmatch(r"the result of item 2 \(lock\) cannot be sent back from the worker: .*; return plain data "
                         r"\(numbers, strings, lists, dicts\) \(item 2 of 'for_each@first', on Dask worker "
                         r"tcp://[\d.:]+\)", str(error)), str(error)
+
+
+def test_a_closed_client_is_refused_with_advice(client):
+    from distributed import Client
+
+    closed = Client(client.scheduler.address, timeout=30)
+    executor = DaskExecutor(closed)
+    closed.close(timeout=10)
+    execution, error = run_until_failed(one_step_flow(lambda d: d.input, executor, name="same"), [1, 2])
+    assert type(error).__name__ == "ExecutorConfigError"
+    assert str(error) == ("the Dask client of 'for_each@first' is closed: connect a new Client and pass "
+                          "DaskExecutor(new_client, ...) to the block (re-run its cell)")
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}

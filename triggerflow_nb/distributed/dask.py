@@ -62,6 +62,11 @@ class DaskExecutor:
     # -- running a job ------------------------------------------------------------------------
 
     async def run_job(self, job: RemoteJob, on_batch: OnBatch) -> None:
+        if self.client.status in ("closing", "closed"):  # Dask would say only "can't send update-graph"
+            raise ExecutorConfigError(
+                f"the Dask client of {job.block_id!r} is {self.client.status}: connect a new Client and pass "
+                f"DaskExecutor(new_client, ...) to the block (re-run its cell)"
+            )
         loop = asyncio.get_running_loop()
         token = uuid.uuid4().hex
         try:
@@ -90,8 +95,13 @@ class DaskExecutor:
                     on_batch(self._records(job, running.pop(finished)[1], finished.result()))
         finally:
             if running:  # failed or cancelled: nothing of this fan-out keeps running for nobody
-                await _settle(self.client.cancel([dask_future for dask_future, _ in running.values()], force=True))
+                outstanding = [dask_future for dask_future, _ in running.values()]
                 running.clear()
+                try:
+                    await _settle(self.client.cancel(outstanding, force=True))
+                except Exception:  # noqa: BLE001 - a closed client has nothing left to cancel; keep the real error
+                    pass
+                del outstanding
 
     def _start(self, loop: asyncio.AbstractEventLoop, running: dict, job: RemoteJob, token: str, job_blob: bytes,
                number: int, span: tuple[int, int]) -> None:
