@@ -13,6 +13,7 @@ import pytest
 dask = pytest.importorskip("dask")  # the test extra installs it; skipping only hides a broken set-up locally
 distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402
+from dask_keys import scheduler_task_keys  # noqa: E402
 
 WORKERS = 2
 
@@ -51,11 +52,3 @@ def client(dask_client, request):
 @pytest.fixture
 def worker_pids(client):
     return set(client.run(os.getpid).values())
-
-
-def scheduler_task_keys(client) -> list[str]:
-    """Every key the scheduler still holds (batches, scattered jobs): only these tests use the cluster."""
-    def keys(dask_scheduler):
-        return [str(k) for k in dask_scheduler.tasks]
-
-    return client.run_on_scheduler(keys)

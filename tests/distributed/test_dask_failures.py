@@ -11,7 +11,7 @@ from triggerflow_nb import TriggerFlow
 from triggerflow_nb.distributed import (
     DaskExecutor, RemoteItemError, RemoteOperationError, RemoteStateWriteError, RemoteWorkerLostError,
 )
-from conftest import scheduler_task_keys
+from dask_keys import scheduler_task_keys
 
 pytestmark = pytest.mark.timeout(120)
 

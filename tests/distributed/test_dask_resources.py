@@ -11,7 +11,7 @@ import pytest
 import triggerflow_nb
 from triggerflow_nb import EnvironmentProviderError, TriggerFlow
 from triggerflow_nb.distributed import DaskExecutor, RemoteResourceError, RemoteSerializationError
-from conftest import scheduler_task_keys
+from dask_keys import scheduler_task_keys
 
 pytestmark = pytest.mark.timeout(120)
 
