@@ -42,7 +42,9 @@ def test_plain_import_does_not_load_notebook_stack():
     code = (
         "import sys, triggerflow_nb\n"
         "flow = triggerflow_nb.TriggerFlow(); flow.to(lambda d: d.set_state('x', 1)); flow.start()\n"
-        "bad = [m for m in ('ipywidgets', 'IPython', 'graphviz', 'ipykernel') if m in sys.modules]\n"
+        "import triggerflow_nb.distributed\n"  # the executor package too: Dask loads on first DaskExecutor
+        "bad = [m for m in ('ipywidgets', 'IPython', 'graphviz', 'ipykernel', 'dask', 'distributed', 'cloudpickle')"
+        " if m in sys.modules]\n"
         "print(bad)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

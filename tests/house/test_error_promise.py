@@ -13,6 +13,7 @@ INTERNAL = {
     ("persistence/files.py", "ValueError"),  # json's parse_constant hook; load_from_file converts it
     ("runtime/sub_flow.py", "KeyError"),  # a write_back path: the sub-flow step wraps it in a ChunkError
     ("layers/state.py", "KeyError"),  # data.state[key] keeps the mapping protocol: a missing key is a KeyError
+    ("distributed/worker_data.py", "KeyError"),  # the same mapping protocol, on a worker's read-only state
 }
 
 

@@ -276,11 +276,32 @@ def check_04_patterns(nb: NotebookNode) -> None:
     )
 
 
+def check_06_dask_fan_out(nb: NotebookNode) -> None:
+    local = "first scores: "
+    assert stdout(cell(nb, "local = build().start(documents)")).startswith(local)
+    assert stdout(cell(nb, "client = Client(cluster)")) == "workers: 2\n"
+    check_graph(nb, "scoring = build(DaskExecutor(client, batch_size=250))", "for_each on Dask", "score", "collect")
+    panel = check_watch_panel(nb, "execution = scoring.create_execution(auto_close=False)", "closed completed")
+    bars = [s for s in widget_subtree(nb, panel) if s.get("_model_name") in ("IntProgressModel", "FloatProgressModel")]
+    assert [(b["value"], b["max"]) for b in bars] == [(2000, 2000)], "the for_each progress bar did not end at 2000"
+    assert stdout(cell(nb, "on_dask = execution.close()")) == "same scores, same order: True\n"
+    assert stdout(cell(nb, "except RemoteStateWriteError as error")) == (
+        "RemoteStateWriteError\n"
+        "chunk 'tally' tried to write state key 'seen': state is a read-only snapshot on Dask workers (taken when "
+        "the fan-out started): return the value from the item's chunk instead and write it to state after "
+        "end_for_each(), where the next step receives the results in item order\n"
+    )
+    assert stdout(cell(nb, "print(labeller.start([1, 2, 3, 4]))")) == (
+        "{'labels': ['#1', '#2', '#3', '#4'], 'built_in_this_process': False}\n"
+    )
+
+
 CHECKS = {
     "01_quickstart": check_01_quickstart,
     "02_state_flow_data_resources": check_02_state_flow_data_resources,
     "03_save_load_reinject": check_03_save_load_reinject,
     "04_patterns": check_04_patterns,
+    "06_dask_fan_out": check_06_dask_fan_out,
 }
 
 

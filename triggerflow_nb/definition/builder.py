@@ -237,13 +237,15 @@ class Chain:
     # -- batch and for_each -------------------------------------------------------------------
 
     def batch(self, *branches: tuple[str, Callable[..., Any] | str], concurrency: int | None = None,
-              name: str | None = None) -> Chain:
+              name: str | None = None, executor: Any = None) -> Chain:
         """Run named branches concurrently on the same input; the next step gets ``{name: result}``.
 
         Blocks are identified by where they stand, so that a re-run cell finds the same one:
-        give ``name=`` to tell apart two batches that follow the same step.
+        give ``name=`` to tell apart two batches that follow the same step. ``executor=`` runs
+        the branches elsewhere (e.g. ``DaskExecutor``, see triggerflow_nb.distributed).
         """
         _check_concurrency(concurrency, "batch")
+        _check_executor(executor, "batch")
         self._check_attachable(".batch()")
         if not branches:
             raise FlowDefinitionError("batch() needs at least one (name, handler) pair")
@@ -255,7 +257,7 @@ class Chain:
                 raise FlowDefinitionError(f"batch() branch name {spec[0]!r} is used twice; names must be unique")
             keys.append(spec[0])
         node = self._open(BATCH, name or f"batch[{','.join(keys)}]@{self._anchor()}", name or "batch",
-                          concurrency=concurrency)
+                          concurrency=concurrency, executor=executor)
         used: set[str] = set()
         for key, handler in branches:
             chunk_id = self._flow._register_step(handler, None, f"{node.id}#{key}")
@@ -263,18 +265,24 @@ class Chain:
                 chunk_id = self._flow._register_step(handler, f"{chunk_id}[{key}]", f"{node.id}#{key}")
             used.add(chunk_id)
             node.branches.append(Branch(label=key, entry=chunk_id, tail=chunk_id))
+        if executor is not None:
+            from ..distributed.body import remote_body
+
+            remote_body(self._flow._graph, node)
         return self._next(node.id)
 
-    def for_each(self, concurrency: int | None = None, name: str | None = None) -> Chain:
+    def for_each(self, concurrency: int | None = None, name: str | None = None, executor: Any = None) -> Chain:
         """Fan a sequence input out item by item; ``end_for_each()`` collects results in input order.
 
         A string, bytes or any non-sequence input counts as one item. Give ``name=`` to tell
-        apart two for_each blocks that follow the same step.
+        apart two for_each blocks that follow the same step. ``executor=`` runs the body
+        elsewhere (e.g. ``DaskExecutor``, see triggerflow_nb.distributed).
         """
         _check_concurrency(concurrency, "for_each")
+        _check_executor(executor, "for_each")
         self._check_attachable(".for_each()")
         node = self._open(FOR_EACH, name or f"for_each@{self._anchor()}", name or "for_each",
-                          concurrency=concurrency)
+                          concurrency=concurrency, executor=executor)
         node.branches.append(Branch(label="each item"))
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, 0), self._blocks + (node.id,))
@@ -282,6 +290,10 @@ class Chain:
     def end_for_each(self) -> Chain:
         node = self._block(FOR_EACH, "end_for_each()", "for_each()")
         self._close_arm(node)
+        if node.executor is not None:  # a body that cannot run remotely is refused now, not mid-run
+            from ..distributed.body import remote_body
+
+            remote_body(self._flow._graph, node)
         self._flow._open_blocks.discard(node.id)
         return self._next(node.id, None, self._blocks[:-1])
 
@@ -293,6 +305,13 @@ class Chain:
 def _check_callable(fn: Any, method: str) -> None:
     if not callable(fn):
         raise InvalidArgumentError(f"{method}() needs a predicate function of data, got {type(fn).__name__}")
+
+
+def _check_executor(executor: Any, method: str) -> None:
+    if executor is not None:
+        from ..distributed.executor import check_executor  # never imports dask
+
+        check_executor(executor, method)
 
 
 def _check_concurrency(concurrency: Any, method: str) -> None:

@@ -99,6 +99,9 @@ class Node:
     # if / match / batch arms and the for_each body (one Branch)
     branches: list[Branch] = field(default_factory=list)
     concurrency: int | None = None
+    # batch / for_each: where items run (an ItemExecutor, see triggerflow_nb.distributed); None runs them
+    # here. A run-time choice: not part of the fingerprint, the blueprint or a saved snapshot.
+    executor: Any = None
     # sub-flow nodes
     sub_flow: SubFlowDefinition | None = None
     capture: dict[str, Any] | None = None

@@ -231,7 +231,9 @@ def _node_label(node: Node, drawing_stack: tuple[SubFlowDefinition, ...]) -> str
         quantifier = "all" if node.mode == "and" else "any"
         return f"when {quantifier} of: {', '.join(names)}"
     if kind in _FAN_OUTS:
-        return kind if node.concurrency is None else f"{kind}, {node.concurrency} at a time"
+        text = kind if node.concurrency is None else f"{kind}, {node.concurrency} at a time"
+        # Where the items run is worth seeing on the graph (e.g. "for_each on Dask").
+        return text if node.executor is None else f"{text} on {node.executor.label}"
     if kind == SUB_FLOW and node.sub_flow is not None:
         child = node.sub_flow.name
         text = f"sub-flow {child}" if node.label == child else f"{node.label} (sub-flow {child})"

@@ -38,6 +38,7 @@ from ..observe import (
     StreamItem,
 )
 from . import sub_flow
+from .activation import Activation
 from .frames import Frames
 from .host import FlowHost
 from .interrupts import Interrupt
@@ -62,7 +63,7 @@ from .status import (
     NodeStatus,
 )
 from .stream import RuntimeStream
-from .walker import Activation, GraphWalker
+from .walker import GraphWalker
 
 logger = logging.getLogger("triggerflow_nb")
 T = TypeVar("T")

@@ -20,11 +20,11 @@ from typing_extensions import TypedDict
 
 from ..errors import LifecycleError, SaveError, StateSerializationError
 from ..layers.state import to_state_value
+from .activation import Activation
 from .execution import Execution
 from .frames import Frames
 from .interrupts import Interrupt
 from .status import CLOSED, OPEN, WAITING, ExecutionStatus, InterruptStatus, LifecycleState, NodeStatus
-from .walker import Activation
 
 SCHEMA_VERSION: Final = 2  # 2: the fingerprint is taken from the graph's one description (describe())
 SNAPSHOT_KIND: Final = "triggerflow_nb.execution"

@@ -41,6 +41,7 @@ from ..observe import (
     EventEmitted,
     FanOutProgress,
 )
+from .activation import Activation
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .frames import SLOT, THEN, Frame, Frames
 from .host import FlowHost
@@ -55,26 +56,6 @@ _YIELD_EVERY = 1024
 # What sync handlers usually return; checked first because inspect.isawaitable is slow.
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, list, dict, tuple})
 
-
-
-class Activation:
-    """A batch or for_each in progress: one slot per branch or item."""
-
-    __slots__ = ("id", "node_id", "keys", "slots", "remaining", "frames", "awaiting")
-
-    def __init__(self, id: str, node_id: str, keys: list[str] | None, size: int, frames: Frames):
-        self.id = id
-        self.node_id = node_id
-        self.keys = keys  # batch branch names; None for for_each
-        self.slots: list[Any] = [None] * size
-        self.remaining = size
-        self.frames = frames
-        self.awaiting = True  # the fan-out step is still awaiting its items
-
-    def result(self) -> Any:
-        if self.keys is None:
-            return self.slots
-        return dict(zip(self.keys, self.slots, strict=True))
 
 
 def fan_out_items(value: Any) -> list[Any]:
@@ -314,7 +295,11 @@ class GraphWalker:
         # path awaits user code at once, each goes straight into a task (see _start_inline).
         inline = not all(self._awaits_at_once(arm.entry) for arm in node.branches)
         try:
-            if node.concurrency is None or node.concurrency >= len(items):
+            if node.executor is not None:  # the items run elsewhere; their results fill the same slots
+                from ..distributed.fan_out import run_remote_fan_out
+
+                await run_remote_fan_out(self, node, activation, items)
+            elif node.concurrency is None or node.concurrency >= len(items):
                 await self._gather((item_path(i) for i in range(len(items))), inline)
             else:
                 await self._bounded(item_path, len(items), node.concurrency)

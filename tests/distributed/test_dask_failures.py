@@ -1,0 +1,268 @@
+"""Failures on workers behave like local ones: named, typed, the rest cancelled, state kept."""
+
+import asyncio
+import os
+import re
+import time
+
+import pytest
+from dask_keys import scheduler_task_keys
+
+from triggerflow_nb import TriggerFlow
+from triggerflow_nb.distributed import (
+    DaskExecutor,
+    RemoteItemError,
+    RemoteOperationError,
+    RemoteStateWriteError,
+    RemoteWorkerLostError,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def one_step_flow(handler, executor, name=None):
+    flow = TriggerFlow()
+    (
+        flow.to(lambda d: d.set_state("before", "kept") or d.input, name="first")
+        .for_each(executor=executor).to(handler, name=name).end_for_each()
+        .to(lambda d: d.set_state("out", d.input), name="after")
+    )
+    return flow
+
+
+def run_until_failed(flow, items):
+    async def main():
+        execution = flow.create_execution(auto_close=False)
+        with pytest.raises(Exception) as info:
+            await execution.async_start(items)
+        return execution, info.value
+
+    return asyncio.run(main())
+
+
+def lines(path):
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+def test_an_item_error_names_chunk_item_and_worker_and_keeps_state(client):
+    workers = set(client.scheduler_info()["workers"])
+
+    def check(d):
+        if d.input == 13:
+            raise ValueError(f"bad item {d.input}")
+        return d.input
+
+    execution, error = run_until_failed(one_step_flow(check, DaskExecutor(client, batch_size=4)), list(range(20)))
+    assert type(error) is RemoteItemError
+    match = re.fullmatch(r"chunk 'check' raised ValueError: bad item 13 \(item 13 of 'for_each@first', "
+                         r"on Dask worker (tcp://127\.0\.0\.1:\d+)\)", str(error))
+    assert match, str(error)
+    assert match.group(1) in workers and error.worker == match.group(1)
+    assert error.item_index == 13 and error.chunk_name == "check" and error.block_id == "for_each@first"
+    assert type(error.original) is ValueError and error.__cause__ is error.original
+    assert "in check\nValueError: bad item 13" in error.remote_traceback
+    assert execution.status == "failed"
+    assert execution.result.get_state() == {"before": "kept"}
+    assert execution.node_status()["check"] == "failed"
+    assert execution.result.get_meta()["close_reason"].startswith("chunk 'check' failed: chunk 'check' raised")
+
+
+def test_an_exception_that_cannot_travel_back_still_names_its_type_and_message(client):
+    class Unshippable(Exception):
+        def __reduce__(self):
+            raise TypeError("no pickling")
+
+    def check(d):
+        raise Unshippable("local only")
+
+    _, error = run_until_failed(one_step_flow(check, DaskExecutor(client)), [7])
+    assert type(error) is RemoteItemError and type(error.original) is RuntimeError
+    assert str(error).startswith("chunk 'check' raised RuntimeError: Unshippable: local only (item 0 of")
+
+
+def test_an_item_error_cancels_the_other_items(client, tmp_path):
+    started = tmp_path / "started"
+
+    def item(d):
+        with open(started, "a") as f:
+            f.write(f"{d.input}\n")
+        if d.input == 1:
+            raise KeyError("one")
+        time.sleep(0.4)
+        return d.input
+
+    t0 = time.monotonic()
+    _, error = run_until_failed(one_step_flow(item, DaskExecutor(client, batch_size=1)), list(range(30)))
+    assert time.monotonic() - t0 < 5  # it did not wait for 30 x 0.4 s of items
+    assert str(error).startswith("chunk 'item' raised KeyError: 'one' (item 1 of 'for_each@first', on Dask worker")
+    time.sleep(1.0)  # anything not cancelled would start meanwhile
+    ran = lines(started)
+    assert "1" in ran and len(ran) <= 4, ran  # at most the items already on the 2 workers
+    asyncio.run(wait_for(lambda: not scheduler_task_keys(client)))
+
+
+def test_cancelling_the_running_cell_cancels_the_dask_tasks(client, tmp_path):
+    started = tmp_path / "started"
+
+    def item(d):
+        with open(started, "a") as f:
+            f.write(f"{d.input}\n")
+        time.sleep(0.3)
+        return d.input
+
+    flow = one_step_flow(item, DaskExecutor(client, batch_size=1))
+
+    async def main():
+        execution = flow.create_execution(auto_close=False)
+        task = asyncio.ensure_future(execution.async_start(list(range(40))))
+        await wait_for(lambda: len(lines(started)) >= 2)
+        task.cancel()  # what Kernel -> Interrupt does to the cell's await
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return execution
+
+    execution = asyncio.run(main())
+    asyncio.run(wait_for(lambda: not scheduler_task_keys(client)))
+    count = len(lines(started))
+    time.sleep(0.8)
+    assert len(lines(started)) == count and count <= 6
+    assert execution.node_status()["for_each@first"] == "running"  # cut short, as a local for_each
+    assert execution.node_status()["item"] == "cancelled"
+    assert execution.result.get_state() == {"before": "kept"}
+
+
+def test_close_with_a_timeout_mid_fan_out_cancels_it(client, tmp_path):
+    started = tmp_path / "started"
+
+    def item(d):
+        with open(started, "a") as f:
+            f.write(f"{d.input}\n")
+        time.sleep(0.3)
+        return d.input
+
+    flow = TriggerFlow()
+    flow.to(lambda d: d.emit_nowait("Go", d.input), name="first")
+    flow.when("Go").for_each(executor=DaskExecutor(client, batch_size=1)).to(item).end_for_each().to(
+        lambda d: d.set_state("out", d.input), name="after")
+
+    async def main():
+        execution = await flow.async_start_execution(list(range(40)))
+        await wait_for(lambda: len(lines(started)) >= 1)
+        snapshot = await execution.async_close(timeout=0.2)
+        return execution, snapshot
+
+    execution, snapshot = asyncio.run(main())
+    assert snapshot == {} and execution.status == "cancelled"
+    asyncio.run(wait_for(lambda: not scheduler_task_keys(client)))
+    count = len(lines(started))
+    time.sleep(0.8)
+    assert len(lines(started)) == count and count <= 6
+
+
+@pytest.mark.parametrize("write", [
+    lambda d: d.set_state("x", 1),
+    lambda d: d.append_state("x", 1),
+    lambda d: d.del_state("x"),
+    lambda d: d.state.set("x", 1),
+])
+def test_state_writes_on_workers_are_refused_with_advice(client, write):
+    execution, error = run_until_failed(one_step_flow(write, DaskExecutor(client), name="write"), [5])
+    assert type(error) is RemoteStateWriteError
+    assert re.fullmatch(
+        r"chunk 'write' tried to write state key 'x': state is a read-only snapshot on Dask workers \(taken when "
+        r"the fan-out started\): return the value from the item's chunk instead and write it to state after "
+        r"end_for_each\(\), where the next step receives the results in item order "
+        r"\(item 0 of 'for_each@first', on Dask worker tcp://127\.0\.0\.1:\d+\)", str(error)), str(error)
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+
+
+def test_async_state_writes_are_refused_too(client):
+    async def write(d):
+        await d.async_set_state("x", 1)
+
+    _, error = run_until_failed(one_step_flow(write, DaskExecutor(client), name="write"), [5])
+    assert type(error) is RemoteStateWriteError
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda d: d.emit("E", 1), "emit"),
+    (lambda d: d.put_into_stream(1), "put_into_stream"),
+    (lambda d: d.pause_for(type="approval"), "pause_for"),
+    (lambda d: d.get_flow_data("k", no_warning=True), "*_flow_data"),
+])
+def test_notebook_only_operations_on_workers_are_refused(client, call, what):
+    _, error = run_until_failed(one_step_flow(call, DaskExecutor(client), name="op"), [5])
+    assert type(error) is RemoteOperationError
+    assert str(error).startswith(f"chunk 'op' called data.{what}() on a Dask worker, where it is not supported: ")
+
+
+def test_a_worker_lost_mid_batch_is_retried_once(client, tmp_path):
+    marker = tmp_path / "died-once"
+
+    def die_once(d):
+        if d.input == 3 and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os._exit(1)  # the worker process dies mid-batch
+        return d.input * 2
+
+    flow = one_step_flow(die_once, DaskExecutor(client, batch_size=2))
+    assert flow.start(list(range(8)))["out"] == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert marker.exists()
+
+
+def test_a_worker_lost_again_on_the_retry_fails_the_items(client):
+    def always_die(d):
+        if d.input == 2:
+            os._exit(1)
+        return d.input
+
+    # One batch, so that no other batch queued on a dying worker can be the one given up first.
+    execution, error = run_until_failed(one_step_flow(always_die, DaskExecutor(client, batch_size=4)), list(range(4)))
+    assert type(error) is RemoteWorkerLostError
+    assert str(error).startswith("Dask workers died while running items 0..3 of 'for_each@first', also after "
+                                 "Dask's retry: Attempted to run task 'triggerflow_nb-for_each@first-")
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+
+
+def test_an_item_that_cannot_travel_is_refused_naming_its_index(client):
+    import threading
+
+    flow = one_step_flow(lambda d: d.input, DaskExecutor(client, batch_size=2), name="same")
+    execution, error = run_until_failed(flow, [1, 2, 3, threading.Lock(), 5])
+    assert type(error).__name__ == "RemoteSerializationError"
+    assert str(error).startswith("item 3 of 'for_each@first' (lock) cannot be shipped to Dask workers: ")
+    assert execution.status == "failed"
+
+
+def test_a_result_that_cannot_travel_back_fails_its_item(client):
+    import threading
+
+    def make(d):
+        return threading.Lock() if d.input == 2 else d.input
+
+    _, error = run_until_failed(one_step_flow(make, DaskExecutor(client, batch_size=4)), [0, 1, 2, 3])
+    assert type(error).__name__ == "RemoteSerializationError"
+    assert re.fullmatch(r"the result of item 2 \(lock\) cannot be sent back from the worker: .*; return plain data "
+                        r"\(numbers, strings, lists, dicts\) \(item 2 of 'for_each@first', on Dask worker "
+                        r"tcp://[\d.:]+\)", str(error)), str(error)
+
+
+def test_a_closed_client_is_refused_with_advice(client):
+    from distributed import Client
+
+    closed = Client(client.scheduler.address, timeout=30)
+    executor = DaskExecutor(closed)
+    closed.close(timeout=10)
+    execution, error = run_until_failed(one_step_flow(lambda d: d.input, executor, name="same"), [1, 2])
+    assert type(error).__name__ == "ExecutorConfigError"
+    assert str(error) == ("the Dask client of 'for_each@first' is closed: connect a new Client and pass "
+                          "DaskExecutor(new_client, ...) to the block (re-run its cell)")
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}

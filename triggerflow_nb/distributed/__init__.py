@@ -1,0 +1,40 @@
+"""Running for_each/batch items elsewhere: ``for_each(executor=DaskExecutor(client, batch_size=...))``.
+
+Importing this package does not import dask; ``DaskExecutor`` loads it on first use
+(``pip install triggerflow_nb[dask]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    ExecutorConfigError,
+    RemoteBodyError,
+    RemoteItemError,
+    RemoteOperationError,
+    RemoteResourceError,
+    RemoteSerializationError,
+    RemoteStateWriteError,
+    RemoteWorkerLostError,
+)
+from .executor import ItemExecutor, RemoteJob, WorkerContext
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DaskExecutor":
+        try:
+            from .dask import DaskExecutor
+        except ImportError as exc:
+            raise ImportError(
+                f"DaskExecutor needs Dask distributed: pip install 'triggerflow_nb[dask]' ({exc})"
+            ) from exc
+        return DaskExecutor
+    raise AttributeError(f"module 'triggerflow_nb.distributed' has no attribute {name!r}")
+
+
+__all__ = [
+    "DaskExecutor", "ExecutorConfigError", "ItemExecutor", "RemoteBodyError", "RemoteItemError",
+    "RemoteJob", "RemoteOperationError", "RemoteResourceError", "RemoteSerializationError",
+    "RemoteStateWriteError", "RemoteWorkerLostError", "WorkerContext",
+]
