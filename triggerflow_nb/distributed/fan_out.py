@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..definition.graph import BATCH
 from ..errors import TriggerFlowError
 from ..observe import ChunkCancelled, ChunkFinished, ChunkStarted, FanOutProgress
+from ..runtime.status import CANCELLED, DONE, RUNNING
 from .body import remote_body
 from .errors import RemoteItemError, in_item_context
 from .executor import RemoteJob, WorkerContext
@@ -68,7 +69,7 @@ async def run_remote_fan_out(execution: Any, node: Node, activation: Activation,
         return
     job = build_job(execution, node, chains, items)
     body_chunks = [chunk for body in job.bodies for chunk, _ in body]
-    _mark(execution, body_chunks, "running", ChunkStarted)
+    _mark(execution, body_chunks, RUNNING, ChunkStarted)
     total = len(items)
 
     def on_batch(records: list[tuple]) -> None:
@@ -86,11 +87,11 @@ async def run_remote_fan_out(execution: Any, node: Node, activation: Activation,
         await node.executor.run_job(job, on_batch)
     except asyncio.CancelledError:  # a cell interrupted, a close timeout: as a local chunk shows it
         for chunk in dict.fromkeys(body_chunks):
-            execution._node_status[chunk] = "cancelled"
+            execution._node_status[chunk] = CANCELLED
             if execution._channel.active:
                 execution._channel.publish(ChunkCancelled(execution.id, chunk, "CancelledError"))
         raise
-    _mark(execution, body_chunks, "done", ChunkFinished)
+    _mark(execution, body_chunks, DONE, ChunkFinished)
 
 
 def _mark(execution: Any, chunks: list[str], status: str, event: type) -> None:
