@@ -105,7 +105,7 @@ def main() -> int:
     print(f"local  : {ITEMS:,} CPU items in {local_cpu:6.2f} s")
 
     t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     client = Client(cluster)
     client.wait_for_workers(2, timeout=60)

@@ -24,7 +24,7 @@ def dask_client():
     # worker death and gives up (KilledWorker) at the second. Read when the scheduler starts.
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.CRITICAL)
+                                           dashboard_address=":0", silence_logs=logging.CRITICAL)
     client = distributed.Client(cluster, timeout=30)
     try:
         client.wait_for_workers(WORKERS, timeout=60)
