@@ -16,3 +16,16 @@ def open_store(spec: StoreSpec, **options: Any):
     if spec.kind == "sqlite":
         return SQLiteStore(spec.where, **options)
     return PostgresStore(spec.where, **options)
+
+
+class FakeClock:
+    """A clock the test moves by hand, for lease expiry and age filters without sleeping."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
