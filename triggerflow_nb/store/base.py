@@ -78,8 +78,10 @@ class ExecutionStore(abc.ABC):
 
     # -- ownership ----------------------------------------------------------------------------------
     @abc.abstractmethod
-    def claim(self, execution_id: str, owner: str, ttl: float = 60.0) -> Lease:
-        """Take the lease if it is free or expired, in one atomic statement; bumps the fence."""
+    def claim(self, execution_id: str, owner: str, ttl: float = 60.0, *,
+              expected_version: Optional[int] = None) -> Lease:
+        """Take the lease if it is free or expired (and, if given, the row is still at
+        ``expected_version``), in one atomic statement; bumps the fence."""
 
     @abc.abstractmethod
     def renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
@@ -120,8 +122,9 @@ class ExecutionStore(abc.ABC):
     async def async_prune(self, **options: Any) -> list[str]:
         return await asyncio.to_thread(lambda: self.prune(**options))
 
-    async def async_claim(self, execution_id: str, owner: str, ttl: float = 60.0) -> Lease:
-        return await asyncio.to_thread(self.claim, execution_id, owner, ttl)
+    async def async_claim(self, execution_id: str, owner: str, ttl: float = 60.0, *,
+                          expected_version: Optional[int] = None) -> Lease:
+        return await asyncio.to_thread(self.claim, execution_id, owner, ttl, expected_version=expected_version)
 
     async def async_renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
         return await asyncio.to_thread(self.renew, lease, ttl)

@@ -228,23 +228,31 @@ class SQLStore(ExecutionStore):
         return Page(items, encode_cursor(items[-1].saved_at, items[-1].execution_id) if more else None)
 
     # -- ownership ----------------------------------------------------------------------------------
-    def claim(self, execution_id: str, owner: str, ttl: float = 60.0) -> Lease:
+    def claim(self, execution_id: str, owner: str, ttl: float = 60.0, *,
+              expected_version: Optional[int] = None) -> Lease:
         check_id(execution_id)
         check_id(owner, "owner")
         ttl = check_seconds(ttl, "ttl")
+        expected_version = check_version(expected_version)
         now = self._clock()
+        where, params = f"execution_id = ? AND {FREE}", [execution_id, now]
+        if expected_version is not None:
+            where += " AND version = ?"
+            params.append(expected_version)
         count, rows = self._call(
-            f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 "
-            f"WHERE execution_id = ? AND {FREE} RETURNING fence, lease_until, version",
-            (owner, now + ttl, execution_id, now))
+            f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 WHERE {where} "
+            f"RETURNING fence, lease_until, version",
+            (owner, now + ttl, *params))
         if count == 1:
             fence, until, version = rows[0]
             return Lease(execution_id, owner, int(fence), float(until), int(version), ttl)
         row = self._row_state(execution_id)
         if row is None:
             raise ExecutionNotFoundError(execution_id, f"claim for {owner!r}")
-        _, holder, until, _ = row
-        raise LeaseHeldError(execution_id, holder or "?", until or now, now)
+        version, holder, until, _ = row
+        if holder is not None and until is not None and until >= now:
+            raise LeaseHeldError(execution_id, holder, until, now)
+        raise VersionConflictError(execution_id, expected_version or version, version)
 
     def renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
         check_lease(lease)
