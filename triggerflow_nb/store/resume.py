@@ -87,13 +87,14 @@ async def async_load_execution(flow: Any, store: ExecutionStore, execution_id: s
 
 def _pick_interrupt(execution: Any, interrupt_id: Optional[str]) -> str:
     pending = list(execution.get_pending_interrupts())
+    name = getattr(execution, "loaded_from", None) or execution.id  # the id the store knows it by
     if interrupt_id is not None:
         return interrupt_id  # continue_with names it if unknown
     if len(pending) == 1:
         return pending[0]
     if not pending:
-        raise InterruptError(f"execution {execution.id} waits on no interrupt: there is nothing to resume")
-    raise InterruptError(f"execution {execution.id} waits on {len(pending)} interrupts {pending}: pass "
+        raise InterruptError(f"execution {name} waits on no interrupt: there is nothing to resume")
+    raise InterruptError(f"execution {name} waits on {len(pending)} interrupts {pending}: pass "
                          f"interrupt_id= to say which one to resume")
 
 
