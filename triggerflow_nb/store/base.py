@@ -144,6 +144,6 @@ class ExecutionStore(abc.ABC):
         return StoreBrowser(self, flows=flows, runtime_resources=runtime_resources, owner=owner, limit=limit)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .browse import static_bundle
+        from .store_view import static_bundle
 
         return static_bundle(self, limit=20)
