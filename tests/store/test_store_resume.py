@@ -182,3 +182,18 @@ def test_async_twins(store):
 
     state, sent = asyncio.run(main())
     assert state == uninterrupted_close() and sent == [("finance@example.com", "expense approved")]
+
+
+def test_a_worker_loop_resumes_under_the_lease_next_runnable_took(store):
+    ids = [save_execution(paused_execution(FLOW, {"who": w, "amount": 1}), store) and None for w in "ABC"]
+    assert ids == [None, None, None]
+    mailer, done = Mailer("loop"), []
+    while (lease := store.next_runnable("expense-approval", "worker-1", ttl=30)) is not None:
+        done.append(resume(FLOW, store, lease.execution_id, owner="worker-1", lease=lease,
+                           runtime_resources={"mailer": mailer}, payload="ok").get_state()["request"]["who"])
+    assert sorted(done) == ["A", "B", "C"] and len(mailer.sent) == 3
+    assert [s.status for s in store.list()] == ["completed"] * 3
+    assert all(s.lease_owner is None for s in store.list())
+    other = store.claim(store.list()[0].execution_id, "x", ttl=5)
+    with pytest.raises(StoreConfigError, match="lease= must be the Lease of owner 'worker-2'"):
+        resume(FLOW, store, other.execution_id, owner="worker-2", lease=other)

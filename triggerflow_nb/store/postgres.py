@@ -21,7 +21,7 @@ _DDL = [
   version BIGINT NOT NULL, created_at DOUBLE PRECISION NOT NULL, saved_at DOUBLE PRECISION NOT NULL,
   owner TEXT, lease_until DOUBLE PRECISION, fence BIGINT NOT NULL DEFAULT 0,
   snapshot TEXT NOT NULL)""",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_by_flow ON {TABLE} (flow_name, status, saved_at)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_by_flow ON {TABLE} (flow_name, saved_at, execution_id)",
     f"CREATE INDEX IF NOT EXISTS {TABLE}_by_saved ON {TABLE} (saved_at, execution_id)",
     "CREATE TABLE IF NOT EXISTS tfnb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     f"INSERT INTO tfnb_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING",

@@ -130,18 +130,29 @@ def _start_resume(store: Any, execution_id: Any, owner: Any, ttl: Any) -> tuple[
     return store, check_seconds(ttl, "ttl")
 
 
+def _own(lease: Optional[Lease], execution_id: str, owner: str) -> Optional[Lease]:
+    if lease is None:
+        return None
+    if not isinstance(lease, Lease) or (lease.execution_id, lease.owner) != (execution_id, owner):
+        raise StoreConfigError(f"lease= must be the Lease of owner {owner!r} on execution {execution_id!r} (from "
+                               f"claim() or next_runnable()), got {lease!r}")
+    return lease
+
+
 def resume(flow: Any, store: ExecutionStore, execution_id: str, *, owner: str,
            runtime_resources: Optional[dict[str, Any]] = None, interrupt_id: Optional[str] = None,
-           payload: Any = None, ttl: float = 60.0, close_when_done: bool = True) -> Any:
+           payload: Any = None, ttl: float = 60.0, close_when_done: bool = True,
+           lease: Optional[Lease] = None) -> Any:
     """Claim ``execution_id``, load it into a fresh execution of ``flow`` with ``runtime_resources``,
     continue its interrupt with ``payload``, save the outcome under the lease, release it.
 
     Exactly one caller gets past the claim (the others get ``LeaseHeldError`` before any chunk
     runs). When nothing is left pending the execution is closed first, so the store holds the
-    close snapshot. Returns the execution.
+    close snapshot. Returns the execution. A worker loop that already holds the lease (from
+    ``store.next_runnable``) passes it as ``lease=`` and no second claim is made.
     """
     store, ttl = _start_resume(store, execution_id, owner, ttl)
-    lease = store.claim(execution_id, owner, ttl)
+    lease = _own(lease, execution_id, owner) or store.claim(execution_id, owner, ttl)
     try:
         stored = store.get(execution_id)
         execution = flow.create_execution(auto_close=False, runtime_resources=runtime_resources)
@@ -165,10 +176,11 @@ def resume(flow: Any, store: ExecutionStore, execution_id: str, *, owner: str,
 
 async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, owner: str,
                        runtime_resources: Optional[dict[str, Any]] = None, interrupt_id: Optional[str] = None,
-                       payload: Any = None, ttl: float = 60.0, close_when_done: bool = True) -> Any:
+                       payload: Any = None, ttl: float = 60.0, close_when_done: bool = True,
+                       lease: Optional[Lease] = None) -> Any:
     """The async twin of :func:`resume`."""
     store, ttl = _start_resume(store, execution_id, owner, ttl)
-    lease = await store.async_claim(execution_id, owner, ttl)
+    lease = _own(lease, execution_id, owner) or await store.async_claim(execution_id, owner, ttl)
     try:
         stored = await store.async_get(execution_id)
         execution = flow.create_execution(auto_close=False, runtime_resources=runtime_resources)

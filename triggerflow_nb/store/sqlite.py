@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
   version INTEGER NOT NULL, created_at REAL NOT NULL, saved_at REAL NOT NULL,
   owner TEXT, lease_until REAL, fence INTEGER NOT NULL DEFAULT 0,
   snapshot TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS {TABLE}_by_flow ON {TABLE} (flow_name, status, saved_at);
+CREATE INDEX IF NOT EXISTS {TABLE}_by_flow ON {TABLE} (flow_name, saved_at, execution_id);
 CREATE INDEX IF NOT EXISTS {TABLE}_by_saved ON {TABLE} (saved_at, execution_id);
 CREATE TABLE IF NOT EXISTS tfnb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO tfnb_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}');
