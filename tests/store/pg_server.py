@@ -21,7 +21,11 @@ from typing import Optional
 
 
 def server_bin_dir() -> Optional[Path]:
-    """Debian keeps the server binaries in /usr/lib/postgresql/<version>/bin; newest first."""
+    """Debian keeps the server binaries in /usr/lib/postgresql/<version>/bin; newest first.
+    TFNB_PG_BINDIR points elsewhere (an empty or missing directory means: no server)."""
+    override = os.environ.get("TFNB_PG_BINDIR")
+    if override is not None:
+        return Path(override) if (Path(override) / "initdb").exists() else None
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]), reverse=True)
     if found:
         return Path(found[0]).parent
