@@ -15,15 +15,35 @@ ROUNDS = 100
 BASE = paused_execution(build_flow()).save()
 
 
-def contender(spec, index, barrier, results):
+def naive_claim(store, execution_id, owner, ttl, expected_version):
+    """The read-compare-write claim the design forbids (what the agently store does): a SELECT,
+    a check in Python, then an unconditional UPDATE. Used only to show the harness catches it."""
+    import time
+
+    from triggerflow_nb.store import Lease, LeaseHeldError
+
+    _, rows = store._call("SELECT owner, lease_until, fence, version FROM tfnb_executions WHERE execution_id = ?",
+                          (execution_id,))
+    owner_now, until, fence, version = rows[0]
+    if owner_now is not None and until >= time.time():
+        raise LeaseHeldError(execution_id, owner_now, until, time.time())
+    time.sleep(0.02)  # the gap between read and write that another process slips into
+    store._call("UPDATE tfnb_executions SET owner = ?, lease_until = ?, fence = ? WHERE execution_id = ?",
+                (owner, time.time() + ttl, fence + 1, execution_id))
+    return Lease(execution_id, owner, fence + 1, time.time() + ttl, version, ttl)
+
+
+def contender(spec, index, barrier, results, rounds=ROUNDS, naive=False):
     """One process: per round, wait for the others, then claim; the winner saves under its lease,
     the losers try to save without one (a worker that skipped the claim)."""
     from triggerflow_nb.store import LeaseHeldError, VersionConflictError
 
     store = open_store(spec)
+    if naive:
+        store.claim = lambda i, o, ttl, expected_version: naive_claim(store, i, o, ttl, expected_version)
     owner = f"worker-{index}"
     try:
-        for r in range(ROUNDS):
+        for r in range(rounds):
             execution_id = f"race-{r}"
             mine = snapshot_like(BASE, execution_id, writer=owner)
             barrier.wait(timeout=60)
@@ -37,8 +57,13 @@ def contender(spec, index, barrier, results):
                 save = "saved"
             except (LeaseHeldError, VersionConflictError) as exc:
                 save = type(exc).__name__
+            except Exception as exc:  # a double winner's save can fail in other ways: record it
+                save = type(exc).__name__
             if lease is not None:
-                store.release(lease)
+                try:
+                    store.release(lease)
+                except Exception as exc:  # only a double-granted (naive) lease can be lost here
+                    save += f"; release: {type(exc).__name__}"
             results.put((r, owner, claim, save))
     except Exception as exc:  # anything untyped is reported, never swallowed
         results.put((-1, owner, "crash", f"{type(exc).__name__}: {exc}"))
@@ -85,4 +110,30 @@ def test_four_processes_racing_for_the_same_execution_have_exactly_one_winner_ea
     assert sum(loser_saves.values()) == 3 * ROUNDS
     print(f"{spec.kind}: {ROUNDS} rounds, 1 winner each; refused loser claims: {dict(loser_claims)}, "
           f"refused loser saves: {dict(loser_saves)}")
+    store.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_harness_catches_a_read_compare_write_claim(tmp_path):
+    """The same race against a naive SELECT-then-UPDATE claim hands rounds to several owners:
+    the exactly-one-winner test above can fail, and atomic statements are what make it pass."""
+    from specs import StoreSpec
+
+    spec = StoreSpec("sqlite", str(tmp_path / "naive.db"))
+    store = open_store(spec)
+    rounds = 10
+    for r in range(rounds):
+        store.put(snapshot_like(BASE, f"race-{r}"))
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
+    workers = [ctx.Process(target=contender, args=(spec, i, barrier, results, rounds, True))
+               for i in range(PROCESSES)]
+    for w in workers:
+        w.start()
+    rows = [results.get(timeout=60) for _ in range(PROCESSES * rounds)]
+    for w in workers:
+        w.join(timeout=30)
+    assert [r for r in rows if r[0] == -1] == []
+    winners = Counter(r for r, _, claim, _ in rows if claim == "won")
+    assert max(winners.values()) > 1, f"the naive claim never double-granted: {winners}"
     store.close()
