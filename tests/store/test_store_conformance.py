@@ -285,14 +285,14 @@ def test_prune_arguments_are_checked(store, kwargs, message):
 def test_claim_is_exclusive_until_released(timed, clock):
     timed.put(snap("run-1"))
     lease = timed.claim("run-1", "worker-1", ttl=30)
-    assert lease == Lease("run-1", "worker-1", 1, clock.now + 30, 1, 30.0)
+    assert lease == Lease("run-1", "worker-1", int(clock.now * 1_000_000) + 1, clock.now + 30, 1, 30.0)
     for owner in ("worker-2", "worker-1"):
         with pytest.raises(LeaseHeldError) as err:
             timed.claim("run-1", owner, ttl=30)
         assert str(err.value) == ("execution 'run-1' is leased by 'worker-1' for 30.0 s more: wait for it to "
                                   "release (or for the lease to expire), or work on another execution")
     timed.release(lease)
-    assert timed.claim("run-1", "worker-2", ttl=5).fence == 2
+    assert timed.claim("run-1", "worker-2", ttl=5).fence == lease.fence + 1
 
 
 def test_claim_of_an_unknown_id_is_not_found(store):
@@ -305,15 +305,15 @@ def test_an_expired_lease_is_taken_over_and_the_zombie_cannot_save_renew_or_rele
     zombie = timed.claim("run-1", "worker-1", ttl=10)
     clock.advance(11)
     fresh = timed.claim("run-1", "worker-2", ttl=10)
-    assert (fresh.fence, zombie.fence) == (2, 1)
+    assert fresh.fence == zombie.fence + 1
     with pytest.raises(LeaseLostError) as err:
         timed.put(snap("run-1", n=666), expected_version=1, lease=zombie)
-    assert str(err.value) == ("lease of 'worker-1' on execution 'run-1' (fence 1) is no longer valid: the execution "
-                              "was claimed again (fence 2, by 'worker-2'). Nothing was written; claim() the "
-                              "execution again and reload it before saving")
-    with pytest.raises(LeaseLostError, match="fence 1"):
+    assert str(err.value) == (f"lease of 'worker-1' on execution 'run-1' (fence {zombie.fence}) is no longer valid: "
+                              f"the execution was claimed again (fence {fresh.fence}, by 'worker-2'). Nothing was "
+                              f"written; claim() the execution again and reload it before saving")
+    with pytest.raises(LeaseLostError, match=f"fence {zombie.fence}"):
         timed.renew(zombie)
-    with pytest.raises(LeaseLostError, match="fence 1"):
+    with pytest.raises(LeaseLostError, match=f"fence {zombie.fence}"):
         timed.release(zombie)
     assert timed.get("run-1").snapshot["state"]["n"] == 1
     assert timed.put(snap("run-1", n=2), expected_version=1, lease=fresh) == 2
@@ -337,7 +337,7 @@ def test_renew_extends_from_now_and_saves_under_a_lease_need_no_version(timed, c
     lease = timed.claim("run-1", "worker-1", ttl=10)
     clock.advance(8)
     renewed = timed.renew(lease)
-    assert renewed.until == clock.now + 10 and renewed.fence == 1
+    assert renewed.until == clock.now + 10 and renewed.fence == lease.fence
     assert timed.renew(renewed, ttl=100).until == clock.now + 100
     clock.advance(50)
     assert timed.put(snap("run-1", n=5), lease=renewed) == 2
@@ -347,6 +347,20 @@ def test_renew_extends_from_now_and_saves_under_a_lease_need_no_version(timed, c
     with pytest.raises(LeaseLostError, match="it was released"):
         timed.put(snap("run-1", n=7), lease=renewed)
     assert timed.put(snap("run-1", n=7), expected_version=2) == 3
+
+
+def test_a_lease_from_a_deleted_row_does_not_fit_a_recreated_one(timed, clock):
+    timed.put(snap("run-1"))
+    old = timed.claim("run-1", "worker-1", ttl=5)
+    timed.release(old)
+    timed.delete("run-1")
+    clock.advance(0.001)
+    timed.put(snap("run-1", n=1))
+    new = timed.claim("run-1", "worker-1", ttl=5)
+    assert new.fence > old.fence
+    with pytest.raises(LeaseLostError, match="the execution was claimed again"):
+        timed.put(snap("run-1", n=2), lease=old)
+    assert timed.get("run-1").snapshot["state"]["n"] == 1
 
 
 def test_a_lease_for_another_execution_is_refused(store):
@@ -396,7 +410,7 @@ def test_next_runnable_claims_the_oldest_free_paused_execution_of_the_flow(timed
     timed.claim("p1", "someone", ttl=100)
     first = timed.next_runnable("expense-approval", "worker-1", ttl=30)
     second = timed.next_runnable("expense-approval", "worker-2", ttl=30)
-    assert (first.execution_id, first.owner, first.fence) == ("p2", "worker-1", 1)
+    assert (first.execution_id, first.owner, first.fence) == ("p2", "worker-1", 1_800_000_001_000_000 + 1)
     assert second.execution_id == "p3"
     assert timed.next_runnable("expense-approval", "worker-3", ttl=30) is None
     clock.advance(101)  # p1's lease expired: it is runnable again
@@ -451,6 +465,7 @@ def test_async_twins_do_the_same(store):
     async def main():
         assert await store.async_put(snap("a")) == 1
         lease = await store.async_claim("a", "w", 30)
+        first_fence = lease.fence
         assert await store.async_put(snap("a", n=1), lease=lease) == 2
         lease = await store.async_renew(lease, 60)
         await store.async_release(lease)
@@ -459,6 +474,6 @@ def test_async_twins_do_the_same(store):
         runnable = await store.async_next_runnable("expense-approval", "w2", 30)
         await store.async_release(runnable)
         await store.async_delete("a")
-        return got.snapshot["state"]["n"], [s.execution_id for s in page], runnable.fence
+        return got.snapshot["state"]["n"], [s.execution_id for s in page], runnable.fence - first_fence
 
-    assert asyncio.run(main()) == (1, ["a"], 2)
+    assert asyncio.run(main()) == (1, ["a"], 1)

@@ -99,8 +99,10 @@ class SQLStore(ExecutionStore):
         marks = ", ".join("?" for _ in columns)
         count, _ = self._call(
             f"INSERT INTO {TABLE} (execution_id, {names}, version, created_at, saved_at, fence, snapshot) "
-            f"VALUES (?, {marks}, 1, ?, ?, 0, ?) ON CONFLICT (execution_id) DO NOTHING",
-            (execution_id, *columns.values(), now, now, body),
+            f"VALUES (?, {marks}, 1, ?, ?, ?, ?) ON CONFLICT (execution_id) DO NOTHING",
+            # Fences of a re-created id start above every fence of the deleted row it replaces
+            # (they start at the creation time in microseconds), so an old lease never matches.
+            (execution_id, *columns.values(), now, now, int(now * 1_000_000), body),
         )
         if count == 1:
             return 1
