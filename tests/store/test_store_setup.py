@@ -84,3 +84,19 @@ def test_a_closed_store_says_so(tmp_path):
     store.close()
     with pytest.raises(StoreConfigError, match="is closed; open a new store to keep using it"):
         store.list()
+
+
+def test_a_postgres_server_that_is_not_there_is_named_without_the_password():
+    from triggerflow_nb.store import PostgresStore
+
+    with pytest.raises(StoreConfigError) as err:
+        PostgresStore("host=127.0.0.1 port=1 user=app password=s3cret dbname=x", connect_timeout=2)
+    message = str(err.value)
+    assert message.startswith("cannot connect to PostgreSQL (host=127.0.0.1 port=1 user=app password=*** dbname=x): ")
+    assert message.endswith("check the server is running and the dsn's host, port, user and database")
+    assert "s3cret" not in message
+    with pytest.raises(StoreConfigError) as err:
+        PostgresStore("postgresql://app:s3cret@127.0.0.1:1/x", connect_timeout=2)
+    assert "postgresql://app:***@127.0.0.1:1/x" in str(err.value) and "s3cret" not in str(err.value)
+    with pytest.raises(StoreConfigError, match="PostgresStore\\(dsn\\) takes a libpq connection string, got None"):
+        PostgresStore(None)
