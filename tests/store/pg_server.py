@@ -63,7 +63,14 @@ class PgServer:
         subprocess.run(self._as_server_user([str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
                                              "--auth=trust", "-E", "UTF8", "--no-sync"]),
                        check=True, capture_output=True, timeout=timeout)
-        log = open(self.root / "server.log", "wb")
+        try:
+            return self._launch(timeout)
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    def _launch(self, timeout: float) -> "PgServer":
+        log = open(self.root / "server.log", "ab")
         self.process = subprocess.Popen(
             self._as_server_user([str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                                   "-c", "listen_addresses=127.0.0.1", "-k", str(self.root)]),
@@ -79,9 +86,29 @@ class PgServer:
             except psycopg.OperationalError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     log_text = (self.root / "server.log").read_text(errors="replace")[-2000:]
-                    self.stop()
+                    if self.process.poll() is None:
+                        self.process.kill()
+                        self.process.wait(timeout=timeout)
                     raise RuntimeError(f"PostgreSQL did not start on port {self.port}:\n{log_text}")
                 time.sleep(0.05)
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().splitlines()[0])
+
+    def crash_and_restart(self, timeout: float = 60.0) -> None:
+        """SIGKILL the postmaster (a power cut for the server process), then start it again on the
+        same data directory: PostgreSQL replays its WAL before it accepts connections."""
+        os.kill(self.postmaster_pid(), signal.SIGKILL)
+        self.process.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while True:  # orphaned backends notice the postmaster died and exit; until then a restart is refused
+            try:
+                self._launch(min(10.0, timeout))
+                return
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def stop(self, timeout: float = 30.0) -> None:
         pid_file = self.data / "postmaster.pid"

@@ -84,3 +84,53 @@ def test_kill_9_in_the_middle_of_saves_loses_no_acknowledged_save_and_tears_no_r
         last_ack = stored.version
         store.close()
     print(f"{spec.kind}: {KILLS} kills, {total_acks} acknowledged saves, final version {last_ack}, 0 lost, 0 torn")
+
+
+SERVER_KILLS = 3
+
+
+@pytest.mark.timeout(240)
+def test_kill_9_of_the_postgresql_server_keeps_every_acknowledged_save(pg_dsn):
+    """The server process itself dies mid-saves (SIGKILL of the postmaster), 3 times: after the
+    restart every acknowledged save is there and the row is whole."""
+    from pg_server import PgServer, server_bin_dir
+    from specs import StoreSpec
+
+    server = PgServer(server_bin_dir()).start()
+    try:
+        spec = StoreSpec("postgres", server.dsn)
+        setup = open_store(spec)
+        setup.put(snapshot_like(BASE, "crash", n=1, pad=PAD))
+        setup.close()
+        last_ack = 1
+        for kill in range(SERVER_KILLS):
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(read_fd)
+                    writer(spec, write_fd)  # ends with an error once the server is gone
+                finally:
+                    os._exit(1)
+            os.close(write_fd)
+            data, deadline = b"", time.monotonic() + 30
+            while data.count(b"\n") < 20:  # a few saves acknowledged, then the server dies
+                assert time.monotonic() < deadline, "the writer acknowledged too few saves within 30 s"
+                chunk = read_available(read_fd, 0.05)
+                data += chunk if chunk != b"?" else b""
+            server.crash_and_restart()
+            os.waitpid(pid, 0)  # the writer's next save failed: it exited
+            while (chunk := read_available(read_fd, 5.0)) not in (b"", b"?"):
+                data += chunk
+            os.close(read_fd)
+            acks = versions(data)
+            assert acks == list(range(last_ack + 1, last_ack + 1 + len(acks)))
+            store = open_store(spec)
+            stored = store.get("crash")
+            assert stored.version in (acks[-1], acks[-1] + 1), (kill, stored.version, acks[-1])
+            assert stored.snapshot["state"]["n"] == stored.version and stored.snapshot["state"]["pad"] == PAD
+            last_ack = stored.version
+            store.close()
+        print(f"postgres server: {SERVER_KILLS} postmaster kills, final version {last_ack}, 0 lost, 0 torn")
+    finally:
+        server.stop()
