@@ -15,9 +15,24 @@ from .errors import StoreConfigError
 from .records import Lease, Page, StoredExecution
 
 
+def storable_text(text: str) -> bool:
+    """Text every backend keeps as is: PostgreSQL refuses NUL characters, and lone surrogates
+    are not UTF-8. Checked up front so that both stores refuse the same names the same way."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_id(execution_id: Any, what: str = "execution_id") -> str:
     if not isinstance(execution_id, str) or not execution_id:
         raise StoreConfigError(f"{what} must be a non-empty string, got {execution_id!r}")
+    if not storable_text(execution_id):
+        raise StoreConfigError(f"{what} {execution_id!r} contains a NUL character or a lone surrogate, which "
+                               f"stores cannot keep: use printable text")
     return execution_id
 
 

@@ -48,6 +48,13 @@ def validated(snapshot: dict[str, Any]) -> dict[str, Any]:
         raise InvalidSnapshotError(f"corrupt snapshot, not stored: {problems}") from None
     if not snapshot["execution_id"]:
         raise InvalidSnapshotError("corrupt snapshot, not stored: execution_id is empty")
+    from .base import storable_text
+
+    for field in ("execution_id", "flow_name", "flow_fingerprint", "status"):
+        if not storable_text(snapshot[field]):
+            raise InvalidSnapshotError(
+                f"snapshot not stored: its {field} {snapshot[field]!r} contains a NUL character or a lone "
+                f"surrogate, which stores cannot keep as a column; use printable text for ids and names")
     return snapshot
 
 
