@@ -94,6 +94,11 @@ def test_create_of_an_existing_id_is_refused_and_the_row_is_unchanged(store):
                               "expected_version=1 to update it, or delete it first")
     assert err.value.current_version == 1 and isinstance(err.value, TriggerFlowError)
     assert store.get("run-1").snapshot["state"]["n"] == 1
+    with pytest.raises(ExecutionExistsError, match="execution 'run-1' is already in the store \\(version 1\\)"):
+        store.create(snap("run-1", n=3))
+    assert store.create(snap("run-2")) == 1
+    assert asyncio.run(store.async_create(snap("run-3"))) == 1
+    assert store.get("run-1").snapshot["state"]["n"] == 1
 
 
 def test_get_of_an_unknown_id_is_a_typed_keyerror(store):

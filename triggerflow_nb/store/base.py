@@ -72,6 +72,10 @@ class ExecutionStore(abc.ABC):
         owner refuses it.
         """
 
+    def create(self, execution: Any) -> int:
+        """Store a new execution at version 1; ``ExecutionExistsError`` if its id is already stored."""
+        return self.put(execution, expected_version=None)
+
     @abc.abstractmethod
     def delete(self, execution_id: str, *, expected_version: Optional[int] = None) -> None:
         """Remove a row; refused while someone else holds a live lease on it."""
@@ -124,6 +128,9 @@ class ExecutionStore(abc.ABC):
     async def async_put(self, execution: Any, *, expected_version: Optional[int] = None,
                         lease: Optional[Lease] = None) -> int:
         return await asyncio.to_thread(self.put, execution, expected_version=expected_version, lease=lease)
+
+    async def async_create(self, execution: Any) -> int:
+        return await asyncio.to_thread(self.create, execution)
 
     async def async_get(self, execution_id: str) -> StoredExecution:
         return await asyncio.to_thread(self.get, execution_id)
