@@ -137,3 +137,61 @@ def test_the_harness_catches_a_read_compare_write_claim(tmp_path):
     winners = Counter(r for r, _, claim, _ in rows if claim == "won")
     assert max(winners.values()) > 1, f"the naive claim never double-granted: {winners}"
     store.close()
+
+
+class FileMailer:
+    """Appends every mail to a file shared by the processes: the side effect that must happen once."""
+
+    def __init__(self, path, name):
+        self.path, self.name = path, name
+
+    def send(self, to, body):
+        with open(self.path, "a") as f:
+            f.write(f"{self.name}: {body}\n")
+        return 1
+
+
+def resumer(spec, index, barrier, results, execution_id, mail_path):
+    from triggerflow_nb.store import LeaseHeldError, VersionConflictError, resume
+
+    store = open_store(spec)
+    flow = build_flow()
+    barrier.wait(timeout=60)
+    try:
+        resume(flow, store, execution_id, owner=f"worker-{index}", payload="approved",
+               runtime_resources={"mailer": FileMailer(mail_path, f"worker-{index}")})
+        results.put((index, "resumed"))
+    except (LeaseHeldError, VersionConflictError) as exc:
+        results.put((index, type(exc).__name__))
+    except Exception as exc:  # e.g. InterruptError: the run was already finished by a faster worker
+        results.put((index, type(exc).__name__))
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(120)
+def test_four_workers_resuming_the_same_paused_run_send_exactly_one_mail(spec, tmp_path):
+    from triggerflow_nb.store import save_execution
+
+    store = open_store(spec)
+    paused = paused_execution(build_flow())
+    save_execution(paused, store)
+    mail_path = tmp_path / "mails.txt"
+    mail_path.touch()
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
+    workers = [ctx.Process(target=resumer, args=(spec, i, barrier, results, paused.id, str(mail_path)))
+               for i in range(PROCESSES)]
+    for w in workers:
+        w.start()
+    outcomes = dict(results.get(timeout=60) for _ in range(PROCESSES))
+    for w in workers:
+        w.join(timeout=30)
+    winners = [i for i, o in outcomes.items() if o == "resumed"]
+    assert len(winners) == 1, outcomes
+    # the others were refused by the lease, or found the run already finished: no chunk ran for them
+    assert set(outcomes.values()) - {"resumed"} <= {"LeaseHeldError", "InterruptError"}
+    assert mail_path.read_text() == f"worker-{winners[0]}: expense approved\n"
+    stored = store.get(paused.id)
+    assert (stored.version, stored.snapshot["status"], stored.lease_owner) == (2, "completed", None)
+    store.close()
