@@ -17,6 +17,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+bash scripts/setup_postgres.sh  # the PostgresStore tests start a real server
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || { echo "==> creating .venv"; "$PY" -m venv .venv; }
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)

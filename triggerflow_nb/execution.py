@@ -9,7 +9,7 @@ reaches the notebook layer (lazily: ``watch()`` and the load prompt).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .errors import InvalidArgumentError, MissingResourceError
 from .persistence.save_load import (
@@ -23,21 +23,46 @@ from .persistence.saved import SavedExecution
 from .runtime.execution import Execution, check_managed_keys_are_free
 from .runtime.snapshot import ExecutionSnapshot, capture, require_fresh, restore
 
+if TYPE_CHECKING:
+    from .store.base import ExecutionStore
+    from .store.records import Lease
+
 
 class TriggerFlowExecution(Execution):
     """One run of a flow: state, lifecycle, runtime stream, interrupts and resources; savable and watchable."""
 
     # -- save / load ------------------------------------------------------------------------------
 
-    def save(self) -> SavedExecution:
+    @overload
+    def save(self) -> SavedExecution: ...
+
+    @overload
+    def save(self, store: ExecutionStore, *, expected_version: int | None = None,
+             lease: Lease | None = None) -> int: ...
+
+    def save(self, store: ExecutionStore | None = None, *, expected_version: int | None = None,
+             lease: Lease | None = None) -> SavedExecution | int:
         """A JSON-compatible snapshot: state, lifecycle, interrupts, continuation, resource keys.
 
-        Never flow_data, never a live object, never pickle.
+        Never flow_data, never a live object, never pickle. With ``store=``, the snapshot is saved
+        into that ``triggerflow_nb.store`` store instead and the new version is returned (a second
+        save checks the version this execution last saw, so nobody's save is overwritten).
         """
-        return saved_execution(capture(self))
+        if store is None:
+            if expected_version is not None or lease is not None:
+                raise InvalidArgumentError("save(expected_version=..., lease=...) needs store=")
+            return saved_execution(capture(self))
+        from .store.resume import save_execution
 
-    async def async_save(self) -> SavedExecution:
-        return self.save()
+        return save_execution(self, store, expected_version=expected_version, lease=lease)
+
+    async def async_save(self, store: ExecutionStore | None = None, *, expected_version: int | None = None,
+                         lease: Lease | None = None) -> SavedExecution | int:
+        if store is None:
+            return self.save(expected_version=expected_version, lease=lease)  # type: ignore[call-overload]
+        from .store.resume import async_save_execution
+
+        return await async_save_execution(self, store, expected_version=expected_version, lease=lease)
 
     def inspect_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None) -> dict[str, Any]:
         """What load() would do, without doing it: ``ready``, ``missing_resource_keys``, ``diagnostics``."""

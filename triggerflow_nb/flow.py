@@ -124,6 +124,24 @@ class TriggerFlow(FlowDefinition):
     def start(self, value: Any = None, **options: Any) -> dict[str, Any]:
         return run_sync(self.async_start(value, **options))
 
+    # -- execution stores (triggerflow_nb.store) -------------------------------------------------
+
+    def resume(self, store: Any, execution_id: str, **options: Any) -> TriggerFlowExecution:
+        """Resume a stored execution of this flow: claim it, load it (with ``runtime_resources=``),
+        continue its interrupt with ``payload=``, save the outcome under the lease, release it.
+        Exactly one caller gets past the claim. See ``triggerflow_nb.store.resume`` for the options.
+        """
+        from .store.resume import resume
+
+        resumed: TriggerFlowExecution = resume(self, store, execution_id, **options)
+        return resumed
+
+    async def async_resume(self, store: Any, execution_id: str, **options: Any) -> TriggerFlowExecution:
+        from .store.resume import async_resume
+
+        resumed: TriggerFlowExecution = await async_resume(self, store, execution_id, **options)
+        return resumed
+
     # -- blueprints ------------------------------------------------------------------------------
 
     def save_blueprint(self) -> dict[str, Any]:

@@ -294,6 +294,28 @@ def check_06_dask_fan_out(nb: NotebookNode) -> None:
     assert stdout(cell(nb, "print(labeller.start([1, 2, 3, 4]))")) == (
         "{'labels': ['#1', '#2', '#3', '#4'], 'built_in_this_process': False}\n"
     )
+def check_05_store_and_workers(nb: NotebookNode) -> None:
+    check_graph(nb, "flow = build_expense_flow()\nflow", "record_request", "ask_approval", "notify_finance")
+    assert stdout(cell(nb, 'store = SQLiteStore("executions.db")')) == (
+        "Ana saved as version 1\nBo saved as version 1\nCy saved as version 1\n")
+    assert stdout(cell(nb, "page = store.list(")) == "waiting ['approval'] ('request',) ('mailer',) v 1\n" * 3
+    browser = cell(nb, "store.browse(")
+    views = widget_views(browser)
+    assert len(views) == 1, "browse() shows one widget"
+    text = widget_text(nb, views[0])
+    for expected in ("Inspect", "Load", "Resume here", "Delete", "expense-approval", "⏸ approval", "free"):
+        assert expected in text, f"the browser does not show {expected!r}"
+    static = [d for d in rich(browser) if "text/html" in d][0]["text/html"]
+    assert "3 newest execution(s)" in static and "⏸ approval" in static
+    assert stdout(cell(nb, "copy_a = load_execution(")) == (
+        "A saved version 2\nVersionConflictError - the store holds version 2\n")
+    assert stdout(cell(nb, "lease = store.claim(")) == "LeaseHeldError - held by worker-1\n"
+    assert stdout(cell(nb, "while (lease := store.next_runnable(")) == (
+        "Bo -> completed\nCy -> completed\nAna -> completed\nmails sent by the worker: 3 | by the kernel: 0\n")
+    assert stdout(cell(nb, "stored = store.get(")) == (
+        "version 3 | completed | {'request': {'who': 'Ana', 'amount': 120}, 'note': 'checked by A', "
+        "'decision': 'approved', 'mail_number': 3}\n")
+    assert stdout(cell(nb, "store.prune(keep_latest=1)")) == "pruned: 2\nleft: ['completed']\n"
 
 
 CHECKS = {
@@ -302,6 +324,7 @@ CHECKS = {
     "03_save_load_reinject": check_03_save_load_reinject,
     "04_patterns": check_04_patterns,
     "06_dask_fan_out": check_06_dask_fan_out,
+    "05_store_and_workers": check_05_store_and_workers,
 }
 
 

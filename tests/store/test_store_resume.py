@@ -1,0 +1,208 @@
+"""Executions and stores: save, load, resume under a lease, on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from approval_flow import Mailer, build_flow, paused_execution
+from specs import FakeClock, open_store
+
+from triggerflow_nb.errors import InterruptError, MissingResourceError
+from triggerflow_nb.store import (
+    LeaseHeldError,
+    LeaseLostError,
+    StoreConfigError,
+    VersionConflictError,
+    async_load_execution,
+    async_resume,
+    async_save_execution,
+    load_execution,
+    resume,
+    save_execution,
+    stored_version,
+)
+
+FLOW = build_flow()
+REQUEST = {"who": "Ana", "amount": 120}
+
+
+def uninterrupted_close() -> dict:
+    execution = paused_execution(FLOW, REQUEST, Mailer("baseline"))
+    execution.continue_with(next(iter(execution.get_pending_interrupts())), "approved")
+    return execution.close()
+
+
+def test_resume_continues_in_a_fresh_execution_and_stores_the_same_close_snapshot(store):
+    paused = paused_execution(FLOW, REQUEST)
+    assert save_execution(paused, store) == 1
+    worker_mailer = Mailer("worker")
+    resumed = resume(FLOW, store, paused.id, owner="worker-1", runtime_resources={"mailer": worker_mailer},
+                     payload="approved")
+    assert worker_mailer.sent == [("finance@example.com", "expense approved")]
+    assert resumed.status == "completed" and resumed.is_closed()
+    stored = store.get(paused.id)
+    assert (stored.version, stored.lease_owner) == (2, None)  # saved once, lease given back
+    assert stored_version(resumed, store) == 2
+    assert stored.snapshot["state"] == uninterrupted_close() == resumed.get_state()
+    assert (stored.snapshot["status"], stored.snapshot["lifecycle_state"]) == ("completed", "closed")
+    assert store.list()[0].pending_interrupts == ()
+
+
+def test_a_second_resumer_is_refused_before_any_chunk_runs(store):
+    paused = paused_execution(FLOW, REQUEST)
+    save_execution(paused, store)
+    holder = store.claim(paused.id, "worker-1", ttl=60)
+    late_mailer = Mailer("late")
+    with pytest.raises(LeaseHeldError, match=f"execution '{paused.id}' is leased by 'worker-1'"):
+        resume(FLOW, store, paused.id, owner="worker-2", runtime_resources={"mailer": late_mailer}, payload="ok")
+    assert late_mailer.sent == []
+    assert store.get(paused.id).version == 1
+    store.release(holder)
+    resume(FLOW, store, paused.id, owner="worker-2", runtime_resources={"mailer": late_mailer}, payload="ok")
+    with pytest.raises(InterruptError, match="waits on no interrupt: there is nothing to resume"):
+        resume(FLOW, store, paused.id, owner="worker-3", runtime_resources={"mailer": late_mailer})
+    assert late_mailer.sent == [("finance@example.com", "expense ok")]
+    assert store.get(paused.id).lease_owner is None  # released after the refusal too
+
+
+def test_save_execution_tracks_the_version_and_refuses_a_stale_copy(store):
+    execution = paused_execution(FLOW, REQUEST)
+    assert save_execution(execution, store) == 1
+    assert save_execution(execution, store) == 2  # the same object: its own version is checked
+    copy = load_execution(FLOW, store, execution.id, runtime_resources={"mailer": Mailer("copy")})
+    assert stored_version(copy, store) == 2
+    execution.set_state("note", "edited in kernel A")
+    assert save_execution(execution, store) == 3
+    copy.set_state("note", "edited in kernel B")
+    with pytest.raises(VersionConflictError, match="since version 2 \\(the store holds version 3\\)"):
+        save_execution(copy, store)
+    assert store.get(execution.id).snapshot["state"]["note"] == "edited in kernel A"
+    assert save_execution(copy, store, expected_version=3) == 4  # an explicit overwrite
+    assert store.get(execution.id).snapshot["state"]["note"] == "edited in kernel B"
+
+
+def test_load_without_resources_outside_a_notebook_names_the_missing_key(store):
+    paused = paused_execution(FLOW, REQUEST)
+    save_execution(paused, store)
+    with pytest.raises(MissingResourceError, match="missing runtime resource 'mailer'"):
+        load_execution(FLOW, store, paused.id, prompt=False)
+
+
+def two_pauses():
+    from triggerflow_nb import TriggerFlow
+
+    flow = TriggerFlow(name="two-pauses")
+
+    async def first(data):
+        await data.async_pause_for(type="first", resume_to="next")
+
+    async def second(data):
+        await data.async_pause_for(type="second", resume_to="next")
+
+    flow.to(first, name="first")
+    flow.to(second, name="second")
+    return flow
+
+
+def test_several_pending_interrupts_need_an_interrupt_id_and_nothing_runs_without_one(store):
+    flow = two_pauses()
+    paused = flow.create_execution(auto_close=False)
+    paused.start(None)
+    save_execution(paused, store)
+    first, second = paused.get_pending_interrupts()
+    with pytest.raises(InterruptError) as err:
+        resume(flow, store, paused.id, owner="w")
+    assert str(err.value) == (f"execution {paused.id} waits on 2 interrupts {[first, second]}: pass "
+                              f"interrupt_id= to say which one to resume")
+    assert store.get(paused.id).version == 1 and store.get(paused.id).lease_owner is None
+    with pytest.raises(InterruptError, match="no interrupt 'unknown'"):
+        resume(flow, store, paused.id, owner="w", interrupt_id="unknown")
+    resumed = resume(flow, store, paused.id, owner="w", interrupt_id=second)
+    assert list(resumed.get_pending_interrupts()) == [first] and not resumed.is_closed()  # one left: stays open
+    assert store.list()[0].pending_interrupts == ((first, "first"),)
+    with pytest.raises(StoreConfigError, match="store must be an ExecutionStore"):
+        resume(flow, {}, paused.id, owner="w")
+
+
+def test_a_worker_whose_lease_was_taken_over_cannot_save_its_late_result(spec):
+    clock = FakeClock()
+    store = open_store(spec, clock=clock)
+    paused = paused_execution(FLOW, REQUEST)
+    save_execution(paused, store)
+    zombie = store.claim(paused.id, "worker-1", ttl=10)
+    clock.advance(30)  # worker-1 stalled (GC pause, lost network); its lease ran out
+    fresh = store.claim(paused.id, "worker-2", ttl=10)
+    late = load_execution(FLOW, store, paused.id, runtime_resources={"mailer": Mailer("zombie")})
+    late.continue_with(next(iter(late.get_pending_interrupts())), "zombie says yes")
+    with pytest.raises(LeaseLostError, match="fence \\d+\\) is no longer valid: the execution was claimed again"):
+        save_execution(late, store, lease=zombie)
+    assert store.get(paused.id).version == 1 and store.get(paused.id).lease_owner == "worker-2"
+    store.release(fresh)
+    store.close()
+
+
+def test_the_heartbeat_keeps_a_long_resume_leased(store):
+    """A resumed chunk that outlives the ttl keeps its lease: the heartbeat renews it."""
+    from triggerflow_nb import TriggerFlow
+
+    flow = TriggerFlow(name="slow")
+    started, release = threading.Event(), threading.Event()
+
+    @flow.chunk
+    async def ask(data):
+        await data.async_pause_for(type="go", resume_to="next")
+
+    @flow.chunk
+    async def slow(data):
+        started.set()
+        await asyncio.to_thread(release.wait, 10)
+        await data.async_set_state("done", True)
+
+    flow.to(ask).to(slow)
+    paused = flow.create_execution(auto_close=False)
+    paused.start(None)
+    save_execution(paused, store)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(e=resume(flow, store, paused.id, owner="w", ttl=0.3)))
+    thread.start()
+    assert started.wait(10)
+    for _ in range(4):  # 4 ttl's long: without renewal another worker could take it
+        threading.Event().wait(0.3)
+        with pytest.raises(LeaseHeldError):
+            store.claim(paused.id, "thief", ttl=5)
+    release.set()
+    thread.join(10)
+    assert outcome["e"].get_state() == {"done": True}
+    assert store.get(paused.id).version == 2
+
+
+def test_async_twins(store):
+    async def main():
+        paused = paused_execution(FLOW, REQUEST)
+        assert await async_save_execution(paused, store) == 1
+        loaded = await async_load_execution(FLOW, store, paused.id, runtime_resources={"mailer": Mailer("l")})
+        assert stored_version(loaded, store) == 1
+        mailer = Mailer("async")
+        done = await async_resume(FLOW, store, paused.id, owner="a", runtime_resources={"mailer": mailer},
+                                  payload="approved")
+        return done.get_state(), mailer.sent
+
+    state, sent = asyncio.run(main())
+    assert state == uninterrupted_close() and sent == [("finance@example.com", "expense approved")]
+
+
+def test_a_worker_loop_resumes_under_the_lease_next_runnable_took(store):
+    ids = [save_execution(paused_execution(FLOW, {"who": w, "amount": 1}), store) and None for w in "ABC"]
+    assert ids == [None, None, None]
+    mailer, done = Mailer("loop"), []
+    while (lease := store.next_runnable("expense-approval", "worker-1", ttl=30)) is not None:
+        done.append(resume(FLOW, store, lease.execution_id, owner="worker-1", lease=lease,
+                           runtime_resources={"mailer": mailer}, payload="ok").get_state()["request"]["who"])
+    assert sorted(done) == ["A", "B", "C"] and len(mailer.sent) == 3
+    assert [s.status for s in store.list()] == ["completed"] * 3
+    assert all(s.lease_owner is None for s in store.list())
+    other = store.claim(store.list()[0].execution_id, "x", ttl=5)
+    with pytest.raises(StoreConfigError, match="lease= must be the Lease of owner 'worker-2'"):
+        resume(FLOW, store, other.execution_id, owner="worker-2", lease=other)

@@ -1,0 +1,168 @@
+"""``ExecutionStore``: the interface every store keeps, with argument checks and async twins.
+
+The async twins run the blocking call in a worker thread (``asyncio.to_thread``): each call
+is one short SQL statement, so a thread hop is cheaper than a second driver.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import builtins
+import math
+from typing import Any, Optional
+
+from .errors import StoreConfigError
+from .records import Lease, Page, StoredExecution
+
+
+def storable_text(text: str) -> bool:
+    """Text every backend keeps as is: PostgreSQL refuses NUL characters, and lone surrogates
+    are not UTF-8. Checked up front so that both stores refuse the same names the same way."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_id(execution_id: Any, what: str = "execution_id") -> str:
+    if not isinstance(execution_id, str) or not execution_id:
+        raise StoreConfigError(f"{what} must be a non-empty string, got {execution_id!r}")
+    if not storable_text(execution_id):
+        raise StoreConfigError(f"{what} {execution_id!r} contains a NUL character or a lone surrogate, which "
+                               f"stores cannot keep: use printable text")
+    return execution_id
+
+
+def check_version(value: Any, what: str = "expected_version") -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StoreConfigError(f"{what} must be None (create) or a version >= 1 from put()/get(), got {value!r}")
+    return value
+
+
+def check_seconds(value: Any, what: str, *, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise StoreConfigError(f"{what} must be a finite number of seconds {bound}, got {value!r}")
+    return float(value)
+
+
+def check_lease(lease: Any) -> Lease:
+    if not isinstance(lease, Lease):
+        raise StoreConfigError(f"lease must be the Lease that claim() returned, got {type(lease).__name__}")
+    return lease
+
+
+class ExecutionStore(abc.ABC):
+    """One row per execution: its latest JSON snapshot, a version, and a lease with a fencing token."""
+
+    # -- writing ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put(self, execution: Any, *, expected_version: Optional[int] = None, lease: Optional[Lease] = None) -> int:
+        """Store a snapshot and return its new version.
+
+        ``expected_version=None`` creates the row (version 1) and refuses an existing id; an int
+        updates only if the row is still at that version. Under a ``lease`` the save also needs
+        the lease's fence to be current and unexpired; without one, a live lease of another
+        owner refuses it.
+        """
+
+    def create(self, execution: Any) -> int:
+        """Store a new execution at version 1; ``ExecutionExistsError`` if its id is already stored."""
+        return self.put(execution, expected_version=None)
+
+    @abc.abstractmethod
+    def delete(self, execution_id: str, *, expected_version: Optional[int] = None) -> None:
+        """Remove a row; refused while someone else holds a live lease on it."""
+
+    @abc.abstractmethod
+    def prune(self, *, keep_latest: Optional[int] = None, older_than: Optional[float] = None,
+              flow: Optional[str] = None, include_pending: bool = False) -> list[str]:
+        """Delete old rows; return their ids. Never a leased row, nor (by default) a paused one."""
+
+    # -- reading ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get(self, execution_id: str) -> StoredExecution:
+        """The stored snapshot, its version and lease."""
+
+    @abc.abstractmethod
+    def list(self, *, flow: Optional[str] = None, status: Optional[str] = None, has_pending: Optional[bool] = None,
+             older_than: Optional[float] = None, limit: int = 50, cursor: Optional[str] = None) -> Page:
+        """Summaries, newest save first; never the snapshot bodies."""
+
+    # -- ownership ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def claim(self, execution_id: str, owner: str, ttl: float = 60.0, *,
+              expected_version: Optional[int] = None) -> Lease:
+        """Take the lease if it is free or expired (and, if given, the row is still at
+        ``expected_version``), in one atomic statement; bumps the fence."""
+
+    @abc.abstractmethod
+    def renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
+        """Extend a lease that is still current by ``ttl`` (default: the ttl it was claimed with) from now."""
+
+    @abc.abstractmethod
+    def release(self, lease: Lease) -> None:
+        """Give a current lease back."""
+
+    @abc.abstractmethod
+    def next_runnable(self, flow: str, owner: str, ttl: float = 60.0) -> Optional[Lease]:
+        """Claim the oldest unleased open execution of ``flow`` that waits on an interrupt, or None."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    def __enter__(self) -> ExecutionStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- async twins --------------------------------------------------------------------------------
+    async def async_put(self, execution: Any, *, expected_version: Optional[int] = None,
+                        lease: Optional[Lease] = None) -> int:
+        return await asyncio.to_thread(self.put, execution, expected_version=expected_version, lease=lease)
+
+    async def async_create(self, execution: Any) -> int:
+        return await asyncio.to_thread(self.create, execution)
+
+    async def async_get(self, execution_id: str) -> StoredExecution:
+        return await asyncio.to_thread(self.get, execution_id)
+
+    async def async_list(self, **filters: Any) -> Page:
+        return await asyncio.to_thread(lambda: self.list(**filters))
+
+    async def async_delete(self, execution_id: str, *, expected_version: Optional[int] = None) -> None:
+        await asyncio.to_thread(self.delete, execution_id, expected_version=expected_version)
+
+    async def async_prune(self, **options: Any) -> builtins.list[str]:  # `list` is a method here
+        return await asyncio.to_thread(lambda: self.prune(**options))
+
+    async def async_claim(self, execution_id: str, owner: str, ttl: float = 60.0, *,
+                          expected_version: Optional[int] = None) -> Lease:
+        return await asyncio.to_thread(self.claim, execution_id, owner, ttl, expected_version=expected_version)
+
+    async def async_renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
+        return await asyncio.to_thread(self.renew, lease, ttl)
+
+    async def async_release(self, lease: Lease) -> None:
+        await asyncio.to_thread(self.release, lease)
+
+    async def async_next_runnable(self, flow: str, owner: str, ttl: float = 60.0) -> Optional[Lease]:
+        return await asyncio.to_thread(self.next_runnable, flow, owner, ttl)
+
+    # -- notebook -----------------------------------------------------------------------------------
+    # browse() is defined by SQLStore: the browser module builds on this one, so this one may not
+    # import it (that would close an import cycle).
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from .store_view import static_bundle
+
+        return static_bundle(self, limit=20)

@@ -1,0 +1,93 @@
+"""Errors raised by execution stores.
+
+All derive from :class:`triggerflow_nb.errors.TriggerFlowError`; each message names the
+execution (and owner, version or fence involved) and says what to do next.
+"""
+
+from __future__ import annotations
+
+from ..errors import TriggerFlowError
+
+
+class StoreError(TriggerFlowError, RuntimeError):
+    """Base class of every execution-store error."""
+
+
+class StoreConfigError(StoreError, TypeError, ValueError):
+    """A bad argument to a store call (wrong type, out of range) or a store that cannot open."""
+
+
+class ExecutionExistsError(StoreError):
+    """``put(..., expected_version=None)`` creates; the id is already in the store."""
+
+    def __init__(self, execution_id: str, current_version: int):
+        self.execution_id = execution_id
+        self.current_version = current_version
+        super().__init__(
+            f"execution {execution_id!r} is already in the store (version {current_version}); an id is created "
+            f"once: pass expected_version={current_version} to update it, or delete it first"
+        )
+
+
+class ExecutionNotFoundError(StoreError, KeyError):
+    """No row for this execution id."""
+
+    def __init__(self, execution_id: str, action: str):
+        self.execution_id = execution_id
+        self.message = (f"cannot {action}: no execution {execution_id!r} in the store; list the store "
+                        f"(store.list()) for the ids it holds, or put() the execution first")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return self.message
+
+
+class VersionConflictError(StoreError):
+    """Someone saved this execution since the version you expected."""
+
+    def __init__(self, execution_id: str, expected_version: int, current_version: int):
+        self.execution_id = execution_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+        super().__init__(
+            f"execution {execution_id!r} was saved by someone else since version {expected_version} (the store "
+            f"holds version {current_version}): get() it again and redo your change, or pass "
+            f"expected_version={current_version} to overwrite it"
+        )
+
+
+class LeaseHeldError(StoreError):
+    """Another owner holds a live lease on the execution."""
+
+    def __init__(self, execution_id: str, owner: str, until: float, now: float):
+        self.execution_id = execution_id
+        self.owner = owner
+        self.until = until
+        super().__init__(
+            f"execution {execution_id!r} is leased by {owner!r} for {max(0.0, until - now):.1f} s more: wait "
+            f"for it to release (or for the lease to expire), or work on another execution"
+        )
+
+
+class LeaseLostError(StoreError):
+    """The lease was released, expired or taken over; a save under it is refused."""
+
+    def __init__(self, execution_id: str, owner: str, fence: int, why: str):
+        self.execution_id = execution_id
+        self.owner = owner
+        self.fence = fence
+        super().__init__(
+            f"lease of {owner!r} on execution {execution_id!r} (fence {fence}) is no longer valid: {why}. "
+            f"Nothing was written; claim() the execution again and reload it before saving"
+        )
+
+
+class CorruptRowError(StoreError):
+    """A stored row does not hold a readable JSON snapshot."""
+
+    def __init__(self, execution_id: str, detail: str):
+        self.execution_id = execution_id
+        super().__init__(
+            f"the stored snapshot of execution {execution_id!r} is unreadable ({detail}); the row was left as "
+            f"it is: delete it with store.delete({execution_id!r}) or restore it from a backup"
+        )
