@@ -107,7 +107,7 @@ class TriggerFlowExecution(Execution):
         described = {k: dict(snapshot["resources"].get(k, unknown)) for k in missing}
 
         def finish(injected: dict[str, Any]) -> None:
-            self._spawn_owned(self._restore_with_environments(snapshot, {**given, **injected}))
+            self._scope.spawn(self._restore_with_environments(snapshot, {**given, **injected}))
 
         show_reinjection_prompt(self, described, finish)
 

@@ -41,22 +41,19 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
     waiting = _check_interrupts(snapshot, graph)
     closed = snapshot["lifecycle_state"] == CLOSED
     counter = snapshot["continuation"]["activation_counter"]
-    # Which slots pending paths will fill: the frames of waiting interrupts and of open fan-outs.
-    pending_frames: list[tuple[str, str | None, list[SavedFrame]]] = [
-        (f"interrupt {i['id']!r}", i["chunk"], i["continuation"]) for i in waiting
-    ] + [(f"activation {a['id']!r}", None, a["continuation"]) for a in activations.values()]
+    # The pending paths: waiting interrupts (paused at a chunk) and open fan-outs (waiting at their
+    # node), each with the frames that say where its value goes.
+    pending: list[tuple[str, str, bool, list[SavedFrame]]] = [
+        (f"interrupt {i['id']!r}", i["chunk"], True, i["continuation"]) for i in waiting
+    ] + [(f"activation {a['id']!r}", a["node"], False, a["continuation"]) for a in activations.values()]
     open_slots: dict[str, set[int]] = {activation_id: set() for activation_id in activations}
     arm_exits = _arm_exits(graph)
     arms = _arm_contents(graph)
-    for (owner, chunk, frames), where in zip(
-        pending_frames,
-        [i["chunk"] for i in waiting] + [a["node"] for a in activations.values()],
-        strict=True,
-    ):
+    for owner, where, paused_at_chunk, frames in pending:
         for frame in frames:
             _check_frame(frame, owner, graph, activations, open_slots, counter)
-            if chunk is not None and frame[0] == SLOT and frame[1] not in activations and not closed:
-                _check_side_path(frame, owner, chunk, graph, arm_exits)
+            if paused_at_chunk and frame[0] == SLOT and frame[1] not in activations and not closed:
+                _check_side_path(frame, owner, where, graph, arm_exits)
         _check_nesting(frames, where, owner, arms)
     if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
         for activation_id, activation in activations.items():
@@ -115,14 +112,10 @@ def _arm_contents(graph: FlowGraph) -> dict[tuple[str, int], set[str]]:
     return contents
 
 
-def _frame_block(frame: SavedFrame) -> tuple[str, int] | None:
-    """The (block, arm) a frame returns into, if it is well formed."""
-    if len(frame) != 3 or not isinstance(frame[1], str) or type(frame[2]) is not int:
-        return None
-    if frame[0] == THEN:
-        return frame[1], frame[2]
-    node_id = frame[1].rpartition("#")[0]
-    return node_id, frame[2]  # a for_each has one arm; its slot index is not an arm (see below)
+def _frame_block(frame: SavedFrame) -> str:
+    """The block node a (well-formed, already checked) frame returns into."""
+    target = str(frame[1])
+    return target if frame[0] == THEN else target.rpartition("#")[0]  # an activation is "<node>#<n>"
 
 
 def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
@@ -130,12 +123,7 @@ def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
     """The frames must name, outermost first, exactly the blocks whose arms hold ``where``:
     a frame dropped, added or reordered would send the path's value to the wrong place."""
     enclosing = {block for (block, _), content in arms.items() if where in content}
-    named: list[str] = []
-    for frame in frames:
-        found = _frame_block(frame)
-        if found is None:
-            return  # malformed: _check_frame names it
-        named.append(found[0])
+    named = [_frame_block(frame) for frame in frames]
     if set(named) != enclosing or len(named) != len(set(named)):
         raise _corrupt(f"the continuation of {owner} names blocks {named}, but {where!r} sits inside "
                        f"{sorted(enclosing)}")

@@ -227,7 +227,7 @@ class Execution(GraphWalker):
         self._idle_timer = None
         if self._inflight or self._finished or self._pending_interrupts():
             return
-        self._spawn_owned(self._close_idle(f"auto-close after {self.auto_close_timeout:.3g}s idle"))
+        self._scope.spawn(self._close_idle(f"auto-close after {self.auto_close_timeout:.3g}s idle"))
 
     async def _close_idle(self, reason: str) -> None:
         if not self._finished:
@@ -300,9 +300,6 @@ class Execution(GraphWalker):
         task = self._scope.spawn(run())
         task.add_done_callback(never_started)
         return task
-
-    def _spawn_owned(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        return self._scope.spawn(coro)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -747,7 +744,7 @@ class Execution(GraphWalker):
 
     async def _stream_items(self, initial_value: Any, timeout: float | None) -> AsyncGenerator[Any, None]:
         if not self._started and initial_value is not None:
-            self._spawn_owned(self.run(initial_value, until="settled"))
+            self._scope.spawn(self.run(initial_value, until="settled"))
         async for item in self._stream.iterate(timeout):
             yield item
 
