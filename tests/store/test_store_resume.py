@@ -165,11 +165,13 @@ def test_the_heartbeat_keeps_a_long_resume_leased(store):
     paused.start(None)
     save_execution(paused, store)
     outcome = {}
-    thread = threading.Thread(target=lambda: outcome.update(e=resume(flow, store, paused.id, owner="w", ttl=0.3)))
+    # ttl 1 s, renewed every 1/3 s: a loaded 2-core CI machine can stall a renewal for a good
+    # fraction of a 0.3 s ttl, which failed this test once without any fault in the heartbeat.
+    thread = threading.Thread(target=lambda: outcome.update(e=resume(flow, store, paused.id, owner="w", ttl=1.0)))
     thread.start()
     assert started.wait(10)
     for _ in range(4):  # 4 ttl's long: without renewal another worker could take it
-        threading.Event().wait(0.3)
+        threading.Event().wait(1.0)
         with pytest.raises(LeaseHeldError):
             store.claim(paused.id, "thief", ttl=5)
     release.set()
