@@ -73,7 +73,7 @@ def _plain_copy(value: Any) -> Any:
         return out
     if kind is list or kind is tuple:
         return [v if type(v) in _PLAIN_SCALARS else _plain_copy(v) for v in value]
-    if kind in _PLAIN_SCALARS or (kind is float and math.isfinite(value)):
+    if kind is float and math.isfinite(value):  # callers pass other scalars through without a call
         return value
     raise _NeedsConversion
 

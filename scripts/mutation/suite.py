@@ -1,0 +1,43 @@
+"""The test suite as the mutation runner uses it: imported once, then run per mutant in a fork."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+
+import pytest
+
+
+def fixed_examples() -> None:
+    """Same hypothesis examples for every mutant; no example database carried between mutants."""
+    from hypothesis import settings
+
+    settings.register_profile("mutation", database=None, derandomize=True, deadline=None)
+    settings.load_profile("mutation")
+
+
+def import_tests(folders: list[str]) -> None:
+    """Collect (and so import) every test module in this process, so forks inherit them."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = pytest.main([*folders, "--collect-only", "-q", "-p", "no:cacheprovider"])
+    if code != 0:
+        raise SystemExit(f"collecting {folders} failed (pytest exit {code})")
+
+
+UNPATCHABLE_EXIT = 90
+
+
+def run_mutant(module: str, path: str, index: int, tests: list[str]) -> None:
+    """In a forked child: apply the mutant, run ``tests`` until the first failure, exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    from patch import Unpatchable, apply_mutant
+
+    try:
+        apply_mutant(module, path, index)
+    except Unpatchable:
+        os._exit(UNPATCHABLE_EXIT)
+    code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider"])
+    os._exit(int(code))
