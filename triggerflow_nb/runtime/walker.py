@@ -4,8 +4,8 @@ Continuations are explicit data. A path carries ``frames``, a tuple of frames
 saying where its value goes when the path runs out of successors:
 
 * ``("then", node_id, arm_index)``: an if/match arm ended; go on with that block's successors.
-* ``("slot", activation_id, key)``: a batch branch or for_each item ended; its value
-  fills that slot of the fan-out's activation record.
+* ``("slot", activation_id, key)``: a batch branch, for_each item or hit_all case ended;
+  its value fills that slot of the fan-out's activation record.
 
 Only a path that ends at its arm's last step (the tail recorded when the block was
 closed) returns into the frame. A side path, such as the second successor of a step
@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node
+from ..definition.graph import BATCH, CHUNK, COLLECT_BRANCH, FOR_EACH, HIT_ALL, IF, MATCH, SIDE_BRANCH, SUB_FLOW, Node
 from ..errors import ChunkError, InvalidArgumentError, TriggerFlowError
 from ..layers.resources import RuntimeResources
 from ..observe import (
@@ -42,6 +42,7 @@ from ..observe import (
     FanOutProgress,
 )
 from .activation import Activation
+from .collect import arrive
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .frames import SLOT, THEN, Frame, Frames
 from .host import FlowHost
@@ -70,16 +71,16 @@ def fan_out_items(value: Any) -> list[Any]:
 def scope_key(frames: Frames, nodes: dict[str, Node]) -> str:
     """The fan-out scope of a path: which item of which for_each it runs in ('' at top level).
 
-    Each for_each item is a scope of its own. The branches of one batch run share its
-    scope: they are parts of one step on one input, so branch "a" emitting A and branch
-    "b" emitting B complete a join together.
+    Each for_each item is a scope of its own. The branches of one batch run (and the cases
+    of one hit_all match) share its scope: they are parts of one step on one input, so
+    branch "a" emitting A and branch "b" emitting B complete a join together.
     """
     parts = []
     for frame in frames:
         if frame[0] == SLOT:
             activation_id = frame[1]
             node = nodes.get(activation_id.rpartition("#")[0])  # ids are "<node id>#<n>" (_fan_out)
-            parts.append(activation_id if node is not None and node.kind == BATCH else f"{activation_id}:{frame[2]}")
+            parts.append(activation_id if node is not None and node.kind != FOR_EACH else f"{activation_id}:{frame[2]}")
     return "/".join(parts)
 
 
@@ -138,18 +139,31 @@ class GraphWalker:
                         return
                 elif kind == IF or kind == MATCH:
                     arm_index = await self._choose_arm(node, value, frames)
-                    entry = None if arm_index is None else node.branches[arm_index].entry
-                    if entry is not None and arm_index is not None:
-                        node_id = entry
-                        frames = frames + ((THEN, node.id, arm_index),)
-                        continue
-                    out = value
+                    if isinstance(arm_index, list):  # a hit_all match: every matching case runs
+                        finished, out = await self._fan_out(node, value, frames, arm_index)
+                        if not finished:
+                            return
+                    else:
+                        entry = None if arm_index is None else node.branches[arm_index].entry
+                        if entry is not None and arm_index is not None:
+                            node_id = entry
+                            frames = frames + ((THEN, node.id, arm_index),)
+                            continue
+                        out = value
                 elif kind == BATCH or kind == FOR_EACH:
                     finished, out = await self._fan_out(node, value, frames)
                     if not finished:
                         return
                 elif kind == SUB_FLOW:
                     out = await self._run_sub_flow(node, value, frames)
+                elif kind == COLLECT_BRANCH:
+                    fired, out = await arrive(self, node, value, frames)
+                    if not fired:  # the collect waits for other branches; this path ends here
+                        return
+                elif kind == SIDE_BRANCH:  # the side path and the main path both take this value
+                    side = self._walk(node.branches[0].entry, value, frames)  # type: ignore[arg-type]
+                    await self._gather([side, self._walk(node_id, value, frames, from_successors=True)])
+                    return
                 else:  # start and event nodes pass their input through
                     out = value
             from_successors = False
@@ -185,7 +199,10 @@ class GraphWalker:
             if activation is None:  # that fan-out finished already: only a side path can end now
                 return False
             block = nodes[activation.node_id]
-            tail = block.branches[0 if block.kind == FOR_EACH else frame[2]].tail
+            if block.kind == FOR_EACH:
+                tail = block.branches[0].tail
+            else:  # a batch branch, or a hit_all match's case (slot -> arm in activation.arms)
+                tail = block.branches[frame[2] if activation.arms is None else activation.arms[frame[2]]].tail
         return tail is None or tail == node_id
 
     async def _run_chunk(self, node: Node, data: TriggerFlowRuntimeData) -> Any:
@@ -238,19 +255,32 @@ class GraphWalker:
         if self._channel.active:
             self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}"))
 
-    async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | None:
-        """The index of the arm an if/match block takes for ``value``, or None to pass the input on."""
-        if node.kind == MATCH:
-            for index, arm in enumerate(node.branches):
-                if arm.is_default or arm.case_value == value:
-                    return index
-            return None
-        data = TriggerFlowRuntimeData(self, node, value, frames)  # type: ignore[arg-type]  # see _walk
+    async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | list[int] | None:
+        """The index of the arm an if/match block takes for ``value``, or None to pass the input on.
+
+        A hit_all match gives the list of every matching case instead; its else arm (an int)
+        only when none matches. Match cases compare with ``==`` unless they hold a predicate.
+        """
+        is_match = node.kind == MATCH
+        matched: list[int] | None = [] if is_match and node.mode == HIT_ALL else None
+        data = None
         for index, arm in enumerate(node.branches):
-            if arm.is_default or arm.predicate is None:
-                return index
+            predicate = arm.predicate
+            if arm.is_default:  # else arms come last; a hit_all match takes it only when nothing matched
+                return matched if matched else index
+            if predicate is None:
+                if not is_match:
+                    return index
+                if arm.case_value != value:
+                    continue
+                if matched is None:
+                    return index
+                matched.append(index)
+                continue
+            if data is None:
+                data = TriggerFlowRuntimeData(self, node, value, frames)  # type: ignore[arg-type]  # see _walk
             try:
-                verdict = arm.predicate(data)
+                verdict = predicate(data)
                 if verdict.__class__ not in _PLAIN_RESULTS and isawaitable(verdict):
                     if self._inline:  # user async code runs in a task of its own (see _start_inline)
                         await leave_inline(verdict)
@@ -264,12 +294,20 @@ class GraphWalker:
                 self._chunk_failed(node.id, exc)
                 raise ChunkError(f"{node.id} ({arm.label})", exc) from exc
             if verdict:
-                return index
-        return None
+                if matched is None:
+                    return index
+                matched.append(index)
+        return matched if matched else None
 
-    async def _fan_out(self, node: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
-        """Run a batch's branches or a for_each's items; (True, result) when all have finished."""
-        if node.kind == BATCH:
+    async def _fan_out(self, node: Node, value: Any, frames: Frames,
+                       arms: list[int] | None = None) -> tuple[bool, Any]:
+        """Run a batch's branches, a for_each's items or a hit_all match's matching ``arms``;
+        (True, result) when all have finished."""
+        if arms is not None:  # every matching case, on the same input; results in case order
+            keys = None
+            entries = [node.branches[index].entry for index in arms]
+            items = [value] * len(arms)
+        elif node.kind == BATCH:
             keys = [arm.label for arm in node.branches]
             entries = [arm.entry for arm in node.branches]
             items = [value] * len(keys)
@@ -278,7 +316,7 @@ class GraphWalker:
             items = fan_out_items(value)
             entries = [node.branches[0].entry] * len(items)
         self._activation_counter += 1
-        activation = Activation(f"{node.id}#{self._activation_counter}", node.id, keys, len(items), frames)
+        activation = Activation(f"{node.id}#{self._activation_counter}", node.id, keys, len(items), frames, arms)
         self._activations[activation.id] = activation
         self._node_status[node.id] = RUNNING
         if self._channel.active:  # progress shows from the start, not after the first item
