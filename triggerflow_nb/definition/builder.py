@@ -310,13 +310,13 @@ class Chain:
         ``mode="filled_then_empty"`` empties the collect after firing: it fires again only once
         every branch has delivered anew.
 
-        ``branch_id`` defaults to the name of the step before. A collect needs two branches or
-        more (checked when the flow starts).
+        ``branch_id`` defaults to the name of the step before. Several paths may deliver under
+        one branch id (the newest value counts). A collect needs two branch ids or more
+        (checked when the flow starts).
         """
         self._check_attachable(".collect()")
         anchor = self._anchor()
-        arrival = declare_branch(self._flow._graph, collection_name, anchor if branch_id is None else branch_id,
-                                 mode, {anchor})
+        arrival = declare_branch(self._flow._graph, collection_name, anchor if branch_id is None else branch_id, mode)
         self._link(arrival.id)
         return self._next(self._flow._graph.successors(arrival.id)[0])
 

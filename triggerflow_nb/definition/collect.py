@@ -15,11 +15,11 @@ from ..errors import FlowDefinitionError
 from .graph import COLLECT, COLLECT_BRANCH, COLLECT_MODES, EVENT, Branch, FlowGraph, Node, collect_node_id, collected_event
 
 
-def declare_branch(graph: FlowGraph, name: str, branch_id: str, mode: str, linked_from: set[str]) -> Node:
+def declare_branch(graph: FlowGraph, name: str, branch_id: str, mode: str) -> Node:
     """The arrival node of ``branch_id`` in collect ``name``, creating the join and arrival as needed.
 
-    ``linked_from`` holds the nodes (or pending arm anchors) this call links from, so that a
-    re-run cell finds its own branch again while a second path under the same id is refused.
+    Several paths may deliver under one branch id (the newest value counts), so a re-run
+    cell simply finds its branch again.
     """
     non_empty_str(".collect(collection_name=...)", name)
     non_empty_str(".collect(branch_id=...)", branch_id)
@@ -42,20 +42,7 @@ def declare_branch(graph: FlowGraph, name: str, branch_id: str, mode: str, linke
         graph.add_edge(arrival_id, join_id)
         join.branches.append(Branch(label=branch_id, tail=arrival_id))
         graph.version += 1
-    elif not linked_from & _feeders(graph, arrival_id):
-        raise FlowDefinitionError(
-            f"collect {name!r} already has a branch {branch_id!r} (delivered by {sorted(_feeders(graph, arrival_id))}): "
-            f"give this path another branch id, e.g. .collect({name!r}, '<another id>')"
-        )
     return arrival
-
-
-def _feeders(graph: FlowGraph, node_id: str) -> set[str]:
-    """The nodes (and arm anchors ``block#arm``) that lead into ``node_id``; read only when a branch id repeats."""
-    found = {source for source, targets in graph.succ.items() if node_id in targets}
-    for node in graph.nodes.values():
-        found.update(f"{node.id}#{index}" for index, arm in enumerate(node.branches) if arm.entry == node_id)
-    return found
 
 
 def check_collects(flow_name: str, graph: FlowGraph) -> None:
