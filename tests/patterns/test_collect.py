@@ -176,3 +176,18 @@ def test_a_collect_name_that_clashes_with_a_chunk_name_is_refused():
     with pytest.raises(FlowDefinitionError) as info:
         flow.to(lambda d: d, name="x").collect("c", "x")
     assert str(info.value) == "'collect[c]' already names a chunk node; choose another collection name"
+
+
+def test_what_a_collect_saw_in_a_for_each_item_is_dropped_when_the_item_ends():
+    flow = TriggerFlow()
+    body = flow.for_each().to(lambda d: d.input, name="item")
+    body.to(lambda d: -d.input, name="neg").collect("c", "neg")
+    body.to(lambda d: d.input, name="same").collect("c", "same").end_for_each()
+    flow.to(lambda d: "top", name="top").collect("kept", "a")
+    flow.when("B").collect("kept", "b")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(list(range(50)))
+    ex.emit("B", "b")
+    # the top-level filled_and_update collect keeps its values; the 50 finished items keep nothing
+    assert ex.save()["continuation"]["joins"] == [{"node": "collect[kept]", "scope": "", "seen": {"a": "top", "b": "b"}}]
+    ex.close()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..definition.graph import FILLED_THEN_EMPTY, Node, collect_name, collected_event
-from .frames import Frames
+from ..definition.graph import COLLECT, FILLED_THEN_EMPTY, FOR_EACH, Node, collect_name, collected_event
+from .activation import Activation
+from .frames import SLOT, Frames
 from .status import DONE, WAITING
 
 if TYPE_CHECKING:
@@ -39,3 +40,20 @@ async def arrive(walker: GraphWalker, arrival: Node, value: Any, frames: Frames)
     if event in graph.listeners:  # when({"collect": name})
         await walker._dispatch_event(event, collected, frames)
     return True, collected
+
+
+def forget_finished_scope(walker: GraphWalker, activation: Activation, slot: int) -> None:
+    """Drop what collects saw in a fan-out scope that has just ended: a for_each item whose slot
+    is filled, or a whole batch / hit_all match once its last slot is. A collect keeps its values
+    (``filled_and_update``) only for as long as its scope runs, so a long for_each does not keep
+    one dict per finished item; called only while some join or collect holds values."""
+    from .walker import scope_key
+
+    graph = walker.flow._graph
+    block = graph.nodes[activation.node_id]
+    if block.kind != FOR_EACH and activation.remaining:
+        return  # branches of one batch share its scope: it ends with the last of them
+    frames = activation.frames + ((SLOT, activation.id, slot),)
+    scope = scope_key(frames, graph.nodes)
+    for key in [key for key in walker._joins if key[1] == scope and graph.nodes[key[0]].kind == COLLECT]:
+        del walker._joins[key]

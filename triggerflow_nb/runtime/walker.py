@@ -42,7 +42,7 @@ from ..observe import (
     FanOutProgress,
 )
 from .activation import Activation
-from .collect import arrive
+from .collect import arrive, forget_finished_scope
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .frames import SLOT, THEN, Frame, Frames
 from .host import FlowHost
@@ -371,6 +371,8 @@ class GraphWalker:
         activation = self._activations[frame[1]]
         activation.slots[frame[2]] = value
         activation.remaining -= 1
+        if self._joins:  # what collects saw in a scope that ends here is dropped with it
+            forget_finished_scope(self, activation, frame[2])
         if self._channel.active:
             total = len(activation.slots)
             self._channel.publish(
