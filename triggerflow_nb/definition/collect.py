@@ -12,7 +12,17 @@ from __future__ import annotations
 
 from .._validate import non_empty_str, one_of
 from ..errors import FlowDefinitionError
-from .graph import COLLECT, COLLECT_BRANCH, COLLECT_MODES, EVENT, Branch, FlowGraph, Node, collect_node_id, collected_event
+from .graph import (
+    COLLECT,
+    COLLECT_BRANCH,
+    COLLECT_MODES,
+    EVENT,
+    Branch,
+    FlowGraph,
+    Node,
+    collect_node_id,
+    collected_event,
+)
 
 
 def declare_branch(graph: FlowGraph, name: str, branch_id: str, mode: str) -> Node:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..definition.flow import FlowDefinition
 from ..definition.collect import check_collects
+from ..definition.flow import FlowDefinition
 from ..definition.graph import CHUNK, HIT_FIRST, IF, MATCH, SUB_FLOW, Branch, FlowGraph, Node
 from ..errors import BlueprintError, FlowDefinitionError, StateSerializationError
 from ..layers.state import to_state_value

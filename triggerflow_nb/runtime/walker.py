@@ -29,7 +29,20 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from ..definition.graph import BATCH, CHUNK, COLLECT_BRANCH, FOR_EACH, HIT_ALL, IF, MATCH, SIDE_BRANCH, SUB_FLOW, Node
+from ..definition.graph import (
+    BATCH,
+    CHUNK,
+    COLLECT_BRANCH,
+    EVENT,
+    FOR_EACH,
+    HIT_ALL,
+    IF,
+    MATCH,
+    SIDE_BRANCH,
+    START,
+    SUB_FLOW,
+    Node,
+)
 from ..errors import ChunkError, InvalidArgumentError, TriggerFlowError
 from ..layers.resources import RuntimeResources
 from ..observe import (
@@ -53,6 +66,9 @@ from .tasks import StartedInline, close_unstarted, leave_inline, on_fresh_stack
 # A long fan-out started inline yields to the event loop this often, so that a notebook
 # panel (or anything else on the loop) keeps running during 100,000 synchronous items.
 _YIELD_EVERY = 1024
+
+# What _choose_arm gives for a hit_all match that ran its matching cases itself.
+_RAN_ALL = -1
 
 # What sync handlers usually return; checked first because inspect.isawaitable is slow.
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, list, dict, tuple})
@@ -137,35 +153,22 @@ class GraphWalker:
                     out = await self._run_chunk(node, data)
                     if data._paused:
                         return
-                elif kind == IF or kind == MATCH:
+                elif kind == IF or (kind == MATCH and node.mode != HIT_ALL):
                     arm_index = await self._choose_arm(node, value, frames)
-                    if isinstance(arm_index, list):  # a hit_all match: every matching case runs
-                        finished, out = await self._fan_out(node, value, frames, arm_index)
-                        if not finished:
-                            return
-                    else:
-                        entry = None if arm_index is None else node.branches[arm_index].entry
-                        if entry is not None and arm_index is not None:
-                            node_id = entry
-                            frames = frames + ((THEN, node.id, arm_index),)
-                            continue
-                        out = value
-                elif kind == BATCH or kind == FOR_EACH:
-                    finished, out = await self._fan_out(node, value, frames)
-                    if not finished:
-                        return
+                    entry = None if arm_index is None else node.branches[arm_index].entry
+                    if entry is not None and arm_index is not None:
+                        node_id = entry
+                        frames = frames + ((THEN, node.id, arm_index),)
+                        continue
+                    out = value
                 elif kind == SUB_FLOW:
                     out = await self._run_sub_flow(node, value, frames)
-                elif kind == COLLECT_BRANCH:
-                    fired, out = await arrive(self, node, value, frames)
-                    if not fired:  # the collect waits for other branches; this path ends here
-                        return
-                elif kind == SIDE_BRANCH:  # the side path and the main path both take this value
-                    side = self._walk(node.branches[0].entry, value, frames)  # type: ignore[arg-type]
-                    await self._gather([side, self._walk(node_id, value, frames, from_successors=True)])
-                    return
-                else:  # start and event nodes pass their input through
+                elif kind == START or kind == EVENT:  # they pass their input on
                     out = value
+                else:  # fan-outs, hit_all matches, collects and side branches may end this path here
+                    goes_on, out = await self._run_block(node, value, frames)
+                    if not goes_on:
+                        return
             from_successors = False
             targets = succ.get(node_id)
             while not targets:  # the path ran out of successors: return into the innermost frame
@@ -188,6 +191,38 @@ class GraphWalker:
             # Several successors run concurrently; the one that reaches the arm's tail returns.
             await self._gather([self._walk(target, out, frames) for target in targets])
             return
+
+    async def _run_block(self, node: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
+        """(True, what the path goes on with), or (False, None) when the path ends here: a fan-out
+        whose items paused, a collect still waiting for other branches, a side branch or a
+        hit_all match that ran what comes next itself."""
+        kind = node.kind
+        if kind == BATCH or kind == FOR_EACH:
+            return await self._fan_out(node, value, frames)
+        if kind == COLLECT_BRANCH:
+            return await arrive(self, node, value, frames)
+        if kind == MATCH:  # hit_all
+            arm_index = await self._choose_arm(node, value, frames)
+            if arm_index == _RAN_ALL:  # it ran the matching cases and went on by itself
+                return False, None
+            entry = None if arm_index is None else node.branches[arm_index].entry
+            if entry is None or arm_index is None:  # no match, or an empty else arm: the input passes on
+                return True, value
+            await self._walk(entry, value, frames + ((THEN, node.id, arm_index),))  # the else arm
+            return False, None
+        if kind == SIDE_BRANCH:  # the side path and the main path both take this value
+            side = self._walk(node.branches[0].entry, value, frames)  # type: ignore[arg-type]  # always set
+            await self._gather([side, self._walk(node.id, value, frames, from_successors=True)])
+            return False, None
+        return True, value  # a collect's join: the arrival that fired it brings the collected dict
+
+    async def _run_all(self, node: Node, value: Any, frames: Frames, arms: list[int]) -> int:
+        """Run a hit_all match's matching ``arms`` as a fan-out, then go on after the block with the
+        list of their results (or leave that to the last paused case, when one resumes)."""
+        finished, out = await self._fan_out(node, value, frames, arms)
+        if finished:
+            await self._walk(node.id, out, frames, from_successors=True)
+        return _RAN_ALL
 
     def _ends_arm(self, node_id: str, frame: Frame) -> bool:
         """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
@@ -255,11 +290,11 @@ class GraphWalker:
         if self._channel.active:
             self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}"))
 
-    async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | list[int] | None:
+    async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | None:
         """The index of the arm an if/match block takes for ``value``, or None to pass the input on.
 
-        A hit_all match gives the list of every matching case instead; its else arm (an int)
-        only when none matches. Match cases compare with ``==`` unless they hold a predicate.
+        A hit_all match runs every matching case (``_run_all``) and gives ``_RAN_ALL``; its else
+        arm only when none matches. Match cases compare with ``==`` unless they hold a predicate.
         """
         is_match = node.kind == MATCH
         matched: list[int] | None = [] if is_match and node.mode == HIT_ALL else None
@@ -267,7 +302,7 @@ class GraphWalker:
         for index, arm in enumerate(node.branches):
             predicate = arm.predicate
             if arm.is_default:  # else arms come last; a hit_all match takes it only when nothing matched
-                return matched if matched else index
+                return await self._run_all(node, value, frames, matched) if matched else index
             if predicate is None:
                 if not is_match:
                     return index
@@ -297,7 +332,7 @@ class GraphWalker:
                 if matched is None:
                     return index
                 matched.append(index)
-        return matched if matched else None
+        return await self._run_all(node, value, frames, matched) if matched else None
 
     async def _fan_out(self, node: Node, value: Any, frames: Frames,
                        arms: list[int] | None = None) -> tuple[bool, Any]:
