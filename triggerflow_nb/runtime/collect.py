@@ -7,22 +7,29 @@ branch has delivered continues, after load, when the other branches arrive.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..definition.graph import COLLECT, FILLED_THEN_EMPTY, FOR_EACH, Node, collect_name, collected_event
 from .activation import Activation
+from .fan_out_scope import scope_key
 from .frames import SLOT, Frames
-from .status import DONE, WAITING
-
-if TYPE_CHECKING:
-    from .walker import GraphWalker
+from .host import FlowHost
+from .status import DONE, WAITING, NodeStatus
 
 
-async def arrive(walker: GraphWalker, arrival: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
+class CollectHost(Protocol):
+    """What a collect reads and writes of the walker (``GraphWalker``, named here so as not to import it)."""
+
+    flow: FlowHost
+    _joins: dict[tuple[str, str], dict[str, Any]]
+    _node_status: dict[str, NodeStatus]
+
+    async def _dispatch_event(self, event: str, payload: Any, frames: Frames) -> None: ...
+
+
+async def arrive(walker: CollectHost, arrival: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
     """Deliver ``value`` as the branch ``arrival`` stands for; (True, {branch: value, ...}) when the
     collect fires, and the arriving path goes on through the join. (False, None): it ends here."""
-    from .walker import scope_key  # the walker imports this module
-
     graph = walker.flow._graph
     join = graph.nodes[graph.succ[arrival.id][0]]
     key = (join.id, scope_key(frames, graph.nodes))
@@ -42,13 +49,11 @@ async def arrive(walker: GraphWalker, arrival: Node, value: Any, frames: Frames)
     return True, collected
 
 
-def forget_finished_scope(walker: GraphWalker, activation: Activation, slot: int) -> None:
+def forget_finished_scope(walker: CollectHost, activation: Activation, slot: int) -> None:
     """Drop what collects saw in a fan-out scope that has just ended: a for_each item whose slot
     is filled, or a whole batch / hit_all match once its last slot is. A collect keeps its values
     (``filled_and_update``) only for as long as its scope runs, so a long for_each does not keep
     one dict per finished item; called only while some join or collect holds values."""
-    from .walker import scope_key
-
     graph = walker.flow._graph
     block = graph.nodes[activation.node_id]
     if block.kind != FOR_EACH and activation.remaining:
