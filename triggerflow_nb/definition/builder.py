@@ -236,6 +236,8 @@ class Chain:
 
         In both modes, when no case matches, ``.case_else()`` runs and its result passes on as
         it is (not in a list); without ``.case_else()`` the input passes on unchanged.
+
+        Give ``name=`` to tell apart two matches that follow the same step.
         """
         self._check_attachable(".match()")
         one_of("match(mode=...)", mode, MATCH_MODES)
