@@ -191,3 +191,28 @@ def test_what_a_collect_saw_in_a_for_each_item_is_dropped_when_the_item_ends():
     # the top-level filled_and_update collect keeps its values; the 50 finished items keep nothing
     assert ex.save()["continuation"]["joins"] == [{"node": "collect[kept]", "scope": "", "seen": {"a": "top", "b": "b"}}]
     ex.close()
+
+
+@pytest.mark.parametrize("trigger, message", [
+    ({"collect": ""}, "when({'collect': ...}) must be a non-empty string, got ''"),
+    ({"collect": [3]}, "when({'collect': ...}) must be a non-empty string, got 3"),
+    ({"gather": "c"}, "when({'gather': ...}): unknown trigger kind; use 'event', 'state', 'chunk' or 'collect'"),
+])
+def test_when_collect_arguments_are_checked(trigger, message):
+    with pytest.raises(InvalidArgumentError) as info:
+        TriggerFlow().when(trigger)
+    assert str(info.value) == message
+
+
+def test_a_collect_value_that_is_not_json_refuses_save_but_the_run_goes_on():
+    from triggerflow_nb import SaveError
+
+    flow = TriggerFlow()
+    flow.to(lambda d: object(), name="live").collect("c", "live")
+    flow.when("Other").collect("c", "other").to(lambda d: d, name="after")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    with pytest.raises(SaveError) as info:
+        ex.save()
+    assert str(info.value).startswith("cannot save: what join 'collect[c]' has collected is not JSON-compatible")
+    ex.close()

@@ -98,3 +98,25 @@ def test_two_paths_may_deliver_under_one_branch_id_and_the_newest_value_counts(s
     ex.emit("Y", "y")
     ex.close()
     assert sink == [{"x": "late", "y": "y"}]
+
+
+@pytest.mark.parametrize("handler, message", [
+    (3, ".to() takes a function, a lambda or a registered chunk name, got int"),
+    (None, ".to() takes a function, a lambda or a registered chunk name, got NoneType"),
+])
+def test_a_side_branch_needs_a_handler(handler, message):
+    from triggerflow_nb import InvalidArgumentError
+
+    flow = TriggerFlow()
+    with pytest.raises(InvalidArgumentError) as info:
+        flow.to(lambda d: d, name="x").side_branch(handler)
+    assert str(info.value) == message
+    assert [n for n in flow.flow_graph.nodes if n.startswith("side")] == []  # nothing half-wired
+
+
+def test_a_side_branch_directly_after_match_is_refused():
+    from triggerflow_nb import FlowDefinitionError
+
+    with pytest.raises(FlowDefinitionError) as info:
+        TriggerFlow().match().side_branch(lambda d: d, name="s")
+    assert str(info.value) == ".side_branch() directly after .match(): add .case(value) (or .case_else()) before it"

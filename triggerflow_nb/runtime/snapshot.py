@@ -198,7 +198,7 @@ def capture(execution: Execution) -> ExecutionSnapshot:
             "activations": [_activation_record(a) for a in execution._activations.values()],
             "activation_counter": execution._activation_counter,
             "joins": [
-                {"node": node_id, "scope": scope, "seen": _json(seen, f"the events collected by join {node_id!r}")}
+                {"node": node_id, "scope": scope, "seen": _json(seen, f"what join {node_id!r} has collected")}
                 for (node_id, scope), seen in execution._joins.items()
             ],
             "node_status": dict(execution._node_status),
