@@ -257,6 +257,28 @@ def check_04_patterns(nb: NotebookNode) -> None:
         "'cancel order 18': order cancelled\n"
         "'upgrade my plan': sorry, I only know 'refund' and 'cancel'\n"
     )
+    check_graph(nb, 'sizer = TriggerFlow(name="sizer")', "nothing", "manager", "team_lead", "at_once", "case λ")
+    assert stdout(cell(nb, "for amount in (0, 900, 120, 20)")) == (
+        "refund of 0: nothing to refund\n"
+        "refund of 900: needs a manager\n"
+        "refund of 120: team lead approves\n"
+        "refund of 20: refund at once\n"
+    )
+    check_graph(nb, 'tagger = TriggerFlow(name="tagger")', "match all", "billing", "angry", "quality", "general")
+    assert stdout(cell(nb, 'for text in ("BROKEN, I WANT A REFUND"')) == (
+        "'BROKEN, I WANT A REFUND': ['billing', 'angry', 'quality']\n"
+        "'where is my parcel?': general\n"
+    )
+    check_graph(nb, 'context = TriggerFlow(name="context")', "order_lookup", "customer_lookup",
+                "collect ticket_context: order, customer")
+    assert stdout(cell(nb, 'print(context.start(17)["context"])')) == (
+        "{'order': {'order': 17, 'status': 'shipped'}, 'customer': {'customer': 'Ana', 'tier': 'gold'}}\n"
+    )
+    check_graph(nb, 'escalation = TriggerFlow(name="escalation")', "normalize", "audit", "escalate", "stroke-dasharray")
+    assert stdout(cell(nb, 'print(escalation.start(')) == (
+        "escalated: refund not received\n"
+        "audit log: ['refund not received']\n"
+    )
     assert stdout(cell(nb, 'analysis.start("WHERE IS MY REFUND")')) == (
         "{'words': 4, 'mood': 'angry', 'refund': True}\n"
         "branches ran concurrently: True\n"

@@ -120,7 +120,7 @@ def test_a_duplicated_activation(saved):
 def test_a_join_on_an_unknown_node(saved):
     def edit(s):
         s["continuation"]["joins"][0]["node"] = "store"
-    refused(mutate(saved, edit), "join 'store' is no and-join of this flow")
+    refused(mutate(saved, edit), "join 'store' is no and-join or collect of this flow")
 
 
 def test_a_join_that_has_seen_every_event(saved):

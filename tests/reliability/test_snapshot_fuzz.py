@@ -1,7 +1,8 @@
 """A snapshot fuzzer: mutate valid snapshots; each mutant loads and continues, or is refused cleanly.
 
 Valid snapshots come from flows that pause inside for_each items, if/match arms, batch
-branches, after a half-collected and-join, and around a sub-flow step. Each mutant (a key
+branches, after a half-collected and-join, around a sub-flow step, and inside a hit_all case,
+a side branch and a collect branch (with another branch delivered). Each mutant (a key
 dropped, an entry duplicated, a frame or node retargeted, a number renumbered, a type or
 status swapped, NaN/cyclic/deep values injected) must either
 
@@ -87,8 +88,34 @@ def sub_flow_flow():
     return flow, 4
 
 
-BUILDERS = [for_each_flow, branches_flow, batch_and_join_flow, sub_flow_flow]
-HISTORY_DEPENDENT = {"joined"}
+def new_blocks_flow():
+    flow = TriggerFlow(name="fz-blocks")
+
+    async def case_wait(data):
+        await data.async_pause_for(type="case", interrupt_id="case")
+
+    async def side_wait(data):
+        if data.is_resume:
+            await data.async_set_state("side", data.resume.value)
+            return None
+        await data.async_pause_for(type="side", resume_to="self", interrupt_id="side")
+
+    async def branch_wait(data):
+        await data.async_pause_for(type="branch", interrupt_id="branch")
+
+    flow.to(lambda data: data.input, name="first").side_branch(side_wait, name="side_wait") \
+        .match(mode="hit_all", name="m").case(lambda data: data.input > 1, name="gt1").to(case_wait, name="case_wait") \
+        .case(lambda data: data.input > 2, name="gt2").to(lambda data: "gt2", name="gt2_arm") \
+        .end_match().to(lambda data: data.set_state("hits", data.input), name="hits")
+    flow.to(lambda data: data.input * 2, name="quick").collect("c", "quick")
+    flow.to(branch_wait, name="branch_wait").collect("c", "slow") \
+        .to(lambda data: data.set_state("collected", data.input), name="collected")
+    return flow, 3
+
+
+BUILDERS = [for_each_flow, branches_flow, batch_and_join_flow, sub_flow_flow, new_blocks_flow]
+# A half-collected join (or collect) is history, not structure: see the skipped-steps check below.
+HISTORY_DEPENDENT = {"joined", "collected"}
 PAYLOAD = "ok"
 
 
@@ -153,6 +180,7 @@ def deep():
 REPLACEMENTS = st.sampled_from([
     None, 0, -1, 1, 2, 99, True, "", "x", "waiting", "resumed", "cancelled", "closed", "idle", "done",
     "each#1", "each#9", "then", "slot", [], {}, ["then", "m", 0], ["slot", "each#1", 5], ["slot", "nope#1", 0],
+    "m#1", ["slot", "m#1", 1], [0, 1], [1], "collect[c]", {"quick": 6, "slow": 1}, "filled_then_empty",
     float("nan"), math.inf, {"event": ""}, {"event": "B", "x": 1},
 ])
 

@@ -11,11 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .._validate import positive_int
+from .._validate import one_of, positive_int
 from .._warn_once import warn_deprecated_once
 from ..errors import FlowDefinitionError, InvalidArgumentError
 from ..layers.state import FINAL_RESULT_KEY
-from .graph import BATCH, FOR_EACH, IF, MATCH, SUB_FLOW, Branch, FlowGraph, Node, SubFlowDefinition
+from .collect import declare_branch
+from .graph import (
+    BATCH,
+    FILLED_AND_UPDATE,
+    FOR_EACH,
+    HIT_ALL,
+    HIT_FIRST,
+    IF,
+    MATCH,
+    MATCH_MODES,
+    SIDE_BRANCH,
+    SUB_FLOW,
+    Branch,
+    FlowGraph,
+    Node,
+    SubFlowDefinition,
+)
 from .naming import callable_label, handler_name
 from .sub_flow_bridge import validate_capture, validate_write_back
 
@@ -201,23 +217,54 @@ class Chain:
 
     # -- match / case ------------------------------------------------------------------------
 
-    def match(self, name: str | None = None) -> Chain:
-        """Open a switch on ``data.input``: ``.case(value)`` arms compare with ``==``.
+    def match(self, name: str | None = None, mode: str = HIT_FIRST) -> Chain:
+        """Open a switch on ``data.input``: each ``.case(...)`` arm is a value or a predicate.
 
-        When no case matches and there is no ``.case_else()``, the input passes on
-        unchanged to what follows ``end_match()``.
+        ``.case(value)`` matches when ``data.input == value``; ``.case(predicate)`` (any
+        callable, sync or async) is called with ``data`` and matches when it returns a truthy
+        value. Cases are tried in the order they were written.
+
+        ``mode="hit_first"`` (the default) runs the first matching case; its last return value
+        flows to what follows ``end_match()``.
+
+        ``mode="hit_all"`` runs every matching case, concurrently, and hands the list of their
+        results, in case order, to what follows ``end_match()``: with cases ``x > 1``, ``x > 2``
+        and ``x > 9`` an input of 5 runs the first two and passes ``[r1, r2]`` on. Every
+        predicate is consulted on its own. (The TriggerFlow implementation this API comes from
+        consults only the last predicate case in this mode, because of a late-binding closure;
+        this one tries each case.)
+
+        In both modes, when no case matches, ``.case_else()`` runs and its result passes on as
+        it is (not in a list); without ``.case_else()`` the input passes on unchanged.
+
+        Give ``name=`` to tell apart two matches that follow the same step.
         """
         self._check_attachable(".match()")
-        node = self._open(MATCH, name or f"match@{self._anchor()}", name or "match")
+        one_of("match(mode=...)", mode, MATCH_MODES)
+        label = name or ("match all" if mode == HIT_ALL else "match")
+        node = self._open(MATCH, name or f"match@{self._anchor()}", label, mode=mode)
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, _NO_ARM_YET), self._blocks + (node.id,))
 
-    def case(self, value: Any) -> Chain:
-        node = self._block(MATCH, f"case({value!r})", "match()")
+    def case(self, value: Any, name: str | None = None) -> Chain:
+        """A match arm: ``value`` is compared with ``==``, unless it is callable: then it is a
+        predicate of ``data`` (sync or async), and the arm matches when it returns a truthy value.
+
+        ``name=`` labels a predicate case (in drawings and blueprints, where it is the name the
+        predicate is registered under); by default the function's own name is used.
+        """
+        shown = callable_label(value) if callable(value) else repr(value)
+        node = self._block(MATCH, f"case({shown})", "match()")
         if node.branches and node.branches[-1].is_default:
-            raise FlowDefinitionError(f".case({value!r}) after .case_else(): move it before the else arm")
+            raise FlowDefinitionError(f".case({shown}) after .case_else(): move it before the else arm")
         self._close_arm(node)
-        node.branches.append(Branch(label=f"== {value!r}", case_value=value))
+        if callable(value):
+            label = name or callable_label(value)
+            node.branches.append(Branch(label=f"case {label}", predicate=value, predicate_name=label))
+        else:
+            if name is not None:
+                raise InvalidArgumentError(f".case({value!r}, name=...): name= labels predicate cases only")
+            node.branches.append(Branch(label=f"== {value!r}", case_value=value))
         return self._next(None, (node.id, len(node.branches) - 1))
 
     def case_else(self) -> Chain:
@@ -233,6 +280,47 @@ class Chain:
         self._close_arm(node)
         self._flow._open_blocks.discard(node.id)
         return self._next(node.id, None, self._blocks[:-1])
+
+    # -- side branches and collect ------------------------------------------------------------
+
+    def side_branch(self, handler: Callable[..., Any] | str, name: str | None = None) -> Chain:
+        """Run ``handler`` on the current value beside the chain, which goes on from the step
+        before it with that same value; the side branch's return value is discarded.
+
+        ``flow.to(load).side_branch(log).to(parse)``: ``log`` and ``parse`` both receive what
+        ``load`` returned. Both run (concurrently, when ``log`` waits), and a failure in the
+        side branch fails the run like any step.
+        """
+        self._check_attachable(".side_branch()")
+        anchor = self._anchor()
+        chunk_id = self._flow._register_step(handler, name, f"{anchor}~side")
+        node = self._open(SIDE_BRANCH, f"side[{chunk_id}]@{anchor}", "side branch")
+        node.branches.append(Branch(label=chunk_id, entry=chunk_id, tail=chunk_id))
+        return self._next(node.id)
+
+    def collect(self, collection_name: str, branch_id: str | None = None, mode: str = FILLED_AND_UPDATE) -> Chain:
+        """Deliver this path's value to the collect ``collection_name`` as branch ``branch_id``.
+
+        Several independent paths each end in ``.collect("name", "<their id>")``. Once every
+        branch of the collect has delivered a value in this execution (per fan-out scope: each
+        for_each item collects on its own), what is chained after ``.collect(...)`` runs with
+        ``{branch_id: value, ...}`` in the order the branches were declared; so does
+        ``flow.when({"collect": "name"})``.
+
+        ``mode="filled_and_update"`` (the default) keeps the values after firing, and fires
+        again, with the newest values, whenever a branch delivers another one.
+        ``mode="filled_then_empty"`` empties the collect after firing: it fires again only once
+        every branch has delivered anew.
+
+        ``branch_id`` defaults to the name of the step before. Several paths may deliver under
+        one branch id (the newest value counts). A collect needs two branch ids or more
+        (checked when the flow starts).
+        """
+        self._check_attachable(".collect()")
+        anchor = self._anchor()
+        arrival = declare_branch(self._flow._graph, collection_name, anchor if branch_id is None else branch_id, mode)
+        self._link(arrival.id)
+        return self._next(self._flow._graph.successors(arrival.id)[0])
 
     # -- batch and for_each -------------------------------------------------------------------
 

@@ -15,25 +15,34 @@ from typing import Any
 from .._validate import non_empty_str, one_of
 from ..errors import FlowDefinitionError, InvalidArgumentError
 from .builder import Chain
+from .collect import check_collects
 from .graph import (
     CHUNK,
     EVENT,
+    HIT_ALL,
     START_ID,
     SUB_FLOW,
     WHEN_MODES,
     FlowGraph,
     Node,
     chunk_done_event,
+    collected_event,
     state_written_event,
 )
 from .naming import handler_name
+from .openers import FlowOpeners
 
 Handler = Callable[..., Any]
 _USER_MODES = tuple(m for m in WHEN_MODES if m != "simple")  # "simple" is what a one-event when becomes
 
 
-class FlowDefinition:
-    """A flow definition: chunks, chains, branches and event listeners, stored as a graph."""
+class FlowDefinition(FlowOpeners):
+    """A flow definition: chunks, chains, branches and event listeners, stored as a graph.
+
+    Chains start at ``flow.to(...)``, at any block opener (``flow.if_condition``, ``flow.match``,
+    ``flow.batch``, ``flow.for_each``, ``flow.to_sub_flow``, ``flow.side_branch``,
+    ``flow.collect``: see ``FlowOpeners``), or at an event with ``flow.when(...)``.
+    """
 
     def __init__(self, name: str | None = None):
         if name is not None and not isinstance(name, str):
@@ -127,14 +136,26 @@ class FlowDefinition:
     def when(self, trigger: Any, mode: str = "and") -> Chain:
         """Start a chain that runs when an event is emitted.
 
-        ``when("E")`` runs with ``data.input`` equal to the emitted payload. With a list,
-        ``mode="and"`` waits until every listed event has fired once in this execution
-        (and fan-out scope), then runs with ``{"event": {name: payload, ...}}`` and starts
-        collecting again; ``mode="or"`` runs on each of them with ``("event", name, payload)``;
-        ``mode="simple_or"`` runs on each with the bare payload. A chunk function as trigger
-        (or ``{"chunk": name}``) means "when that chunk finishes", ``{"event": name}`` an emitted
-        event, and ``{"state": key}`` "when that state key is written". A bare string that also
-        names a chunk of this flow is refused: say which with the dict forms.
+        ``when("E")`` runs with ``data.input`` equal to the emitted payload. With a list of
+        several triggers, ``mode`` says how they combine:
+
+        * ``mode="and"`` (the default) waits until every listed event has fired once in this
+          execution (and fan-out scope), then runs once with ``{"event": {name: payload, ...}}``
+          and starts waiting afresh. ``when(["A", "B"], mode="and")``: after ``emit("A", 1)``
+          nothing runs; after ``emit("B", 2)`` the chain gets ``{"event": {"A": 1, "B": 2}}``.
+        * ``mode="or"`` runs on each of them, with ``("event", name, payload)`` so the chain can
+          tell which one fired. ``when(["A", "B"], mode="or")``: ``emit("B", 2)`` runs the chain
+          with ``("event", "B", 2)``.
+        * ``mode="simple_or"`` runs on each of them with the bare payload, for when it does not
+          matter which fired. ``when(["A", "B"], mode="simple_or")``: ``emit("B", 2)`` runs the
+          chain with ``2``.
+
+        What can trigger: a bare string is an emitted event. A chunk function (or
+        ``{"chunk": name}``) means "when that chunk finishes", with its return value;
+        ``{"event": name}`` an emitted event; ``{"state": key}`` "when that state key is
+        written"; ``{"collect": name}`` "when collect ``name`` has every branch's value", with
+        the collected dict. A bare string that also names a chunk of this flow is refused: say
+        which with the dict forms.
         """
         one_of("when(mode=...)", mode, _USER_MODES)
         events = _trigger_events(self, trigger)
@@ -170,8 +191,13 @@ class FlowDefinition:
             for node_id in opened:
                 kind = self._graph.nodes[node_id].kind
                 closer = {"if": ".end_condition()", "match": ".end_match()", "for_each": ".end_for_each()"}[kind]
-                hints.append(f"{node_id!r} (add {closer} after its last step)")
+                if kind == "match" and self._graph.nodes[node_id].mode == HIT_ALL:
+                    hints.append(f"{node_id!r} (a hit_all match: add .end_match() after its last step; what follows "
+                                 f"gets the list of the matching cases' results)")
+                else:
+                    hints.append(f"{node_id!r} (add {closer} after its last step)")
             raise FlowDefinitionError(f"flow {self.name!r} has unclosed blocks: {'; '.join(hints)}")
+        check_collects(self.name, self._graph)
         unknown = [n for n in self._graph.chunk_ids() if n not in self._handlers]
         if unknown:
             raise FlowDefinitionError(
@@ -208,7 +234,9 @@ def _trigger_events(flow: FlowDefinition, trigger: Any) -> list[str]:
     """Normalize what `when(...)` accepts into internal event names."""
     if isinstance(trigger, dict):
         if len(trigger) != 1:
-            raise InvalidArgumentError("when({...}) takes one key: 'event', 'state' (or 'runtime_data'), or 'chunk'")
+            raise InvalidArgumentError(
+                "when({...}) takes one key: 'event', 'state' (or 'runtime_data'), 'chunk' or 'collect'"
+            )
         (kind, names), = trigger.items()
         names = [names] if isinstance(names, str) or callable(names) else list(names)
         if kind == "event":
@@ -217,7 +245,11 @@ def _trigger_events(flow: FlowDefinition, trigger: Any) -> list[str]:
             return [state_written_event(n) for n in names]
         if kind == "chunk":
             return [_chunk_event(flow, n) for n in names]
-        raise InvalidArgumentError(f"when({{{kind!r}: ...}}): unknown trigger kind; use 'event', 'state' or 'chunk'")
+        if kind == "collect":
+            return [collected_event(non_empty_str("when({'collect': ...})", n)) for n in names]
+        raise InvalidArgumentError(
+            f"when({{{kind!r}: ...}}): unknown trigger kind; use 'event', 'state', 'chunk' or 'collect'"
+        )
     if isinstance(trigger, (list, tuple)):
         if not trigger:
             raise InvalidArgumentError("when([...]) needs at least one event name")

@@ -24,16 +24,26 @@ MATCH = "match"
 BATCH = "batch"
 FOR_EACH = "for_each"
 SUB_FLOW = "sub_flow"
+SIDE_BRANCH = "side_branch"  # runs its one arm on the value and lets the main path go on with the same value
+COLLECT = "collect"  # the join of a collect: its arms name the branches (label = branch id, tail = arrival)
+COLLECT_BRANCH = "collect_branch"  # where one path delivers to a collect; label = branch id, successor = the join
 
 START_ID = "$start"
 
 WHEN_MODES = ("simple", "and", "or", "simple_or")
+HIT_FIRST = "hit_first"
+HIT_ALL = "hit_all"
+MATCH_MODES = (HIT_FIRST, HIT_ALL)
+FILLED_AND_UPDATE = "filled_and_update"
+FILLED_THEN_EMPTY = "filled_then_empty"
+COLLECT_MODES = (FILLED_AND_UPDATE, FILLED_THEN_EMPTY)
 
 # Internal event names. A chunk finishing and a state key being written are events too
 # (``when(chunk)``, ``when({"state": key})``); these prefixes keep them apart from the
 # events users name. They are built and read here only.
 _CHUNK_DONE = "$chunk:"
 _STATE_WRITTEN = "$state:"
+_COLLECTED = "$collect:"
 
 
 def chunk_done_event(chunk: str) -> str:
@@ -46,9 +56,29 @@ def state_written_event(key: str) -> str:
     return _STATE_WRITTEN + key
 
 
+def collected_event(name: str) -> str:
+    """The internal event fired when collect ``name`` has a value from every branch (``when({"collect": name})``)."""
+    return _COLLECTED + name
+
+
+def collect_node_id(name: str) -> str:
+    """The id of collect ``name``'s join node."""
+    return f"collect[{name}]"
+
+
+def collect_name(join_id: str) -> str:
+    """The collection name of a collect's join node id (the inverse of ``collect_node_id``)."""
+    return join_id[len("collect["):-1]
+
+
 def chunk_of_event(event: str) -> str | None:
     """The chunk whose finishing ``event`` names, or None for any other event."""
     return event[len(_CHUNK_DONE):] if event.startswith(_CHUNK_DONE) else None
+
+
+def collect_of_event(event: str) -> str | None:
+    """The join node id of the collect whose firing ``event`` names, or None for any other event."""
+    return collect_node_id(event[len(_COLLECTED):]) if event.startswith(_COLLECTED) else None
 
 
 def describe_event(event: str) -> str:
@@ -57,6 +87,8 @@ def describe_event(event: str) -> str:
         return f"{event[len(_CHUNK_DONE):]} done"
     if event.startswith(_STATE_WRITTEN):
         return f"state {event[len(_STATE_WRITTEN):]} set"
+    if event.startswith(_COLLECTED):
+        return f"collect {event[len(_COLLECTED):]} filled"
     return event
 
 
@@ -82,7 +114,7 @@ class Branch:
     label: str
     entry: str | None = None
     tail: str | None = None
-    predicate: Callable[[Any], Any] | None = None  # if/elif; None for else
+    predicate: Callable[[Any], Any] | None = None  # if/elif and predicate cases; None for else
     predicate_name: str | None = None
     case_value: Any = None  # match
     is_default: bool = False  # else_condition / case_else
@@ -95,7 +127,8 @@ class Node:
     label: str
     # event nodes
     events: tuple[str, ...] = ()
-    mode: str = "simple"  # "simple" | "and" | "or"
+    # event nodes: "simple" | "and" | "or" | "simple_or"; match: HIT_FIRST | HIT_ALL; collect: COLLECT_MODES
+    mode: str = "simple"
     # if / match / batch arms and the for_each body (one Branch)
     branches: list[Branch] = field(default_factory=list)
     concurrency: int | None = None
@@ -165,6 +198,8 @@ class FlowGraph:
             if node.kind == EVENT:
                 entry["events"] = list(node.events)
                 entry["mode"] = node.mode
+            elif node.kind == COLLECT or (node.kind == MATCH and node.mode == HIT_ALL):
+                entry["mode"] = node.mode  # a hit_first match says nothing: its description predates modes
             if node.branches:
                 entry["arms"] = [_describe_arm(node.kind, arm) for arm in node.branches]
             if node.concurrency is not None:
@@ -192,7 +227,7 @@ def _describe_arm(kind: str, arm: Branch) -> dict[str, Any]:
     entry: dict[str, Any] = {"label": arm.label, "entry": arm.entry, "tail": arm.tail, "default": arm.is_default}
     if arm.predicate_name is not None:
         entry["predicate"] = arm.predicate_name
-    if kind == MATCH and not arm.is_default:
+    if kind == MATCH and not arm.is_default and arm.predicate_name is None:
         entry["case"] = arm.case_value
     return entry
 

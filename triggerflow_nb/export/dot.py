@@ -27,6 +27,8 @@ _SHAPES: dict[str, tuple[str, str | None]] = {
     "batch": ("shape=trapezium", "#eef3f8"),
     "for_each": ("shape=trapezium", "#eef3f8"),
     "sub_flow": ("shape=component", "#eef3f8"),
+    "collect": ("shape=invtrapezium", "#eef3f8"),
+    "side_branch": ("shape=point width=0.09", "#4a5568"),  # a point shows no label
 }
 
 _GROUP_STYLES: dict[str, str] = {

@@ -10,7 +10,10 @@ Reading the graph model for drawing:
   matches) points at what follows ``end_condition()`` / ``end_match()``;
 * a batch or for_each block and everything its arms reach form a group (a cluster);
 * a sub-flow step is a group holding the child flow's own drawing;
-* a ``when`` node listening for a chunk to finish gets a dashed edge from that chunk.
+* a ``when`` node listening for a chunk to finish gets a dashed edge from that chunk;
+* a collect is one join node naming its branches; a path that ends in ``.collect(name, id)``
+  points at it with an edge labelled by its branch id (the arrival nodes are not drawn);
+* a side branch is a small point on the main path with a dashed edge to its handler.
 """
 
 from __future__ import annotations
@@ -21,16 +24,21 @@ from ..definition.flow import FlowDefinition
 from ..definition.graph import (
     BATCH,
     CHUNK,
+    COLLECT,
+    COLLECT_BRANCH,
     EVENT,
     FOR_EACH,
+    HIT_ALL,
     IF,
     MATCH,
+    SIDE_BRANCH,
     START,
     SUB_FLOW,
     FlowGraph,
     Node,
     SubFlowDefinition,
     chunk_of_event,
+    collect_of_event,
     describe_event,
 )
 
@@ -92,8 +100,10 @@ def _draw_into(drawing: Drawing, flow: SubFlowDefinition, container: Group, pref
         return groups[owner[node_id]] if node_id in owner else container
 
     for node in graph.nodes.values():
+        if node.kind == COLLECT_BRANCH:  # drawn as the labelled edge into its collect
+            continue
         key = prefix + node.id
-        status_id = node.id if top_level and node.kind not in (START, EVENT) else None
+        status_id = node.id if top_level and node.kind not in (START, EVENT, SIDE_BRANCH) else None
         drawing.nodes[key] = DrawnNode(key, _node_label(node, drawing_stack), node.kind, status_id)
         (groups.get(node.id) or home(node.id)).nodes.append(key)
     for node in graph.nodes.values():
@@ -128,28 +138,47 @@ def _groups(graph: FlowGraph, container: Group, prefix: str,
     return groups
 
 
+def _edge(graph: FlowGraph, source: str, target: str, label: str, prefix: str) -> DrawnEdge:
+    """An edge to ``target``; one into a collect's arrival goes to the collect, labelled by the branch id."""
+    node = graph.nodes.get(target)
+    if node is not None and node.kind == COLLECT_BRANCH:
+        join = graph.succ[target][0]
+        branch = next((arm.label for arm in graph.nodes[join].branches if arm.tail == target), node.label)
+        return DrawnEdge(prefix + source, prefix + join, f"{label} → {branch}" if label else branch)
+    return DrawnEdge(prefix + source, prefix + target, label)
+
+
 def _edges(graph: FlowGraph, node: Node, prefix: str, drawn_as_group: bool) -> list[DrawnEdge]:
     key = prefix + node.id
     successors = graph.succ.get(node.id, [])
     edges: list[DrawnEdge] = []
+    if node.kind == COLLECT_BRANCH:
+        return edges
     if node.kind in _BLOCKS:
         for arm in node.branches:
             if arm.entry is not None:
-                edges.append(DrawnEdge(key, prefix + arm.entry, arm.label))
+                edges.append(_edge(graph, node.id, arm.entry, arm.label, prefix))
         leaving = _exits(graph, node.id, set())
         for target in successors:
             for source, label in leaving:
-                edges.append(DrawnEdge(prefix + source, prefix + target, label))
+                edges.append(_edge(graph, source, target, label, prefix))
         return edges
+    if node.kind == SIDE_BRANCH:
+        for arm in node.branches:
+            if arm.entry is not None:
+                edges.append(DrawnEdge(key, prefix + arm.entry, "side", dashed=True))
     if node.kind == SUB_FLOW and drawn_as_group and node.sub_flow is not None:
         edges.append(DrawnEdge(key, f"{key}/{_start_id(node.sub_flow.flow_graph)}", "runs", dashed=True))
     for target in successors:
-        edges.append(DrawnEdge(key, prefix + target))
+        edges.append(_edge(graph, node.id, target, "", prefix))
     if node.kind == EVENT:
         for event in node.events:
             chunk = chunk_of_event(event)
             if chunk is not None and chunk in graph.nodes:
                 edges.append(DrawnEdge(prefix + chunk, key, "done", dashed=True))
+            join = collect_of_event(event)
+            if join is not None and join in graph.nodes:
+                edges.append(DrawnEdge(prefix + join, key, "filled", dashed=True))
     return edges
 
 
@@ -224,6 +253,10 @@ def _node_label(node: Node, drawing_stack: tuple[SubFlowDefinition, ...]) -> str
         return "START"
     if kind == CHUNK:
         return node.label
+    if kind == COLLECT:
+        return f"collect {node.label}: {', '.join(arm.label for arm in node.branches)}"
+    if kind == SIDE_BRANCH:
+        return "side branch"
     if kind == EVENT:
         names = [describe_event(e) for e in node.events]
         if node.mode == "simple":
@@ -238,4 +271,6 @@ def _node_label(node: Node, drawing_stack: tuple[SubFlowDefinition, ...]) -> str
         child = node.sub_flow.name
         text = f"sub-flow {child}" if node.label == child else f"{node.label} (sub-flow {child})"
         return text + (", drawn above" if node.sub_flow in drawing_stack else "")
+    if kind == MATCH and node.mode == HIT_ALL:
+        return "match all"
     return kind  # if / match

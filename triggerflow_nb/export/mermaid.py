@@ -19,6 +19,8 @@ _SHAPES: dict[str, tuple[str, str]] = {
     "batch": ("[/", "\\]"),
     "for_each": ("[/", "\\]"),
     "sub_flow": ("[[", "]]"),
+    "collect": ("[\\", "/]"),
+    "side_branch": ("((", "))"),
 }
 
 

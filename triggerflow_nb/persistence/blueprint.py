@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..definition.collect import check_collects
 from ..definition.flow import FlowDefinition
-from ..definition.graph import CHUNK, MATCH, SUB_FLOW, Branch, FlowGraph, Node
-from ..errors import BlueprintError, StateSerializationError
+from ..definition.graph import CHUNK, HIT_FIRST, IF, MATCH, SUB_FLOW, Branch, FlowGraph, Node
+from ..errors import BlueprintError, FlowDefinitionError, StateSerializationError
 from ..layers.state import to_state_value
 
 BLUEPRINT_VERSION = 2  # 2: the graph's one description (FlowGraph.describe), sub-flows nested without a version
@@ -22,6 +23,10 @@ Handlers = dict[str, tuple[Callable[..., Any], bool]]
 def save_blueprint(flow: FlowDefinition) -> dict[str, Any]:
     if flow._open_blocks:
         raise BlueprintError(f"flow {flow.name!r} has unclosed blocks {sorted(flow._open_blocks)}; close them first")
+    try:
+        check_collects(flow.name, flow.flow_graph)
+    except FlowDefinitionError as exc:
+        raise BlueprintError(str(exc)) from None
     description = flow.flow_graph.describe()
     _check_cases(description)
     return {"blueprint_version": BLUEPRINT_VERSION, "name": flow.name, **description}
@@ -76,11 +81,14 @@ def _build_graph(description: dict[str, Any], registry: Handlers, make_sub_flow:
     graph = FlowGraph()
     for spec in description["nodes"]:
         kind = spec["kind"]
+        default_mode = HIT_FIRST if kind == MATCH else "simple"  # a hit_first match's description has no mode
         node = Node(spec["id"], kind, spec.get("label", spec["id"]), events=tuple(spec.get("events", ())),
-                    mode=spec.get("mode", "simple"), concurrency=spec.get("concurrency"))
+                    mode=spec.get("mode", default_mode), concurrency=spec.get("concurrency"))
         for arm in spec.get("arms", []):
             predicate = None
-            if arm.get("predicate") is not None and not arm["default"] and kind == "if":
+            # if arms, and match cases that test a predicate rather than a value, name a registered function
+            tests_predicate = kind == IF or (kind == MATCH and "case" not in arm)
+            if arm.get("predicate") is not None and not arm["default"] and tests_predicate:
                 found = registry.get(arm["predicate"])
                 if found is None:
                     missing.append(arm["predicate"])

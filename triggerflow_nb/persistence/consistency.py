@@ -6,13 +6,16 @@ so that a snapshot that loads can also be continued:
 * every continuation frame names something that exists: a ``then`` frame an if/match
   node and an arm of it that has a first step; a ``slot`` frame an open fan-out
   (activation) of the snapshot and one of its slots;
-* an activation belongs to a batch/for_each node, its id is ``<node>#<n>`` with ``n`` no
-  larger than the counter, a batch's keys are its branch names, and ``remaining`` is at
+* an activation belongs to a batch/for_each node or a hit_all match, its id is
+  ``<node>#<n>`` with ``n`` no larger than the counter, a batch's keys are its branch
+  names, a hit_all match's ``arms`` are distinct cases of it in case order (one per slot;
+  nobody else has ``arms``), and ``remaining`` is at
   least one and at most the number of its slots that pending paths (waiting interrupts,
   nested activations) point at: a slot nobody will fill would leave the fan-out open
   forever. (A side path may point at a slot already filled, or at a fan-out that has
   finished, so pointing at more is allowed; the walker ends such a path quietly.);
-* joins name an and-join node and some, not all, of its events;
+* joins name an and-join node and some, not all, of its events; or a collect and some of
+  its branches (all of them too, for a ``filled_and_update`` collect, which keeps its values);
 * interrupts have unique non-empty ids, pause at a chunk, resume to ``"next"``, ``"self"``
   or ``{"event": name}``, and only waiting ones carry a continuation;
 * lifecycle, status, interrupts and progress agree with each other.
@@ -25,7 +28,19 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from ..definition.graph import BATCH, CHUNK, EVENT, FOR_EACH, IF, MATCH, FlowGraph
+from ..definition.graph import (
+    BATCH,
+    CHUNK,
+    COLLECT,
+    EVENT,
+    FILLED_AND_UPDATE,
+    FOR_EACH,
+    HIT_ALL,
+    IF,
+    MATCH,
+    FlowGraph,
+    Node,
+)
 from ..errors import InvalidSnapshotError
 from ..runtime.frames import SLOT, THEN
 from ..runtime.snapshot import ActivationRecord, ExecutionSnapshot, InterruptRecord, SavedFrame
@@ -75,14 +90,15 @@ def _check_frame(frame: SavedFrame, owner: str, graph: FlowGraph, activations: d
     if kind == THEN:
         node = graph.nodes.get(target)
         if (node is None or node.kind not in (IF, MATCH) or not 0 <= index < len(node.branches)
-                or node.branches[index].entry is None):
+                or node.branches[index].entry is None
+                or (node.mode == HIT_ALL and not node.branches[index].is_default)):  # its cases run as slots
             raise _corrupt(f"continuation frame {frame!r} of {owner} refers to nothing")
     elif kind == SLOT:
         activation = activations.get(target)
         if activation is None:  # a fan-out that finished: only a side path can point there
             node_id, _, number = target.rpartition("#")
             node = graph.nodes.get(node_id)
-            if node is None or node.kind not in (BATCH, FOR_EACH) or not number.isdigit() or int(number) > counter:
+            if not _fans_out(node) or not number.isdigit() or int(number) > counter:
                 raise _corrupt(f"continuation frame {frame!r} of {owner} refers to no fan-out of this flow")
         elif index >= len(activation["slots"]):
             raise _corrupt(f"continuation frame {frame!r} of {owner} refers to no slot of {target!r}")
@@ -150,13 +166,19 @@ def _check_side_path(frame: SavedFrame, owner: str, chunk: str, graph: FlowGraph
     the run would go on as if the fan-out had never happened)."""
     node_id = str(frame[1]).rpartition("#")[0]
     block = graph.nodes[node_id]
-    index = 0 if block.kind == FOR_EACH else int(frame[2])
-    tail = block.branches[index].tail if index < len(block.branches) else None
+    index = int(frame[2])
+    if block.kind == FOR_EACH:
+        arms = block.branches[:1]
+    elif block.kind == MATCH:  # slot n of a hit_all match ran one of the cases from the n-th on
+        arms = [arm for arm in block.branches[index:] if not arm.is_default]
+    else:
+        arms = block.branches[index:index + 1]
+    tails = {arm.tail for arm in arms if arm.tail is not None}
     seen: set[str] = set()
     stack = [chunk]
     while stack:
         current = stack.pop()
-        if current == tail:
+        if current in tails:
             raise _corrupt(f"{owner} continues inside fan-out {frame[1]!r}, which the snapshot does not have")
         if current in seen:
             continue
@@ -176,8 +198,9 @@ def _check_activations(snapshot: ExecutionSnapshot, graph: FlowGraph) -> dict[st
         if activation_id in activations:
             raise _corrupt(f"activation {activation_id!r} appears twice")
         node = graph.nodes.get(node_id)
-        if node is None or node.kind not in (BATCH, FOR_EACH):
-            raise _corrupt(f"activation {activation_id!r} names {node_id!r}, which is no batch or for_each node")
+        if node is None or not _fans_out(node):
+            raise _corrupt(f"activation {activation_id!r} names {node_id!r}, which is no batch, for_each or "
+                           f"hit_all match node")
         prefix, _, number = activation_id.rpartition("#")
         if prefix != node_id or not number.isdigit() or not 1 <= int(number) <= counter:
             raise _corrupt(
@@ -188,12 +211,34 @@ def _check_activations(snapshot: ExecutionSnapshot, graph: FlowGraph) -> dict[st
             if activation["keys"] != labels or len(activation["slots"]) != len(labels):
                 raise _corrupt(f"activation {activation_id!r} of batch {node_id!r} does not have its branches {labels}")
         elif activation["keys"] is not None:
-            raise _corrupt(f"activation {activation_id!r} of for_each {node_id!r} has keys; a for_each has none")
+            raise _corrupt(f"activation {activation_id!r} of {node.kind} {node_id!r} has keys; a {node.kind} has none")
+        _check_activation_arms(activation, node)
         if not 0 <= activation["remaining"] <= len(activation["slots"]):
             raise _corrupt(f"activation {activation_id!r} has remaining {activation['remaining']} for "
                            f"{len(activation['slots'])} slot(s)")
         activations[activation_id] = activation
     return activations
+
+
+def _fans_out(node: Node | None) -> bool:
+    """Whether ``node`` runs an activation: a batch, a for_each, or a hit_all match."""
+    return node is not None and (node.kind in (BATCH, FOR_EACH) or (node.kind == MATCH and node.mode == HIT_ALL))
+
+
+def _check_activation_arms(activation: ActivationRecord, node: Node) -> None:
+    """A hit_all match's activation says which case each slot runs: distinct cases, in case order."""
+    activation_id = activation["id"]
+    arms = activation.get("arms")
+    if node.kind != MATCH:
+        if arms is not None:
+            raise _corrupt(f"activation {activation_id!r} of {node.kind} {node.id!r} has arms; only a hit_all "
+                           f"match has them")
+        return
+    cases = [index for index, arm in enumerate(node.branches) if not arm.is_default]
+    if (arms is None or len(arms) != len(activation["slots"]) or not arms
+            or any(index not in cases for index in arms) or arms != sorted(set(arms))):
+        raise _corrupt(f"activation {activation_id!r} of hit_all match {node.id!r} runs arms {arms!r}: expected "
+                       f"one or more of its cases {cases}, in order, one per slot")
 
 
 def _check_interrupts(snapshot: ExecutionSnapshot, graph: FlowGraph) -> list[InterruptRecord]:
@@ -223,9 +268,16 @@ def _check_joins(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
     keys = set()
     for join in snapshot["continuation"]["joins"]:
         node = graph.nodes.get(join["node"])
-        if node is None or node.kind != EVENT or node.mode != "and":
-            raise _corrupt(f"join {join['node']!r} is no and-join of this flow")
-        if not join["seen"] or not set(join["seen"]) < set(node.events):
+        if node is not None and node.kind == COLLECT:
+            branches = [arm.label for arm in node.branches]
+            full_allowed = node.mode == FILLED_AND_UPDATE  # keeps its values after firing
+            if not join["seen"] or not (set(join["seen"]) < set(branches)
+                                        or (full_allowed and set(join["seen"]) == set(branches))):
+                raise _corrupt(f"collect {join['node']!r} has seen branches {sorted(join['seen'])}: expected "
+                               f"{'some' if full_allowed else 'some, not all,'} of {branches}")
+        elif node is None or node.kind != EVENT or node.mode != "and":
+            raise _corrupt(f"join {join['node']!r} is no and-join or collect of this flow")
+        elif not join["seen"] or not set(join["seen"]) < set(node.events):
             raise _corrupt(f"join {join['node']!r} has seen {sorted(join['seen'])}: expected some, not all, "
                            f"of {list(node.events)}")
         key = (join["node"], join["scope"])

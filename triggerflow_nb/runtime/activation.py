@@ -1,4 +1,4 @@
-"""``Activation``: a batch or for_each in progress, one slot per branch or item."""
+"""``Activation``: a batch, for_each or hit_all match in progress, one slot per branch, item or case."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from .frames import Frames
 
 
 class Activation:
-    """A batch or for_each in progress: one slot per branch or item."""
+    """A batch, for_each or hit_all match in progress: one slot per branch, item or matching case."""
 
-    __slots__ = ("id", "node_id", "keys", "slots", "remaining", "frames", "awaiting")
+    __slots__ = ("id", "node_id", "keys", "slots", "remaining", "frames", "awaiting", "arms")
 
-    def __init__(self, id: str, node_id: str, keys: list[str] | None, size: int, frames: Frames):
+    def __init__(self, id: str, node_id: str, keys: list[str] | None, size: int, frames: Frames,
+                 arms: list[int] | None = None):
         self.id = id
         self.node_id = node_id
         self.keys = keys  # batch branch names; None for for_each
@@ -20,6 +21,7 @@ class Activation:
         self.remaining = size
         self.frames = frames
         self.awaiting = True  # the fan-out step is still awaiting its items
+        self.arms = arms  # hit_all: the arm index each slot runs (the matching cases); None otherwise
 
     def result(self) -> Any:
         if self.keys is None:

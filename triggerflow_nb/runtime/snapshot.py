@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any, Final, Literal, Optional, Union, cast
 
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from ..errors import LifecycleError, SaveError, StateSerializationError
 from ..layers.state import to_state_value
@@ -50,18 +50,20 @@ class InterruptRecord(TypedDict):
 
 
 class ActivationRecord(TypedDict):
-    """A batch or for_each in progress: its finished slots and how many are still out."""
+    """A batch, for_each or hit_all match in progress: its finished slots and how many are still out."""
 
     id: str
     node: str
-    keys: Optional[list[str]]  # batch branch names; None for a for_each
+    keys: Optional[list[str]]  # batch branch names; None for a for_each or a match
     slots: list[Any]
     remaining: int
     continuation: list[SavedFrame]
+    arms: NotRequired[list[int]]  # hit_all match only: the case (arm index) each slot runs
 
 
 class JoinRecord(TypedDict):
-    """An and-join that has seen some of its events (in one fan-out scope)."""
+    """An and-join that has seen some of its events, or a collect some of its branches (in one fan-out
+    scope; ``seen`` is then branch id -> value)."""
 
     node: str
     scope: str
@@ -151,11 +153,14 @@ def _interrupt_record(interrupt: Interrupt) -> InterruptRecord:
 
 
 def _activation_record(activation: Activation) -> ActivationRecord:
-    return {
+    record: ActivationRecord = {
         "id": activation.id, "node": activation.node_id, "keys": activation.keys,
         "slots": [_json(v, f"a finished item of {activation.node_id!r}") for v in activation.slots],
         "remaining": activation.remaining, "continuation": _saved_frames(activation.frames),
     }
+    if activation.arms is not None:
+        record["arms"] = list(activation.arms)
+    return record
 
 
 def capture(execution: Execution) -> ExecutionSnapshot:
@@ -193,7 +198,7 @@ def capture(execution: Execution) -> ExecutionSnapshot:
             "activations": [_activation_record(a) for a in execution._activations.values()],
             "activation_counter": execution._activation_counter,
             "joins": [
-                {"node": node_id, "scope": scope, "seen": _json(seen, f"the events collected by join {node_id!r}")}
+                {"node": node_id, "scope": scope, "seen": _json(seen, f"what join {node_id!r} has collected")}
                 for (node_id, scope), seen in execution._joins.items()
             ],
             "node_status": dict(execution._node_status),
@@ -236,7 +241,8 @@ def restore(execution: Execution, snapshot: ExecutionSnapshot, resources: dict[s
     continuation = snapshot["continuation"]
     execution._activations = {}
     for a in continuation["activations"]:
-        activation = Activation(a["id"], a["node"], a["keys"], len(a["slots"]), _frames(a["continuation"]))
+        activation = Activation(a["id"], a["node"], a["keys"], len(a["slots"]), _frames(a["continuation"]),
+                                a.get("arms"))
         activation.slots = list(a["slots"])
         activation.remaining = a["remaining"]
         activation.awaiting = False  # no fan-out step awaits it in this process: resumed items finish it

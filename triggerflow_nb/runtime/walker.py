@@ -4,8 +4,8 @@ Continuations are explicit data. A path carries ``frames``, a tuple of frames
 saying where its value goes when the path runs out of successors:
 
 * ``("then", node_id, arm_index)``: an if/match arm ended; go on with that block's successors.
-* ``("slot", activation_id, key)``: a batch branch or for_each item ended; its value
-  fills that slot of the fan-out's activation record.
+* ``("slot", activation_id, key)``: a batch branch, for_each item or hit_all case ended;
+  its value fills that slot of the fan-out's activation record.
 
 Only a path that ends at its arm's last step (the tail recorded when the block was
 closed) returns into the frame. A side path, such as the second successor of a step
@@ -29,7 +29,20 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
 from typing import Any
 
-from ..definition.graph import BATCH, CHUNK, FOR_EACH, IF, MATCH, SUB_FLOW, Node
+from ..definition.graph import (
+    BATCH,
+    CHUNK,
+    COLLECT_BRANCH,
+    EVENT,
+    FOR_EACH,
+    HIT_ALL,
+    IF,
+    MATCH,
+    SIDE_BRANCH,
+    START,
+    SUB_FLOW,
+    Node,
+)
 from ..errors import ChunkError, InvalidArgumentError, TriggerFlowError
 from ..layers.resources import RuntimeResources
 from ..observe import (
@@ -42,7 +55,9 @@ from ..observe import (
     FanOutProgress,
 )
 from .activation import Activation
+from .collect import arrive, forget_finished_scope
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
+from .fan_out_scope import scope_key
 from .frames import SLOT, THEN, Frame, Frames
 from .host import FlowHost
 from .runtime_data import Resume, TriggerFlowRuntimeData
@@ -52,6 +67,9 @@ from .tasks import StartedInline, close_unstarted, leave_inline, on_fresh_stack
 # A long fan-out started inline yields to the event loop this often, so that a notebook
 # panel (or anything else on the loop) keeps running during 100,000 synchronous items.
 _YIELD_EVERY = 1024
+
+# What _choose_arm gives for a hit_all match that ran its matching cases itself.
+_RAN_ALL = -1
 
 # What sync handlers usually return; checked first because inspect.isawaitable is slow.
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, list, dict, tuple})
@@ -65,22 +83,6 @@ def fan_out_items(value: Any) -> list[Any]:
     ):
         return list(value)
     return [value]
-
-
-def scope_key(frames: Frames, nodes: dict[str, Node]) -> str:
-    """The fan-out scope of a path: which item of which for_each it runs in ('' at top level).
-
-    Each for_each item is a scope of its own. The branches of one batch run share its
-    scope: they are parts of one step on one input, so branch "a" emitting A and branch
-    "b" emitting B complete a join together.
-    """
-    parts = []
-    for frame in frames:
-        if frame[0] == SLOT:
-            activation_id = frame[1]
-            node = nodes.get(activation_id.rpartition("#")[0])  # ids are "<node id>#<n>" (_fan_out)
-            parts.append(activation_id if node is not None and node.kind == BATCH else f"{activation_id}:{frame[2]}")
-    return "/".join(parts)
 
 
 class GraphWalker:
@@ -136,7 +138,7 @@ class GraphWalker:
                     out = await self._run_chunk(node, data)
                     if data._paused:
                         return
-                elif kind == IF or kind == MATCH:
+                elif kind == IF or (kind == MATCH and node.mode != HIT_ALL):
                     arm_index = await self._choose_arm(node, value, frames)
                     entry = None if arm_index is None else node.branches[arm_index].entry
                     if entry is not None and arm_index is not None:
@@ -144,14 +146,14 @@ class GraphWalker:
                         frames = frames + ((THEN, node.id, arm_index),)
                         continue
                     out = value
-                elif kind == BATCH or kind == FOR_EACH:
-                    finished, out = await self._fan_out(node, value, frames)
-                    if not finished:
-                        return
                 elif kind == SUB_FLOW:
                     out = await self._run_sub_flow(node, value, frames)
-                else:  # start and event nodes pass their input through
+                elif kind == START or kind == EVENT:  # they pass their input on
                     out = value
+                else:  # fan-outs, hit_all matches, collects and side branches may end this path here
+                    goes_on, out = await self._run_block(node, value, frames)
+                    if not goes_on:
+                        return
             from_successors = False
             targets = succ.get(node_id)
             while not targets:  # the path ran out of successors: return into the innermost frame
@@ -175,6 +177,38 @@ class GraphWalker:
             await self._gather([self._walk(target, out, frames) for target in targets])
             return
 
+    async def _run_block(self, node: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
+        """(True, what the path goes on with), or (False, None) when the path ends here: a fan-out
+        whose items paused, a collect still waiting for other branches, a side branch or a
+        hit_all match that ran what comes next itself."""
+        kind = node.kind
+        if kind == BATCH or kind == FOR_EACH:
+            return await self._fan_out(node, value, frames)
+        if kind == COLLECT_BRANCH:
+            return await arrive(self, node, value, frames)
+        if kind == MATCH:  # hit_all
+            arm_index = await self._choose_arm(node, value, frames)
+            if arm_index == _RAN_ALL:  # it ran the matching cases and went on by itself
+                return False, None
+            entry = None if arm_index is None else node.branches[arm_index].entry
+            if entry is None or arm_index is None:  # no match, or an empty else arm: the input passes on
+                return True, value
+            await self._walk(entry, value, frames + ((THEN, node.id, arm_index),))  # the else arm
+            return False, None
+        if kind == SIDE_BRANCH:  # the side path and the main path both take this value
+            side = self._walk(node.branches[0].entry, value, frames)  # type: ignore[arg-type]  # always set
+            await self._gather([side, self._walk(node.id, value, frames, from_successors=True)])
+            return False, None
+        return True, value  # a collect's join: the arrival that fired it brings the collected dict
+
+    async def _run_all(self, node: Node, value: Any, frames: Frames, arms: list[int]) -> int:
+        """Run a hit_all match's matching ``arms`` as a fan-out, then go on after the block with the
+        list of their results (or leave that to the last paused case, when one resumes)."""
+        finished, out = await self._fan_out(node, value, frames, arms)
+        if finished:
+            await self._walk(node.id, out, frames, from_successors=True)
+        return _RAN_ALL
+
     def _ends_arm(self, node_id: str, frame: Frame) -> bool:
         """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
         nodes = self.flow._graph.nodes
@@ -185,7 +219,10 @@ class GraphWalker:
             if activation is None:  # that fan-out finished already: only a side path can end now
                 return False
             block = nodes[activation.node_id]
-            tail = block.branches[0 if block.kind == FOR_EACH else frame[2]].tail
+            if block.kind == FOR_EACH:
+                tail = block.branches[0].tail
+            else:  # a batch branch, or a hit_all match's case (slot -> arm in activation.arms)
+                tail = block.branches[frame[2] if activation.arms is None else activation.arms[frame[2]]].tail
         return tail is None or tail == node_id
 
     async def _run_chunk(self, node: Node, data: TriggerFlowRuntimeData) -> Any:
@@ -239,18 +276,31 @@ class GraphWalker:
             self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}"))
 
     async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | None:
-        """The index of the arm an if/match block takes for ``value``, or None to pass the input on."""
-        if node.kind == MATCH:
-            for index, arm in enumerate(node.branches):
-                if arm.is_default or arm.case_value == value:
-                    return index
-            return None
-        data = TriggerFlowRuntimeData(self, node, value, frames)  # type: ignore[arg-type]  # see _walk
+        """The index of the arm an if/match block takes for ``value``, or None to pass the input on.
+
+        A hit_all match runs every matching case (``_run_all``) and gives ``_RAN_ALL``; its else
+        arm only when none matches. Match cases compare with ``==`` unless they hold a predicate.
+        """
+        is_match = node.kind == MATCH
+        matched: list[int] | None = [] if is_match and node.mode == HIT_ALL else None
+        data = None
         for index, arm in enumerate(node.branches):
-            if arm.is_default or arm.predicate is None:
-                return index
+            predicate = arm.predicate
+            if arm.is_default:  # else arms come last; a hit_all match takes it only when nothing matched
+                return await self._run_all(node, value, frames, matched) if matched else index
+            if predicate is None:
+                if not is_match:
+                    return index
+                if arm.case_value != value:
+                    continue
+                if matched is None:
+                    return index
+                matched.append(index)
+                continue
+            if data is None:
+                data = TriggerFlowRuntimeData(self, node, value, frames)  # type: ignore[arg-type]  # see _walk
             try:
-                verdict = arm.predicate(data)
+                verdict = predicate(data)
                 if verdict.__class__ not in _PLAIN_RESULTS and isawaitable(verdict):
                     if self._inline:  # user async code runs in a task of its own (see _start_inline)
                         await leave_inline(verdict)
@@ -264,12 +314,20 @@ class GraphWalker:
                 self._chunk_failed(node.id, exc)
                 raise ChunkError(f"{node.id} ({arm.label})", exc) from exc
             if verdict:
-                return index
-        return None
+                if matched is None:
+                    return index
+                matched.append(index)
+        return await self._run_all(node, value, frames, matched) if matched else None
 
-    async def _fan_out(self, node: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
-        """Run a batch's branches or a for_each's items; (True, result) when all have finished."""
-        if node.kind == BATCH:
+    async def _fan_out(self, node: Node, value: Any, frames: Frames,
+                       arms: list[int] | None = None) -> tuple[bool, Any]:
+        """Run a batch's branches, a for_each's items or a hit_all match's matching ``arms``;
+        (True, result) when all have finished."""
+        if arms is not None:  # every matching case, on the same input; results in case order
+            keys = None
+            entries = [node.branches[index].entry for index in arms]
+            items = [value] * len(arms)
+        elif node.kind == BATCH:
             keys = [arm.label for arm in node.branches]
             entries = [arm.entry for arm in node.branches]
             items = [value] * len(keys)
@@ -278,7 +336,7 @@ class GraphWalker:
             items = fan_out_items(value)
             entries = [node.branches[0].entry] * len(items)
         self._activation_counter += 1
-        activation = Activation(f"{node.id}#{self._activation_counter}", node.id, keys, len(items), frames)
+        activation = Activation(f"{node.id}#{self._activation_counter}", node.id, keys, len(items), frames, arms)
         self._activations[activation.id] = activation
         self._node_status[node.id] = RUNNING
         if self._channel.active:  # progress shows from the start, not after the first item
@@ -333,6 +391,8 @@ class GraphWalker:
         activation = self._activations[frame[1]]
         activation.slots[frame[2]] = value
         activation.remaining -= 1
+        if self._joins:  # what collects saw in a scope that ends here is dropped with it
+            forget_finished_scope(self, activation, frame[2])
         if self._channel.active:
             total = len(activation.slots)
             self._channel.publish(
