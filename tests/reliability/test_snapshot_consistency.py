@@ -38,8 +38,8 @@ def saved():
     return snapshot
 
 
-def refused(snapshot, message):
-    target = each_flow().create_execution(auto_close=False)
+def refused(snapshot, message, flow=each_flow):
+    target = flow().create_execution(auto_close=False)
     before = (target.status, target.get_state(), target.get_pending_interrupts(), target.node_status())
     report = target.inspect_load(snapshot)
     with pytest.raises(InvalidSnapshotError) as info:
@@ -177,3 +177,261 @@ def test_free_text_statuses_are_refused_by_the_schema(saved):
     with pytest.raises(InvalidSnapshotError, match=r"^corrupt snapshot: status: Input should be 'created', "):
         target.load(mutate(saved, lambda s: s.update(status="kinda done")))
     assert target.is_fresh()
+
+
+# --- rules that only an exact refusal pins (found by scripts/mutate.py) -----------------------
+
+
+def test_an_activation_naming_no_node_of_the_flow(saved):
+    def edit(s):
+        s["continuation"]["activations"][0]["node"] = "ghost"
+    refused(mutate(saved, edit), "activation 'each#1' names 'ghost', which is no batch, for_each or hit_all match node")
+
+
+def test_an_interrupt_paused_at_no_chunk_of_the_flow(saved):
+    def edit(s):
+        s["interrupts"][0]["chunk"] = "ghost"
+    refused(mutate(saved, edit), "interrupt 'item-1' names unknown chunk 'ghost'")
+
+
+def test_a_resumed_interrupt_that_still_carries_its_input(saved):
+    def edit(s):
+        s["interrupts"][0].update(status="resumed", continuation=[], input=1)
+    refused(mutate(saved, edit), "interrupt 'item-1' is resumed but still carries a continuation")
+
+
+def test_a_join_recorded_twice_in_one_scope(saved):
+    def edit(s):
+        s["continuation"]["joins"].append(copy.deepcopy(s["continuation"]["joins"][0]))
+    refused(mutate(saved, edit), "join 'when:and(A,B)' appears twice in scope ''")
+
+
+def test_a_slot_frame_one_past_the_last_slot(saved):
+    def edit(s):
+        s["interrupts"][0]["continuation"] = [["slot", "each#1", 3]]
+    refused(mutate(saved, edit), "continuation frame ['slot', 'each#1', 3] of interrupt 'item-1' refers to no slot "
+                                 "of 'each#1'")
+
+
+def test_a_snapshot_that_never_started_but_records_progress(saved):
+    def edit(s):
+        s.update(started=False, status="created")
+    refused(mutate(saved, edit), "an execution that never started has status 'created' or recorded progress")
+
+
+def test_a_snapshot_that_never_started_with_only_a_join_recorded():
+    ex = each_flow().create_execution(auto_close=False)
+    fresh = json.loads(json.dumps(ex.save()))
+    target = each_flow().create_execution(auto_close=False)
+    target.load(fresh)  # the plain unstarted snapshot is fine
+    assert target.status == "created"
+
+    def edit(s):
+        s["continuation"]["joins"] = [{"node": "when:and(A,B)", "scope": "", "seen": {"A": 1}}]
+    refused(mutate(fresh, edit), "an execution that never started has status 'created' or recorded progress")
+
+
+def test_every_item_paused_is_a_fan_out_with_all_its_slots_remaining():
+    ex = each_flow().create_execution(auto_close=False)
+    ex.start([1, 3, 5])
+    snapshot = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    assert snapshot["continuation"]["activations"][0]["remaining"] == 3
+    target = each_flow().create_execution(auto_close=False)
+    target.load(snapshot)
+    for interrupt_id in ["item-1", "item-3", "item-5"]:
+        target.continue_with(interrupt_id, "ok")
+    assert target.close() == {"items": [1, 3, 5]}
+
+
+IS_LIST, EACH = "if[is_list]@$start", "each"
+
+
+def nested_flow():
+    """A pause inside a for_each item inside an if arm: two frames, if outermost."""
+    flow = TriggerFlow(name="nested-rules")
+
+    async def item(data):
+        if not data.is_resume:
+            await data.async_pause_for(type="check", resume_to="self", interrupt_id=f"item-{data.input}")
+            return None
+        return data.input * 10
+
+    (flow.if_condition(lambda data: isinstance(data.input, list), name="is_list")
+         .for_each(name="each").to(item).to(lambda data: data.input + 1, name="bump").end_for_each()
+         .else_condition().to(lambda data: [], name="nothing")
+     .end_condition()
+     .to(lambda data: data.set_state("out", data.input), name="store"))
+    return flow
+
+
+@pytest.fixture
+def nested_saved():
+    ex = nested_flow().create_execution(auto_close=False)
+    ex.start([1, 2])
+    snapshot = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    return snapshot
+
+
+def test_the_nested_snapshot_loads_and_continues(nested_saved):
+    assert nested_saved["interrupts"][0]["continuation"] == [["then", IS_LIST, 0], ["slot", EACH + "#1", 0]]
+    target = nested_flow().create_execution(auto_close=False)
+    target.load(nested_saved)
+    target.continue_with("item-1", None)
+    target.continue_with("item-2", None)
+    assert target.close() == {"out": [11, 21]}
+
+
+def test_a_then_frame_one_past_the_last_arm(nested_saved):
+    def edit(s):
+        s["interrupts"][0]["continuation"][0] = ["then", IS_LIST, 2]
+    refused(mutate(nested_saved, edit), f"continuation frame ['then', {IS_LIST!r}, 2] of interrupt 'item-1' refers "
+                                        "to nothing", flow=nested_flow)
+
+
+def test_a_dropped_outer_frame(nested_saved):
+    def edit(s):
+        del s["interrupts"][0]["continuation"][0]
+    refused(mutate(nested_saved, edit), "the continuation of interrupt 'item-1' names blocks ['each'], but 'item' "
+                                        f"sits inside ['each', {IS_LIST!r}]", flow=nested_flow)
+
+
+def test_a_frame_named_twice(nested_saved):
+    def edit(s):
+        frames = s["interrupts"][0]["continuation"]
+        frames.insert(0, list(frames[0]))
+    refused(mutate(nested_saved, edit), "the continuation of interrupt 'item-1' names blocks "
+                                        f"[{IS_LIST!r}, {IS_LIST!r}, 'each'], but 'item' sits inside ['each', {IS_LIST!r}]", flow=nested_flow)
+
+
+def test_frames_in_the_wrong_order(nested_saved):
+    def edit(s):
+        s["interrupts"][0]["continuation"].reverse()
+    refused(mutate(nested_saved, edit), f"the continuation of interrupt 'item-1' nests {IS_LIST!r} inside 'each', "
+                                        "which does not hold it", flow=nested_flow)
+
+
+def arm_flow():
+    """A pause in an if arm inside a for_each item: the arm's end leads on to the item's last step."""
+    flow = TriggerFlow(name="arm-rules")
+
+    async def hold(data):
+        if not data.is_resume:
+            await data.async_pause_for(type="check", resume_to="self", interrupt_id=f"hold-{data.input}")
+            return None
+        return data.input
+
+    (flow.for_each(name="each")
+         .if_condition(lambda data: data.input > 0, name="positive").to(hold).end_condition()
+         .to(lambda data: data.input * 2, name="double")
+     .end_for_each()
+     .to(lambda data: data.set_state("out", data.input), name="store"))
+    return flow
+
+
+def test_a_path_leaving_an_if_arm_into_a_fan_out_the_snapshot_lacks():
+    ex = arm_flow().create_execution(auto_close=False)
+    ex.start([-1, 2])  # item 0 goes past the if; item 1 pauses inside it
+    snapshot = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    assert snapshot["interrupts"][0]["continuation"] == [["slot", "each#1", 1], ["then", "if[positive]@each#0", 0]]
+    target = arm_flow().create_execution(auto_close=False)
+    target.load(snapshot)
+    target.continue_with("hold-2", None)
+    assert target.close() == {"out": [-2, 4]}
+
+    def edit(s):
+        s["continuation"]["activations"] = []
+    refused(mutate(snapshot, edit), "interrupt 'hold-2' continues inside fan-out 'each#1', which the snapshot does not "
+                                    "have", flow=arm_flow)
+
+
+def test_a_path_whose_later_steps_end_a_fan_out_the_snapshot_lacks(nested_saved):
+    def edit(s):
+        s["continuation"]["activations"] = []
+    refused(mutate(nested_saved, edit), "interrupt 'item-1' continues inside fan-out 'each#1', which the snapshot "
+                                        "does not have", flow=nested_flow)
+
+
+def test_a_slot_frame_naming_a_chunk_as_a_fan_out(saved):
+    def edit(s):
+        s["interrupts"][0]["continuation"] = [["slot", "store#1", 0]]
+    refused(mutate(saved, edit), "continuation frame ['slot', 'store#1', 0] of interrupt 'item-1' refers to no "
+                                 "fan-out of this flow")
+
+
+def batch_flow():
+    flow = TriggerFlow(name="batch-rules")
+
+    async def slow(data):
+        if not data.is_resume:
+            await data.async_pause_for(type="check", resume_to="self", interrupt_id="slow")
+            return None
+        return "slow done"
+
+    flow.batch(("fast", lambda data: "fast done"), ("slow", slow), name="both") \
+        .to(lambda data: data.set_state("out", data.input), name="store")
+    return flow
+
+
+def test_a_batch_activation_with_its_branch_names_but_a_slot_too_many():
+    ex = batch_flow().create_execution(auto_close=False)
+    ex.start(None)
+    snapshot = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    target = batch_flow().create_execution(auto_close=False)
+    target.load(snapshot)
+    target.continue_with("slow", None)
+    assert target.close() == {"out": {"fast": "fast done", "slow": "slow done"}}
+
+    def edit(s):
+        s["continuation"]["activations"][0]["slots"].append(None)
+    refused(mutate(snapshot, edit), "activation 'both#1' of batch 'both' does not have its branches ['fast', 'slow']",
+            flow=batch_flow)
+
+
+def test_an_open_inner_fan_out_whose_outer_fan_out_is_gone():
+    flow_factory = _two_level_flow
+    ex = flow_factory().create_execution(auto_close=False)
+    ex.start([[1]])
+    snapshot = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    inner, outer = sorted(snapshot["continuation"]["activations"], key=lambda a: a["id"])
+    assert (outer["id"], inner["id"], inner["continuation"]) == ("outer#1", "inner#2", [["slot", "outer#1", 0]])
+
+    def edit(s):
+        s["continuation"]["activations"] = [a for a in s["continuation"]["activations"] if a["id"] != "outer#1"]
+        s["interrupts"] = []
+        s["status"] = "idle"
+    refused(mutate(snapshot, edit), "activation 'inner#2' continues inside fan-out 'outer#1', which the snapshot "
+                                    "does not have", flow=flow_factory)
+
+
+def _two_level_flow():
+    flow = TriggerFlow(name="two-level")
+
+    async def leaf(data):
+        if not data.is_resume:
+            await data.async_pause_for(type="check", resume_to="self", interrupt_id=f"leaf-{data.input}")
+            return None
+        return data.input
+
+    (flow.for_each(name="outer").for_each(name="inner").to(leaf).end_for_each().end_for_each()
+     .to(lambda data: data.set_state("out", data.input), name="store"))
+    return flow
+
+
+def test_inspect_load_reports_pending_interrupts_and_a_started_target(saved):
+    target = each_flow().create_execution(auto_close=False)
+    assert target.inspect_load(saved) == {
+        "ready": True, "missing_resource_keys": [],
+        "diagnostics": ["pending interrupts after load: ['item-1', 'item-3'] (resume with continue_with)"],
+    }
+    target.start([2])
+    assert target.inspect_load(saved) == {
+        "ready": False, "missing_resource_keys": [],
+        "diagnostics": ["the target execution was already started: load into a fresh create_execution()",
+                        "pending interrupts after load: ['item-1', 'item-3'] (resume with continue_with)"],
+    }
+    target.close()

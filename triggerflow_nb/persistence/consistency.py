@@ -58,16 +58,18 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
     counter = snapshot["continuation"]["activation_counter"]
     # The pending paths: waiting interrupts (paused at a chunk) and open fan-outs (waiting at their
     # node), each with the frames that say where its value goes.
-    pending: list[tuple[str, str, bool, list[SavedFrame]]] = [
-        (f"interrupt {i['id']!r}", i["chunk"], True, i["continuation"]) for i in waiting
-    ] + [(f"activation {a['id']!r}", a["node"], False, a["continuation"]) for a in activations.values()]
+    pending: list[tuple[str, str, list[SavedFrame]]] = [
+        (f"interrupt {i['id']!r}", i["chunk"], i["continuation"]) for i in waiting
+    ] + [(f"activation {a['id']!r}", a["node"], a["continuation"]) for a in activations.values()]
     open_slots: dict[str, set[int]] = {activation_id: set() for activation_id in activations}
     arm_exits = _arm_exits(graph)
     arms = _arm_contents(graph)
-    for owner, where, paused_at_chunk, frames in pending:
+    for owner, where, frames in pending:
         for frame in frames:
             _check_frame(frame, owner, graph, activations, open_slots, counter)
-            if paused_at_chunk and frame[0] == SLOT and frame[1] not in activations and not closed:
+            # an open inner fan-out is a pending path too: if it ends inside an outer fan-out
+            # the snapshot lacks, its result would have nowhere to go
+            if frame[0] == SLOT and frame[1] not in activations and not closed:
                 _check_side_path(frame, owner, where, graph, arm_exits)
         _check_nesting(frames, where, owner, arms)
     if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
@@ -159,7 +161,7 @@ def _arm_exits(graph: FlowGraph) -> dict[str, list[str]]:
     return exits
 
 
-def _check_side_path(frame: SavedFrame, owner: str, chunk: str, graph: FlowGraph,
+def _check_side_path(frame: SavedFrame, owner: str, where: str, graph: FlowGraph,
                      arm_exits: dict[str, list[str]]) -> None:
     """A path may point at a fan-out that has finished only if it is a side path: one that can
     never reach the end of the fan-out's arm (a main path there would find its slot gone, and
@@ -175,7 +177,7 @@ def _check_side_path(frame: SavedFrame, owner: str, chunk: str, graph: FlowGraph
         arms = block.branches[index:index + 1]
     tails = {arm.tail for arm in arms if arm.tail is not None}
     seen: set[str] = set()
-    stack = [chunk]
+    stack = [where]
     while stack:
         current = stack.pop()
         if current in tails:
