@@ -139,6 +139,17 @@ class ExecutionSettled:
     status: str
 
 
+@dataclass(**_dc)
+class ExecutionReplaced:
+    """State, resources, interrupts and node progress were replaced as a whole (a load, a retry).
+
+    Nothing about the previous picture holds any more: views redraw everything.
+    """
+
+    execution_id: str
+    cause: str  # "load" | "retry"
+
+
 Observer = Callable[[Any], None]
 
 

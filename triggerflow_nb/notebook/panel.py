@@ -24,6 +24,7 @@ from ..observe import (
     ChunkFinished,
     ChunkStarted,
     ExecutionClosed,
+    ExecutionReplaced,
     ExecutionSealed,
     ExecutionSettled,
     ExecutionStarted,
@@ -81,7 +82,8 @@ class ExecutionPanel(widgets.VBox):
         self.continue_tasks: set[Any] = set()  # resumes started by the Continue buttons, until they finish
         self._dirty_all_state = True
         self._dirty: set[str] = set(_SECTIONS)
-        self._fan_outs: dict[str, tuple[str, int, int]] = {}  # activation id -> (node id, done, total)
+        # activation id -> (node id, done, total); open ones (e.g. paused items) show from the start
+        self._fan_outs: dict[str, tuple[str, int, int]] = execution.fan_out_progress()
         self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the execution's events arrive on
         self._coalescer = Coalescer(self._flush, interval)
         self._detachers: list[Any] = []
@@ -126,6 +128,13 @@ class ExecutionPanel(widgets.VBox):
         elif kind is ExecutionClosed:
             self._finish()
             return
+        elif kind is ExecutionReplaced:  # a load or a retry: nothing shown so far holds any more
+            self._fan_outs = self.execution.fan_out_progress()
+            if self.execution.is_closed():
+                self._finish()
+                return
+            self._dirty_all_state = True
+            self._dirty = set(_SECTIONS)
         elif kind is not ExecutionSealed:
             return  # e.g. EventEmitted: nothing on the panel shows it
         if self._home_loop is None:

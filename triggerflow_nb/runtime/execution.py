@@ -187,6 +187,10 @@ class Execution(GraphWalker):
         """Per graph node: running, done, failed, waiting or cancelled (absent: not run)."""
         return dict(self._node_status)
 
+    def fan_out_progress(self) -> dict[str, tuple[str, int, int]]:
+        """The batch/for_each runs still open (e.g. items paused): activation id -> (node id, done, total)."""
+        return {a.id: (a.node_id, len(a.slots) - a.remaining, len(a.slots)) for a in self._activations.values()}
+
     def _require_open(self, action: str) -> None:
         if self._lifecycle != OPEN:
             raise LifecycleError(
@@ -674,6 +678,12 @@ class Execution(GraphWalker):
 
     def inject_resources(self, **resources: Any) -> None:
         """Add or replace execution-level resources (e.g. re-injection after load())."""
+        if self._lifecycle == CLOSED:  # nothing would use them, and its views no longer follow it
+            raise LifecycleError(
+                f"cannot inject resources {sorted(resources)}: execution {self.id} is closed; to run on, load "
+                f"its snapshot into a new execution: flow.create_execution(auto_close=False).load(saved, "
+                f"runtime_resources={{...}})"
+            )
         for name, value in resources.items():
             self._set_resource(name, value)
 
