@@ -99,7 +99,7 @@ def disagreements(panel: Any) -> list[str]:
 
     graph = panel.graph
     if graph is not None and graph._layout is not None:
-        expected_svg = graph._layout.colour(execution.node_status())
+        expected_svg = graph._layout.colour(execution.node_status(), panel.run_counts.counts)
         if expected_svg not in graph.value:
             problems.append(f"graph is coloured for another status than {execution.node_status()}")
     return problems

@@ -52,6 +52,7 @@ from .panel_sections import (
     StreamSection,
 )
 from .resume import parse_payload, schedule_resume
+from .run_counts import RunCountsSection
 
 _SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph"})
 
@@ -71,10 +72,12 @@ class ExecutionPanel(widgets.VBox):
         self.interrupts = InterruptsSection(self._continue)
         self.progress = ProgressSection()
         self.graph = LiveGraph(execution, subscribe=False) if graph else None
+        self.run_counts = RunCountsSection(counted_from_start=not execution._started)
         layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
                               layout=widgets.Layout(align_items="flex-start"))
         parts = [self.header.widget, self.notices.widget, layers, self.progress.widget, self.interrupts.widget,
                  self.stream.widget]
+        parts.append(self.run_counts.widget)
         if self.graph is not None:
             parts.append(self.graph)
         super().__init__(children=tuple(parts))
@@ -109,7 +112,10 @@ class ExecutionPanel(widgets.VBox):
         elif kind is FanOutProgress:
             self._fan_outs[event.activation_id] = (event.node_id, event.done, event.total)
             self._dirty.add("progress")
-        elif kind is ChunkStarted or kind is ChunkFinished or kind is ExecutionSettled:
+        elif kind is ChunkStarted:
+            self.run_counts.started(event.node_id)
+            self._dirty.add("graph")
+        elif kind is ChunkFinished or kind is ExecutionSettled:
             self._dirty.add("graph")
         elif kind is ChunkCancelled:
             self.notices.add("warning", f"chunk {event.node_id!r} was cut short ({event.reason}); the "
@@ -182,8 +188,10 @@ class ExecutionPanel(widgets.VBox):
             self.flow_data.update(self.flow)
         if "notices" in dirty:
             self.notices.update()
-        if "graph" in dirty and self.graph is not None:
-            self.graph.refresh()
+        if "graph" in dirty:
+            self.run_counts.update()
+            if self.graph is not None:
+                self.graph.refresh(self.run_counts.counts)
 
     def _progress_totals(self) -> dict[str, tuple[int, int]]:
         totals: dict[str, tuple[int, int]] = {}
