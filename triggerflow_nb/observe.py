@@ -55,6 +55,7 @@ class ChunkFailed:
     execution_id: str
     node_id: str
     error: str
+    exception: BaseException | None = None  # what the chunk raised (views show its file:line and traceback)
 
 
 @dataclass(**_dc)
@@ -148,6 +149,23 @@ class ExecutionReplaced:
 
     execution_id: str
     cause: str  # "load" | "retry"
+
+
+@dataclass(**_dc)
+class AutoCloseScheduled:
+    """The execution went idle and will auto-close in ``seconds`` unless work arrives."""
+
+    execution_id: str
+    seconds: float
+
+
+@dataclass(**_dc)
+class SyncChunkHeldLoop:
+    """A synchronous chunk ran for ``seconds`` without yielding: nothing else on the loop moved."""
+
+    execution_id: str
+    node_id: str
+    seconds: float
 
 
 Observer = Callable[[Any], None]

@@ -16,7 +16,7 @@ def test_open_sealed_closed_transitions_and_external_emit_rules():
     flow = make_flow()
     ex = flow.create_execution(auto_close=False)
     assert (ex.lifecycle_state, ex.status) == ("open", "created")
-    assert ex.start(1) is ex
+    assert ex.start(1) == {"started_with": 1}  # not closed: the state as the run left it
     assert (ex.lifecycle_state, ex.status) == ("open", "idle")
     ex.emit("Ping", "a")
     ex.seal()

@@ -93,7 +93,8 @@ def test_auto_close_is_paused_while_an_interrupt_is_pending(eventually):
 
     async def main():
         ex = flow.create_execution(auto_close=True, auto_close_timeout=0.01)
-        assert await ex.async_start("x") is ex  # settles waiting: the handle comes back, not a snapshot
+        # settles waiting: start() returns the state as the run left it (a dict, like every start())
+        assert await ex.async_start("x") == ex.result.get_state() and ex.is_open()
         await asyncio.sleep(0.05)
         assert ex.is_open()
         (iid,) = ex.get_pending_interrupts()
