@@ -7,6 +7,7 @@ an id, a cell is known by its source (checked too)."""
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -51,12 +52,30 @@ CELLS = [
      "print('runs', json.dumps(panel.run_counts.counts, sort_keys=True))\n"
      "print('labels', panel.graph.value.count(' ×'), '>summarize<tspan font-size=\"9\"> ×2</tspan></text>' in panel.graph.value)\n"
      "print('line', panel.run_counts.widget.value)"),
+    ("fails",                # 9: a failing chunk: one line with the cell and line on the panel
+     "bad = TriggerFlow(name='bad')\n"
+     "def risky(data):\n"
+     "    raise ValueError('flaky service')\n"
+     "bad.to(risky)\n"
+     "failing = bad.create_execution(auto_close=False)\n"
+     "failing_panel = failing.watch(interval=0)\n"
+     "try:\n"
+     "    failing.start(1)\n"
+     "except Exception:\n"
+     "    pass\n"
+     "(row,) = failing_panel.failures.rows.values()\n"
+     "print(row.info.value.split('</div>')[0].split('>', 1)[1])"),
+    ("raises",               # 10: the same error uncaught: IPython's traceback without engine frames
+     "failing.close()"),
 ]
 
 
 def run_notebook(cells, *, send_cell_ids: bool):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source, metadata={"front_end_id": cell_id}) for cell_id, source in cells]
+    for cell in nb.cells:
+        if cell.metadata.front_end_id == "raises":
+            cell.metadata["tags"] = ["raises-exception"]
     client = NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=False)
     if send_cell_ids:
         def with_cell_id(cell, cell_index):
@@ -142,3 +161,17 @@ def test_without_cell_ids_a_cell_is_known_by_its_source():
                                      ["enrich", "summarize"], ["fetch", "clean"]]
     assert len(stdout(nb.cells[3])) == 1
     assert stdout(nb.cells[4]) == ['trail ["fetch", "clean", "summarize", "enrich", "summarize"]']
+
+
+def test_a_failed_chunk_names_the_cell_and_line_and_the_raised_traceback_has_no_engine_frames(with_ids):
+    assert stdout(with_ids.cells[9]) == [
+        "✖ chunk &#x27;risky&#x27; failed at Cell In[10], line 3: ValueError: flaky service"]
+    (error,) = [o for o in with_ids.cells[10].outputs if o.output_type == "error"]
+    assert (error.ename, error.evalue) == ("ChunkError", "chunk 'risky' raised ValueError: flaky service")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+    for engine_file in ("walker.py", "loop_bridge.py", "base_events.py", "_root", "_run_chunk"):
+        assert engine_file not in shown
+    # the cell, close() (one line of the public method), then the bridge frames IPython hides
+    assert "[... skipping hidden 2 frame]" in shown
+    assert "raise ValueError('flaky service')" in shown and "failing.close()" in shown
+    assert len(shown.splitlines()) <= 30  # some 95 lines before the engine frames were trimmed
