@@ -104,3 +104,31 @@ class BlueprintError(TriggerFlowError, ValueError):
 
 class EnvironmentProviderError(TriggerFlowError, LookupError):
     """No provider registered for a requested managed execution environment, or it failed."""
+
+
+def full_traceback(error: BaseException) -> str:
+    """The whole traceback of ``error`` and of its causes, engine frames included.
+
+    Errors raised to callers show only the user's frames; the engine's are kept on the
+    error and put back here, for a bug report or a look inside.
+    """
+    import traceback
+
+    swapped: list[tuple[BaseException, object]] = []
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        full = getattr(exc, "__triggerflow_full_traceback__", None)
+        if full is not None:
+            swapped.append((exc, exc.__traceback__))
+            exc.__traceback__ = full
+        pending.extend((exc.__cause__, exc.__context__))
+    try:
+        return "".join(traceback.format_exception(error))
+    finally:
+        for exc, trimmed in swapped:
+            exc.__traceback__ = trimmed  # type: ignore[assignment]

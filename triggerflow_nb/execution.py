@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any, overload
 
 from .errors import InvalidArgumentError, MissingResourceError
+from .observe import ExecutionReplaced
 from .persistence.save_load import (
     load_report,
     missing_resource_keys,
@@ -118,6 +119,8 @@ class TriggerFlowExecution(Execution):
         leases = await self._acquire_for_restore(requests, snapshot["lifecycle_state"])
         restore(self, snapshot, resources)  # cannot fail: everything was checked above
         await self._after_restore(leases)
+        if self._channel.active:  # a panel opened before the load redraws everything it shows
+            self._channel.publish(ExecutionReplaced(self.id, "load"))
 
     # -- notebook ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ displays in a notebook. It is one of the two modules allowed to import across la
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -28,6 +29,10 @@ class TriggerFlow(FlowDefinition):
     """A flow: its definition, what its executions share, and how to run, save and show it."""
 
     def __init__(self, name: str | None = None):
+        if "IPython" in sys.modules:  # in a notebook, a re-run cell replaces its own wiring
+            from .notebook.cell_wiring import follow_cells
+
+            follow_cells()
         super().__init__(name)
         self._flow_data = FlowData(self.name)
         self._flow_data.on_write = self._on_flow_data_write

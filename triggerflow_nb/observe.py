@@ -55,6 +55,7 @@ class ChunkFailed:
     execution_id: str
     node_id: str
     error: str
+    exception: BaseException | None = None  # what the chunk raised (views show its file:line and traceback)
 
 
 @dataclass(**_dc)
@@ -137,6 +138,34 @@ class ExecutionSettled:
 
     execution_id: str
     status: str
+
+
+@dataclass(**_dc)
+class ExecutionReplaced:
+    """State, resources, interrupts and node progress were replaced as a whole (a load, a retry).
+
+    Nothing about the previous picture holds any more: views redraw everything.
+    """
+
+    execution_id: str
+    cause: str  # "load" | "retry"
+
+
+@dataclass(**_dc)
+class AutoCloseScheduled:
+    """The execution went idle and will auto-close in ``seconds`` unless work arrives."""
+
+    execution_id: str
+    seconds: float
+
+
+@dataclass(**_dc)
+class SyncChunkHeldLoop:
+    """A synchronous chunk ran for ``seconds`` without yielding: nothing else on the loop moved."""
+
+    execution_id: str
+    node_id: str
+    seconds: float
 
 
 Observer = Callable[[Any], None]

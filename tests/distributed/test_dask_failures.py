@@ -72,7 +72,7 @@ def test_an_item_error_names_chunk_item_and_worker_and_keeps_state(client):
     assert execution.status == "failed"
     assert execution.result.get_state() == {"before": "kept"}
     assert execution.node_status()["check"] == "failed"
-    assert execution.result.get_meta()["close_reason"].startswith("chunk 'check' failed: chunk 'check' raised")
+    assert execution.result.get_meta()["close_reason"].startswith("chunk 'check' failed: ValueError: bad item 13")
 
 
 def test_an_exception_that_cannot_travel_back_still_names_its_type_and_message(client):

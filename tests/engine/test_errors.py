@@ -35,7 +35,7 @@ def test_failed_execution_keeps_state_readable_and_savable():
     assert ex.status == "failed" and ex.lifecycle_state == "closed"
     assert ex.result.get_state() == {"before": 7}
     meta = ex.result.get_meta()
-    assert meta["close_reason"] == "chunk 'explode' failed: chunk 'explode' raised ValueError: no good"
+    assert meta["close_reason"] == "chunk 'explode' failed: ValueError: no good"
     assert meta["error"] == "ChunkError: chunk 'explode' raised ValueError: no good"
     with pytest.raises(ChunkError):  # close() does not hide the failure
         ex.close()

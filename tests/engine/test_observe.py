@@ -111,3 +111,50 @@ def test_fan_out_progress_starts_at_zero():
     ex.channel.subscribe(lambda e: progress.append((e.done, e.total)) if isinstance(e, FanOutProgress) else None)
     ex.start([1, 2])
     assert progress == [(0, 2), (1, 2), (2, 2)]
+
+
+def test_load_publishes_one_replaced_event_and_a_closed_execution_refuses_injection():
+    import pytest
+
+    from triggerflow_nb import LifecycleError
+    from triggerflow_nb.observe import ExecutionReplaced
+
+    flow = TriggerFlow(name="obs-load")
+
+    async def hold(data):
+        await data.async_pause_for(type="ok", interrupt_id="ok")
+
+    flow.to(hold)
+    ex = flow.create_execution(auto_close=False)
+    ex.start(1)
+    saved = ex.save()
+    ex.close(pending_interrupts="cancel")
+    with pytest.raises(LifecycleError, match=r"cannot inject resources \['db'\]: execution \w+ is closed; to run on"):
+        ex.inject_resources(db=object())
+    assert ex.runtime_resources.keys() == []
+
+    target = flow.create_execution(auto_close=False)
+    events = []
+    target.channel.subscribe(events.append)
+    target.load(saved)
+    assert events == [ExecutionReplaced(target.id, "load")]
+    assert target.fan_out_progress() == {}
+    target.close(pending_interrupts="cancel")
+
+
+def test_fan_out_progress_lists_open_activations_with_done_and_total():
+    flow = TriggerFlow(name="obs-fan")
+
+    async def item(data):
+        if data.input == 2:
+            await data.async_pause_for(type="ok", interrupt_id="two")
+        return data.input
+
+    flow.to(lambda d: [1, 2, 3], name="items").for_each().to(item).end_for_each()
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    (activation_id, progress), = ex.fan_out_progress().items()
+    assert activation_id.startswith("for_each@items#") and progress == ("for_each@items", 2, 3)
+    ex.continue_with("two", 2)
+    assert ex.fan_out_progress() == {}
+    ex.close()

@@ -271,8 +271,16 @@ def test_a_failed_chunk_is_shown(comm_log):
     panel = ex.watch()
     with pytest.raises(triggerflow_nb.ChunkError):
         ex.start()
-    assert "chunk &#x27;broken&#x27; failed: ValueError: no such customer" in panel.notices.widget.value
-    assert ">failed</span>" in panel.header.widget.value and not panel.is_following
+    (row,) = panel.failures.rows.values()
+    line = f"✖ chunk &#x27;broken&#x27; failed at {__file__}:{broken.__code__.co_firstlineno + 1}: " \
+           f"ValueError: no such customer"
+    assert row.info.value.startswith(f'<div style="font-size:12px;white-space:pre-wrap">{line}</div><details>')
+    details = unescape(row.info.value.split("<pre", 1)[1])
+    assert 'raise ValueError("no such customer")' in details and "triggerflow_nb" not in details
+    assert panel.notices.widget.value.count("no such customer") == 0  # said once, in the failure row
+    assert ">failed</span>" in panel.header.widget.value
+    assert panel.header.widget.value.count("no such customer") == 1  # the close reason, once
+    assert row.button.layout.display == "" and panel.is_following  # retry() can reopen it
 
 
 def test_fan_outs_show_progress_bars(comm_log):

@@ -311,5 +311,5 @@ def test_a_failing_background_branch_ends_the_run_while_start_waits():
     with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ValueError: branch broke$"):
         asyncio.run(asyncio.wait_for(ex.async_start(None), BOUND))
     assert ex.status == "failed"
-    assert ex.result.get_meta()["close_reason"] == "chunk 'boom' failed: chunk 'boom' raised ValueError: branch broke"
+    assert ex.result.get_meta()["close_reason"] == "chunk 'boom' failed: ValueError: branch broke"
     assert ex._scope.tasks() == set()

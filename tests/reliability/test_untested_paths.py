@@ -155,3 +155,33 @@ def test_a_failing_fan_out_closes_the_item_coroutines_it_never_started():
     flow.to(lambda data: data.input, name="items").for_each(concurrency=2).to(item).end_for_each()
     with pytest.raises(ChunkError, match="^chunk 'item' raised ValueError: first item fails$"):
         flow.start(list(range(50)))
+
+
+def test_a_failure_while_an_interrupt_waits_cancels_it_and_the_snapshot_loads():
+    """Found by the panel agreement property: the failed run's snapshot kept a waiting interrupt,
+    which its own load refused (a closed execution cannot be resumed)."""
+    from triggerflow_nb import ChunkError, TriggerFlow
+
+    def build():
+        flow = TriggerFlow(name="fail-while-waiting")
+
+        async def ask(data):
+            await data.async_pause_for(type="approve", interrupt_id="approve")
+
+        def boom(data):
+            raise ValueError("broke")
+
+        flow.to(ask)
+        flow.when("Boom").to(boom)
+        return flow
+
+    ex = build().create_execution(auto_close=False)
+    ex.start(None)
+    with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ValueError: broke"):
+        ex.emit("Boom")
+    assert (ex.lifecycle_state, ex.status, ex.get_pending_interrupts()) == ("closed", "failed", {})
+    saved = ex.save()
+    assert [(i["id"], i["status"], i["continuation"]) for i in saved["interrupts"]] == [("approve", "cancelled", [])]
+    target = build().create_execution(auto_close=False)
+    target.load(saved)
+    assert (target.lifecycle_state, target.status) == ("closed", "failed")

@@ -125,6 +125,7 @@ class Chain:
                 f"{node_id!r} already names a {node.kind} node; choose another name for this {kind}"
             )
         else:
+            graph.claim(node_id)
             node.branches = []
             for key, value in fields.items():
                 setattr(node, key, value)

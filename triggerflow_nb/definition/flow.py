@@ -14,6 +14,7 @@ from typing import Any
 
 from .._validate import non_empty_str, one_of
 from ..errors import FlowDefinitionError, InvalidArgumentError
+from . import cell_claims
 from .builder import Chain
 from .collect import check_collects
 from .graph import (
@@ -54,6 +55,10 @@ class FlowDefinition(FlowOpeners):
         self._open_blocks: set[str] = set()
         self._resource_requirements: list[str] = []
         self._bare_events: set[str] = set()  # events named by a bare string in when(): never also a chunk
+        # The notebook cell that created this flow: running that cell again makes a new flow, so
+        # it never takes wiring out of this one (see definition/cell_claims.py).
+        self._created_in_cell = cell_claims.current_cell()
+        cell_claims.note_flow(self)
 
     @property
     def flow_graph(self) -> FlowGraph:
@@ -109,11 +114,10 @@ class FlowDefinition(FlowOpeners):
                 raise InvalidArgumentError(
                     ".to('chunk name', name=...) is ambiguous: pass the handler function with name="
                 )
-            if handler not in self._graph.nodes:
-                # Allowed: the chunk may be registered in a later cell; start() checks it exists.
-                self._graph.add_node(Node(handler, CHUNK, _display_name(handler)))
-            elif self._graph.nodes[handler].kind != CHUNK:
+            if handler in self._graph.nodes and self._graph.nodes[handler].kind != CHUNK:
                 raise FlowDefinitionError(f"{handler!r} names a {self._graph.nodes[handler].kind} node, not a chunk")
+            # Allowed when new: the chunk may be registered in a later cell; start() checks it exists.
+            self._graph.add_node(Node(handler, CHUNK, _display_name(handler)))
             return handler
         if not callable(handler):
             raise InvalidArgumentError(
@@ -123,8 +127,7 @@ class FlowDefinition(FlowOpeners):
             raise InvalidArgumentError(f".to(name=...) must be a string, got {type(name).__name__}")
         chunk_name = name or handler_name(handler, predecessor, self._chunk_names)
         self._set_handler(chunk_name, handler)
-        if chunk_name not in self._graph.nodes:
-            self._graph.add_node(Node(chunk_name, CHUNK, _display_name(chunk_name)))
+        self._graph.add_node(Node(chunk_name, CHUNK, _display_name(chunk_name)))  # or claims the existing one
         return chunk_name
 
     # -- wiring entry points ----------------------------------------------------------------
@@ -169,6 +172,14 @@ class FlowDefinition(FlowOpeners):
     def end(self) -> Chain:
         """Deprecated: the start input becomes ``"$final_result"`` (see ``Chain.end``)."""
         return Chain(self, START_ID).end()
+
+    # -- cell-scoped wiring (notebooks) --------------------------------------------------------
+
+    def _forget_cell(self, cell: str) -> None:
+        """Take out the wiring only ``cell`` made, before that cell runs again (never in the flow's own cell)."""
+        if cell == self._created_in_cell:
+            return
+        self._open_blocks -= self._graph.forget(cell)
 
     # -- requirements -----------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from . import cell_claims
+
 START = "start"
 CHUNK = "chunk"
 EVENT = "event"  # `when(...)`: one event, or an and/or join of several
@@ -155,8 +157,11 @@ class FlowGraph:
         self.succ: dict[str, list[str]] = {}
         self.listeners: dict[str, list[str]] = {}  # event name -> event node ids
         self.version = 0  # bumped on every structural change (live graphs redraw on it)
+        self.claims = cell_claims.WiringClaims()  # which notebook cell wired what (empty outside IPython)
 
     def add_node(self, node: Node) -> Node:
+        """Add ``node``, or return the node of that id already there (wiring re-run finds it)."""
+        self.claim(node.id)
         existing = self.nodes.get(node.id)
         if existing is not None:
             return existing
@@ -168,10 +173,62 @@ class FlowGraph:
         return node
 
     def add_edge(self, source: str, target: str) -> None:
+        cell = cell_claims.current_cell()
+        if cell is not None:
+            self.claims.edges.setdefault((source, target), set()).add(cell)
         targets = self.succ.setdefault(source, [])
         if target not in targets:
             targets.append(target)
             self.version += 1
+
+    def claim(self, node_id: str) -> None:
+        """The running notebook cell wires this node (no-op outside IPython)."""
+        cell = cell_claims.current_cell()
+        if cell is not None:
+            self.claims.nodes.setdefault(node_id, set()).add(cell)
+
+    def forget(self, cell: str) -> set[str]:
+        """Take out what only ``cell`` wired; return the ids of the nodes removed.
+
+        A node stays while anything left still refers to it (an edge, an arm of a block
+        that stays), so a chunk another cell also wires is kept.
+        """
+        nodes, edges = self.claims.release(cell)
+        for source, target in edges:
+            targets = self.succ.get(source)
+            if targets is not None and target in targets:
+                targets.remove(target)
+                if not targets:
+                    del self.succ[source]
+        doomed = {n for n in nodes if n != START_ID and n in self.nodes}
+        while True:  # keep what a node that stays still refers to, until nothing changes
+            kept = {n for n in doomed if self._referenced_outside(n, doomed)}
+            if not kept:
+                break
+            doomed -= kept
+        for node_id in doomed:
+            node = self.nodes.pop(node_id)
+            self.succ.pop(node_id, None)
+            for event in node.events:
+                listening = self.listeners.get(event, [])
+                if node_id in listening:
+                    listening.remove(node_id)
+                if not listening:
+                    self.listeners.pop(event, None)
+        if nodes or edges:
+            self.version += 1
+        return doomed
+
+    def _referenced_outside(self, node_id: str, doomed: set[str]) -> bool:
+        for source, targets in self.succ.items():
+            if source == node_id and any(t not in doomed for t in targets):
+                return True
+            if node_id in targets and source not in doomed:
+                return True
+        for other in self.nodes.values():
+            if other.id not in doomed and any(arm.entry == node_id or arm.tail == node_id for arm in other.branches):
+                return True
+        return False
 
     def successors(self, node_id: str) -> list[str]:
         return self.succ.get(node_id, [])

@@ -33,23 +33,29 @@ _STATUS_EVENTS = (ChunkStarted, ChunkFinished, ChunkFailed, InterruptOpened, Int
 
 
 class StatusLayout:
-    """An SVG cut at each status node's fill, ready to be joined with current colours."""
+    """An SVG cut at each status node's fill and at the end of its label, ready to be joined with
+    current colours and run counts (``summarize ×2``)."""
 
-    def __init__(self, svg: str, fills: list[tuple[str, int, int]]):
-        # fills: (node status id, start, end) of each fill value, in document order
+    def __init__(self, svg: str, fills: list[tuple[str, int, int]], label_ends: list[tuple[str, int]] | None = None):
+        # fills: (node status id, start, end) of each fill value; label_ends: (node status id, position)
+        cuts = sorted([(start, end, status_id, True) for status_id, start, end in fills]
+                      + [(at, at, status_id, False) for status_id, at in label_ends or ()])
         self.pieces: list[str] = []
-        self.status_ids: list[str] = []
+        self.cuts: list[tuple[str, bool]] = []  # (status id, True: a fill / False: after a label)
         cursor = 0
-        for status_id, start, end in fills:
+        for start, end, status_id, is_fill in cuts:
             self.pieces.append(svg[cursor:start])
-            self.status_ids.append(status_id)
+            self.cuts.append((status_id, is_fill))
             cursor = end
         self.pieces.append(svg[cursor:])
 
-    def colour(self, statuses: dict[str, str]) -> str:
+    def colour(self, statuses: dict[str, str], runs: dict[str, int] | None = None) -> str:
         out = [self.pieces[0]]
-        for status_id, piece in zip(self.status_ids, self.pieces[1:], strict=False):
-            out.append(status_colour(statuses.get(status_id)))
+        for (status_id, is_fill), piece in zip(self.cuts, self.pieces[1:], strict=False):
+            if is_fill:
+                out.append(status_colour(statuses.get(status_id)))
+            elif runs and runs.get(status_id, 0) > 1:
+                out.append(f'<tspan font-size="9"> ×{runs[status_id]}</tspan>')
             out.append(piece)
         return "".join(out)
 
@@ -59,6 +65,7 @@ def layout_flow(flow: Any, id_prefix: str) -> StatusLayout:
     drawing = draw(flow)
     svg = render_svg(write_dot_body(drawing, {}, svg_id_prefix=id_prefix))
     fills: list[tuple[str, int, int]] = []
+    label_ends: list[tuple[str, int]] = []
     for key, svg_id in status_node_ids(drawing, id_prefix).items():
         group = svg.find(f'<g id="{svg_id}" class="node">')
         if group < 0:
@@ -71,8 +78,10 @@ def layout_flow(flow: Any, id_prefix: str) -> StatusLayout:
         status_id = drawing.nodes[key].status_id
         if status_id is not None:
             fills.append((status_id, start, svg.index('"', start)))
-    fills.sort(key=lambda item: item[1])
-    return StatusLayout(svg, fills)
+            label_end = svg.rfind("</text>", start, end_of_group)  # the last line of the label
+            if label_end >= 0:
+                label_ends.append((status_id, label_end))
+    return StatusLayout(svg, fills, label_ends)
 
 
 class LiveGraph(widgets.HTML):
@@ -91,13 +100,20 @@ class LiveGraph(widgets.HTML):
         self._layout_version: int | None = None
         self._fallback_reason: str | None = None
         self._unsubscribe = None
+        self.runs: dict[str, int] = {}  # node id -> ChunkStarted seen while following
         self.refresh()
         if subscribe and not execution.is_closed():
             self._coalescer = Coalescer(self.refresh, interval)
             self._unsubscribe = execution.channel.subscribe(self._on_event)
 
-    def refresh(self) -> None:
-        """Redraw if the wiring or any node status changed (assigning an equal value sends nothing)."""
+    def refresh(self, runs: dict[str, int] | None = None) -> None:
+        """Redraw if the wiring or any node status changed (assigning an equal value sends nothing).
+
+        ``runs``: how often each node ran; a node that ran more than once is labelled ``name ×N``.
+        Without it, the runs this graph counted itself (when it follows the execution).
+        """
+        if runs is None:
+            runs = self.runs
         flow = self.execution.flow
         version = flow._graph.version
         if version != self._layout_version:
@@ -110,12 +126,14 @@ class LiveGraph(widgets.HTML):
                 self._fallback_reason = exc.reason
         statuses = self.execution.node_status()
         if self._layout is not None:
-            self.value = f'<div style="overflow:auto;max-height:640px">{self._layout.colour(statuses)}</div>'
+            self.value = f'<div style="overflow:auto;max-height:640px">{self._layout.colour(statuses, runs)}</div>'
         else:
             body = write_dot_body(draw(flow), statuses)
             self.value = f'<pre style="font-size:11px">{esc(fallback_text(self._fallback_reason or "", body))}</pre>'
 
     def _on_event(self, event: Any) -> None:
+        if type(event) is ChunkStarted:
+            self.runs[event.node_id] = self.runs.get(event.node_id, 0) + 1
         if isinstance(event, _STATUS_EVENTS):
             self._coalescer.mark()
         elif isinstance(event, ExecutionClosed):

@@ -18,12 +18,15 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import InvalidArgumentError
+from ..export.html import esc
 from ..observe import (
+    AutoCloseScheduled,
     ChunkCancelled,
     ChunkFailed,
     ChunkFinished,
     ChunkStarted,
     ExecutionClosed,
+    ExecutionReplaced,
     ExecutionSealed,
     ExecutionSettled,
     ExecutionStarted,
@@ -34,10 +37,13 @@ from ..observe import (
     ResourcesChanged,
     StateRejected,
     StreamItem,
+    SyncChunkHeldLoop,
 )
 from ..runtime.execution import Execution
+from .auto_close_view import AutoCloseCountdown
 from .clash import clash_watch
 from .coalesce import Coalescer, running_loop
+from .failure_view import FailureRow, FailuresSection
 from .live_graph import LiveGraph
 from .panel_sections import (
     FlowDataSection,
@@ -50,9 +56,11 @@ from .panel_sections import (
     StateSection,
     StreamSection,
 )
-from .resume import parse_payload, schedule_resume
+from .resume import parse_payload, schedule_call, schedule_resume
+from .run_counts import RunCountsSection
 
-_SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph"})
+_SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph",
+                       "failures"})
 
 
 class ExecutionPanel(widgets.VBox):
@@ -63,6 +71,9 @@ class ExecutionPanel(widgets.VBox):
         self.flow = execution.flow
         self.header = HeaderSection()
         self.notices = NoticesSection()
+        self.failures = FailuresSection(self._retry)
+        self.countdown = AutoCloseCountdown(execution)
+        self._slow_chunks: set[str] = set()  # sync chunks seen holding the loop (said once each)
         self.state = StateSection(execution)
         self.flow_data = FlowDataSection()
         self.resources = ResourcesSection()
@@ -70,10 +81,13 @@ class ExecutionPanel(widgets.VBox):
         self.interrupts = InterruptsSection(self._continue)
         self.progress = ProgressSection()
         self.graph = LiveGraph(execution, subscribe=False) if graph else None
+        self.run_counts = RunCountsSection(counted_from_start=not execution._started)
         layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
                               layout=widgets.Layout(align_items="flex-start"))
-        parts = [self.header.widget, self.notices.widget, layers, self.progress.widget, self.interrupts.widget,
+        parts = [self.header.widget, self.countdown.widget, self.failures.widget, self.notices.widget, layers,
+                  self.progress.widget, self.interrupts.widget,
                  self.stream.widget]
+        parts.append(self.run_counts.widget)
         if self.graph is not None:
             parts.append(self.graph)
         super().__init__(children=tuple(parts))
@@ -81,7 +95,8 @@ class ExecutionPanel(widgets.VBox):
         self.continue_tasks: set[Any] = set()  # resumes started by the Continue buttons, until they finish
         self._dirty_all_state = True
         self._dirty: set[str] = set(_SECTIONS)
-        self._fan_outs: dict[str, tuple[str, int, int]] = {}  # activation id -> (node id, done, total)
+        # activation id -> (node id, done, total); open ones (e.g. paused items) show from the start
+        self._fan_outs: dict[str, tuple[str, int, int]] = execution.fan_out_progress()
         self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the execution's events arrive on
         self._coalescer = Coalescer(self._flush, interval)
         self._detachers: list[Any] = []
@@ -107,15 +122,22 @@ class ExecutionPanel(widgets.VBox):
         elif kind is FanOutProgress:
             self._fan_outs[event.activation_id] = (event.node_id, event.done, event.total)
             self._dirty.add("progress")
-        elif kind is ChunkStarted or kind is ChunkFinished or kind is ExecutionSettled:
+        elif kind is ChunkStarted:
+            self.run_counts.started(event.node_id)
+            self._dirty.add("graph")
+            if event.node_id in self._slow_chunks:  # it will hold the loop again: show it running first
+                self._coalescer.flush_now()
+                return
+
+        elif kind is ChunkFinished or kind is ExecutionSettled:
             self._dirty.add("graph")
         elif kind is ChunkCancelled:
             self.notices.add("warning", f"chunk {event.node_id!r} was cut short ({event.reason}); the "
                                         f"execution keeps the state written so far")
             self._dirty.update(("graph", "notices"))
         elif kind is ChunkFailed:
-            self.notices.add("error", f"chunk {event.node_id!r} failed: {event.error}")
-            self._dirty.update(("graph", "notices"))
+            self.failures.add(event.node_id, event.exception, event.error)
+            self._dirty.update(("graph", "failures"))
         elif kind is StateRejected:
             self.notices.add("error", event.message)
             self._dirty.add("notices")
@@ -126,11 +148,42 @@ class ExecutionPanel(widgets.VBox):
         elif kind is ExecutionClosed:
             self._finish()
             return
+        elif kind is ExecutionReplaced or kind is SyncChunkHeldLoop or kind is AutoCloseScheduled:
+            if not self._on_notebook_loop_event(event):
+                return
         elif kind is not ExecutionSealed:
             return  # e.g. EventEmitted: nothing on the panel shows it
         if self._home_loop is None:
             self._home_loop = running_loop()
         self._coalescer.mark()
+
+    def _on_notebook_loop_event(self, event: Any) -> bool:
+        """Loads, retries, slow sync chunks, the auto-close timer; True when the panel should flush."""
+        kind = type(event)
+        if kind is AutoCloseScheduled:
+            self.countdown.started()
+            return False
+        if kind is SyncChunkHeldLoop:
+            if event.node_id in self._slow_chunks:
+                return False
+            self._slow_chunks.add(event.node_id)
+            self.notices.add("warning", f"chunk {event.node_id!r} is synchronous and held the event loop for "
+                                        f"{event.seconds:.1f} s: this panel and every other branch stood still "
+                                        f"meanwhile. Make it `async def` and await its slow calls, or run the "
+                                        f"blocking part with `await asyncio.to_thread(fn, ...)`.")
+            self._dirty.add("notices")
+            return True
+        # ExecutionReplaced: a load or a retry; nothing shown so far holds any more
+        self._fan_outs = self.execution.fan_out_progress()
+        if event.cause == "retry":
+            self.failures.clear()
+            self.notices.add("warning", "retrying: the failed chunk runs again from the state before it")
+        if self.execution.is_closed():
+            self._finish()
+            return False
+        self._dirty_all_state = True
+        self._dirty = set(_SECTIONS)
+        return True
 
     def _on_flow_event(self, event: Any) -> None:
         if type(event) is FlowDataChanged:
@@ -173,8 +226,14 @@ class ExecutionPanel(widgets.VBox):
             self.flow_data.update(self.flow)
         if "notices" in dirty:
             self.notices.update()
-        if "graph" in dirty and self.graph is not None:
-            self.graph.refresh()
+        if "failures" in dirty:
+            self.failures.update(execution)
+        if execution.is_closed():
+            self.countdown.stop()
+        if "graph" in dirty:
+            self.run_counts.update()
+            if self.graph is not None:
+                self.graph.refresh(self.run_counts.counts)
 
     def _progress_totals(self) -> dict[str, tuple[int, int]]:
         totals: dict[str, tuple[int, int]] = {}
@@ -201,15 +260,35 @@ class ExecutionPanel(widgets.VBox):
 
         schedule_resume(self.execution, row.interrupt_id, payload, done, self._home_loop, self.continue_tasks)
 
+    # -- Retry buttons -----------------------------------------------------------------------------
+
+    def _retry(self, row: FailureRow) -> None:
+        row.button.disabled = True
+        row.button.description = "retrying…"
+        row.message.value = ""
+
+        def done(error: BaseException | None) -> None:
+            row.button.disabled = False
+            row.button.description = "Retry"
+            if error is not None:
+                row.message.value = (f'<span style="font-size:12px">retry failed: '
+                                     f"{esc(type(error).__name__)}: {esc(error)}</span>")
+            self._dirty.update(("failures", "notices"))
+            self._coalescer.mark()
+
+        schedule_call(self.execution.async_retry(row.node_id), done, self._home_loop, self.continue_tasks)
+
     # -- the end ----------------------------------------------------------------------------------
 
     def _finish(self) -> None:
-        """The execution closed: one last complete refresh, then stop listening."""
+        """The execution closed: one last complete refresh, then stop listening, unless a chunk's
+        failure closed it: then retry() may reopen it, and the panel stays to show that."""
         self._closed = True
         self._dirty_all_state = True
         self._dirty = set(_SECTIONS)
         self._coalescer.flush_now()
-        self._detach()
+        if self.execution.retryable_chunk() is None:
+            self._detach()
 
     def _detach(self) -> None:
         detachers, self._detachers = getattr(self, "_detachers", []), []

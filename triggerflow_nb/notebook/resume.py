@@ -40,7 +40,11 @@ def schedule_resume(execution: Any, interrupt_id: str, payload: Any, done: Done,
     runs, it is handed to that loop. With no loop running at all (plain Python) it runs
     to completion here, as any synchronous call would.
     """
-    coro = execution.async_continue_with(interrupt_id, payload)
+    return schedule_call(execution.async_continue_with(interrupt_id, payload), done, home_loop, owner)
+
+
+def schedule_call(coro: Any, done: Done, home_loop: asyncio.AbstractEventLoop | None, owner: set) -> Any:
+    """Run ``coro`` for a button (see ``schedule_resume``) and call ``done(error or None)`` at the end."""
     loop = running_loop()
     if loop is not None:
         task = loop.create_task(coro)

@@ -14,18 +14,28 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Literal, TypeVar, cast
 
+from .._tracebacks import trim
 from .._validate import flag, non_empty_str, one_of, positive_int, seconds
 from .._warn_once import warn_deprecated_once
 from ..definition.graph import START_ID, Node, state_written_event
 from ..environments.manager import Lease, execution_environment, normalize_requests
-from ..errors import ChunkError, InterruptError, InvalidArgumentError, LifecycleError, StateSerializationError
+from ..errors import (
+    ChunkError,
+    InterruptError,
+    InvalidArgumentError,
+    LifecycleError,
+    StateSerializationError,
+    TriggerFlowError,
+)
 from ..layers.resources import RuntimeResources
 from ..layers.state import FINAL_RESULT_KEY, append_value, copy_state_value, to_state_value
 from ..observe import (
+    AutoCloseScheduled,
     Channel,
     ChunkFinished,
     ChunkStarted,
     ExecutionClosed,
+    ExecutionReplaced,
     ExecutionSealed,
     ExecutionSettled,
     ExecutionStarted,
@@ -39,7 +49,7 @@ from ..observe import (
 )
 from . import sub_flow
 from .activation import Activation
-from .frames import Frames
+from .frames import SLOT, Frames
 from .host import FlowHost
 from .interrupts import Interrupt
 from .loop_bridge import run_on_home
@@ -127,6 +137,8 @@ class Execution(GraphWalker):
         self._pause_fails_fast = False
         self._close_when_idle = False  # set while flow.start() runs: it closes inline (see run)
         self._interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
+        self._failed_chunk = None  # the data of the chunk run whose failure ended the execution (retry())
+        self._cancelled_at_close: list[Interrupt] = []  # interrupts the close cancelled (retry() revives them)
         self.created_at = time.time()
         self.started_at: float | None = None
         self.closed_at: float | None = None
@@ -187,6 +199,10 @@ class Execution(GraphWalker):
         """Per graph node: running, done, failed, waiting or cancelled (absent: not run)."""
         return dict(self._node_status)
 
+    def fan_out_progress(self) -> dict[str, tuple[str, int, int]]:
+        """The batch/for_each runs still open (e.g. items paused): activation id -> (node id, done, total)."""
+        return {a.id: (a.node_id, len(a.slots) - a.remaining, len(a.slots)) for a in self._activations.values()}
+
     def _require_open(self, action: str) -> None:
         if self._lifecycle != OPEN:
             raise LifecycleError(
@@ -222,6 +238,15 @@ class Execution(GraphWalker):
             return
         loop = asyncio.get_running_loop()
         self._idle_timer = loop.call_later(self.auto_close_timeout, self._auto_close_due)
+        if self._channel.active:  # a panel counts down to it
+            self._channel.publish(AutoCloseScheduled(self.id, self.auto_close_timeout))
+
+    def auto_close_in(self) -> float | None:
+        """Seconds until the auto-close timer fires, or None when none is running."""
+        timer = self._idle_timer
+        if timer is None or timer.cancelled():
+            return None
+        return max(0.0, timer.when() - asyncio.get_running_loop().time()) if _loop_running() else None
 
     def _auto_close_due(self) -> None:
         self._idle_timer = None
@@ -262,6 +287,8 @@ class Execution(GraphWalker):
             raise
         except BaseException as exc:  # an Exception, or any other BaseException a chunk raised
             await self._fail(exc)
+            if isinstance(exc, TriggerFlowError):  # an async caller sees its own and the chunk's frames
+                trim(exc)
             raise
         finally:
             self._leave()
@@ -339,15 +366,22 @@ class Execution(GraphWalker):
             close_now, self._close_when_idle = self._close_when_idle, False
         if self._error is not None:
             raise self._error
-        if not wait_for_close or not self.auto_close or self._pending_interrupts():
+        if not wait_for_close:
             return self
-        if close_now and not self._inflight:
-            await self._close_idle("auto-close after 0s idle")
-        else:
-            self._schedule_auto_close()
-        await self._wait_closed()
-        self._raise_error()
-        return self.result.get_state()
+        return await self._state_once_settled(close_now)
+
+    async def _state_once_settled(self, close_now: bool = False) -> Any:
+        """What start() and retry() return: the close snapshot when auto-close closes the execution
+        (waiting for it), else the execution itself, still open (idle, or waiting on interrupts)."""
+        if self.auto_close and self.auto_close_timeout is not None and not self._pending_interrupts():
+            if close_now and not self._inflight:
+                await self._close_idle("auto-close after 0s idle")
+            else:
+                self._schedule_auto_close()
+            await self._wait_closed()
+            self._raise_error()
+            return self.result.get_state()
+        return self
 
     def _begin(self, value: Any) -> Coroutine[Any, Any, None]:
         self._publish(ExecutionStarted(self.id, value))
@@ -358,14 +392,102 @@ class Execution(GraphWalker):
         await self._begin(value)
 
     async def async_start(self, value: Any = None) -> Any:
-        """Start; with auto_close, wait for the close and return the close snapshot, else the execution.
+        """Start with ``value``. Returns a dict exactly when the execution has closed, else the execution.
 
-        A run that settles waiting on an interrupt returns the execution either way, so it can be resumed.
+        With ``auto_close`` (the default) the execution closes once it has been idle for
+        ``auto_close_timeout`` seconds; start() waits for that and returns the close snapshot (a
+        dict). When it cannot close by itself (``auto_close=False``, ``auto_close_timeout=None``,
+        or the run paused on an interrupt, which holds auto-close off) start() returns the
+        execution, still open, so it can be resumed, emitted to or closed.
         """
         return await self.run(value, until="closed")
 
     def start(self, value: Any = None) -> Any:
         return self._run_sync(self.async_start(value))
+
+    # -- retry a failed chunk -------------------------------------------------------------------
+
+    async def async_retry(self, chunk: str | None = None) -> Any:
+        """Run the chunk whose failure ended this execution again, in place, after fixing its code.
+
+        "In place": the same execution reopens (lifecycle open, status running) and the chunk runs
+        with the same input, at the same point of the graph, with the handler registered now
+        (re-run the fixed ``@flow.chunk`` cell first). Its path then continues as it would have.
+
+        The state it starts from is the state before that chunk: the state when the failure ended
+        the execution, with every write the failed chunk made itself undone (a key it set gets its
+        old value back, a key it created is removed, a list it appended to is cut back). Writes by
+        other paths stay. Paths the failure cancelled are not run again.
+
+        Returns what start() returns (see ``async_start``). Refused, with the reason, for an
+        execution that did not fail in a chunk, and for a chunk inside a batch or for_each.
+        """
+        data = self._failed_chunk
+        if self._status != FAILED or data is None or not self._announced:
+            raise LifecycleError(
+                f"retry() re-runs the chunk whose failure ended an execution; execution {self.id} is "
+                f"{self._lifecycle}, {self.status}" + ("" if self._status != FAILED else
+                                                      " and did not fail in a chunk (a predicate or a release failed)")
+            )
+        node_id = data._node.id
+        if chunk is not None and chunk != node_id:
+            raise InvalidArgumentError(f"chunk {chunk!r} did not fail in execution {self.id}: retry({node_id!r}) "
+                                       f"(or retry()) re-runs the one that did")
+        if any(frame[0] == SLOT for frame in data._frames):
+            raise LifecycleError(
+                f"chunk {node_id!r} failed inside a batch or for_each, whose other items were cancelled with it; "
+                f"retry() cannot rebuild them: start a new execution"
+            )
+        self.flow._validate_runnable()
+        for key, old in (data._undo or {}).items():
+            if old is _ABSENT:
+                self._state.pop(key, None)
+            else:
+                if old.__class__ is tuple:  # a list and its length then (state holds no tuples)
+                    old, length = old
+                    del old[length:]
+                self._state[key] = old
+        self._reopen()
+        self._node_status = {n: s for n, s in self._node_status.items() if s != FAILED}
+        if self._channel.active:  # state and statuses changed as a whole: every panel redraws
+            self._channel.publish(ExecutionReplaced(self.id, "retry"))
+        work = self._walk(node_id, data.input, data._frames, resume=data.resume)
+        await self._root(self._mount_then(work) if self._environments else work)
+        if self._error is not None:
+            raise self._error
+        return await self._state_once_settled()
+
+    def retryable_chunk(self) -> str | None:
+        """The chunk retry() would run again now, or None (see ``async_retry``)."""
+        data = self._failed_chunk
+        if self._status != FAILED or data is None or not self._announced:
+            return None
+        return None if any(frame[0] == SLOT for frame in data._frames) else data._node.id
+
+    def retry(self, chunk: str | None = None) -> Any:
+        return self._run_sync(self.async_retry(chunk))
+
+    def _reopen(self) -> None:
+        """Undo closing after a failure (see retry): open, running, the stream open again."""
+        self._failed_chunk = None
+        self._finished = False
+        self._lifecycle = OPEN
+        self._status = RUNNING
+        self._error = None
+        self._close_reason = None
+        self.closed_at = None
+        self._announced = False
+        self._closed_event = None
+        self._interrupted = None
+        self._stream.closed = False
+        self._home_loop = asyncio.get_running_loop()
+        for interrupt in self._cancelled_at_close:
+            interrupt.status = WAITING
+        self._cancelled_at_close = []
+
+    async def _mount_then(self, work: Coroutine[Any, Any, None]) -> None:
+        await self._mount_environments()
+        await work
 
     # -- seal and close ---------------------------------------------------------------------------
 
@@ -447,7 +569,10 @@ class Execution(GraphWalker):
             return
         self._error = exc
         name = getattr(exc, "chunk_name", None)
-        await self._finish(FAILED, f"chunk {name!r} failed: {exc}" if name else f"failed: {exc}")
+        original = getattr(exc, "original", None)
+        # Said once: "chunk 'x' failed: ValueError: no good", not the chunk's name twice.
+        what = f"{type(original).__name__}: {original}" if original is not None else str(exc)
+        await self._finish(FAILED, f"chunk {name!r} failed: {what}" if name else f"failed: {exc}")
 
     async def _finish(self, status: ExecutionStatus, reason: str, *, deadline: float | None = None) -> None:
         """Close for good: freeze, cancel what still runs and wait for its cleanup, then release.
@@ -482,6 +607,10 @@ class Execution(GraphWalker):
             self._idle_timer.cancel()
             self._idle_timer = None
         self._scope.cancel_all()
+        # Nobody can resume a closed execution's interrupts; retry() brings them back if it reopens.
+        self._cancelled_at_close = self._pending_interrupts()
+        for interrupt in self._cancelled_at_close:
+            interrupt.status = CANCELLED
         # Closing freezes state as it is: writes to a closed execution are refused, so the
         # close snapshot needs no copy of its own (readers get copies through execution.result).
         self._lifecycle = CLOSED
@@ -586,11 +715,23 @@ class Execution(GraphWalker):
 
     # -- state -------------------------------------------------------------------------------------
 
-    def _apply_state(self, op: str, key: str, value: Any, where: str) -> None:
+    def _apply_state(self, op: str, key: str, value: Any, where: Any) -> None:
+        """Apply one write. ``where`` is the writing chunk's ``data`` (its writes are journaled for
+        retry()) or a text saying where a write from outside comes from."""
         if self._lifecycle == CLOSED:
-            raise LifecycleError(f"cannot write state key {key!r} {where}: execution {self.id} is closed")
+            raise LifecycleError(f"cannot write state key {key!r} {_where(where)}: execution {self.id} is closed")
         if not isinstance(key, str):
             raise InvalidArgumentError(f"state keys must be strings, got {key!r}")
+        if where.__class__ is not str:  # a chunk's write: remember what it replaces, once per key
+            undo = where._undo
+            if undo is None or key not in undo:
+                old = self._state.get(key, _ABSENT)
+                if old.__class__ is list:  # appends change it in place: keep its length too
+                    old = (old, len(old))
+                if undo is None:
+                    where._undo = {key: old}
+                else:
+                    undo[key] = old
         try:
             if op == "set":
                 self._state[key] = to_state_value(key, value)
@@ -599,7 +740,7 @@ class Execution(GraphWalker):
             else:
                 self._state.pop(key, None)
         except StateSerializationError as exc:
-            exc.args = (f"{exc.args[0]} ({where})",) if where else exc.args
+            exc.args = (f"{exc.args[0]} ({_where(where)})",) if where else exc.args
             if self._channel.active:
                 self._channel.publish(StateRejected(self.id, key, str(exc)))
             raise
@@ -612,7 +753,7 @@ class Execution(GraphWalker):
         if self._channel.wants_state_changes:
             self._channel.publish(StateChanged(self.id, key, op))
 
-    def _write_and_trigger(self, op: str, key: str, value: Any, emit: bool, where: str, frames: Frames) -> Any:
+    def _write_and_trigger(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> Any:
         """Apply a write; return the ``when({"state": key})`` dispatch it triggers (not started), or None."""
         self._apply_state(op, key, value, where)
         listeners = self.flow._graph.listeners
@@ -622,13 +763,13 @@ class Execution(GraphWalker):
                 return self._dispatch_event(event, self.result.get_state(key), frames)
         return None
 
-    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: str, frames: Frames) -> None:
+    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> None:
         """A write from sync code: the branches it triggers are scheduled (close() waits for them)."""
         triggered = self._write_and_trigger(op, key, value, emit, where, frames)
         if triggered is not None:
             self._spawn(triggered)
 
-    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str, frames: Frames) -> None:
+    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> None:
         """A write from async code: waits for the branches it triggers."""
         triggered = self._write_and_trigger(op, key, value, emit, where, frames)
         if triggered is not None:
@@ -674,6 +815,12 @@ class Execution(GraphWalker):
 
     def inject_resources(self, **resources: Any) -> None:
         """Add or replace execution-level resources (e.g. re-injection after load())."""
+        if self._lifecycle == CLOSED:  # nothing would use them, and its views no longer follow it
+            raise LifecycleError(
+                f"cannot inject resources {sorted(resources)}: execution {self.id} is closed; to run on, load "
+                f"its snapshot into a new execution: flow.create_execution(auto_close=False).load(saved, "
+                f"runtime_resources={{...}})"
+            )
         for name, value in resources.items():
             self._set_resource(name, value)
 
@@ -842,6 +989,7 @@ class Execution(GraphWalker):
 
     def _run_sync(self, coro: Coroutine[Any, Any, T]) -> T:
         """Every sync call goes to the loop this execution lives on, from whatever thread it comes."""
+        __tracebackhide__ = True  # IPython hides this frame
         return run_on_home(coro, self._home_loop, f"execution {self.id}")
 
     def is_fresh(self) -> bool:
@@ -865,6 +1013,21 @@ def check_managed_keys_are_free(requests: list[dict[str, Any]], given: dict[str,
 
 async def _next_item(agen: AsyncIterator[Any]) -> Any:
     return await agen.__anext__()
+
+
+_ABSENT = object()  # a state key that did not exist before a write (see _apply_state)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _where(where: Any) -> str:
+    return where if where.__class__ is str else where._where()
 
 
 def _check_event(event: Any) -> None:

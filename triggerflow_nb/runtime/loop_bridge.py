@@ -18,7 +18,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ..errors import LifecycleError
+from .._tracebacks import trim
+from ..errors import LifecycleError, TriggerFlowError
 
 T = TypeVar("T")
 
@@ -46,7 +47,11 @@ def _make_reentrant(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion and return its result, from any synchronous caller."""
+    """Run ``coro`` to completion and return its result, from any synchronous caller.
+
+    Our errors leave with the caller's and the user's frames only (see ``_tracebacks``).
+    """
+    __tracebackhide__ = True  # IPython hides this frame
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -54,16 +59,22 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if loop is None:
         loop = _private_loop()
         asyncio.set_event_loop(loop)
-        return loop.run_until_complete(coro)
+        try:
+            return loop.run_until_complete(coro)
+        except TriggerFlowError as exc:
+            trim(exc)
+            raise
     _make_reentrant(loop)
     # A KeyboardInterrupt (a cell interrupted) leaves run_until_complete with the task
     # still scheduled; cancel it so it does not go on running behind the user's back.
     task = asyncio.ensure_future(coro, loop=loop)
     try:
         return loop.run_until_complete(task)
-    except BaseException:
+    except BaseException as exc:
         if not task.done():
             task.cancel()
+        if isinstance(exc, TriggerFlowError):
+            trim(exc)
         raise
 
 
@@ -75,6 +86,7 @@ def run_on_home(coro: Coroutine[Any, Any, T], home: asyncio.AbstractEventLoop | 
     for the result; when ``home`` is not running, the call is refused rather than run on a
     loop of this thread, where the work would be stranded once the call returned.
     """
+    __tracebackhide__ = True  # IPython hides this frame
     if home is None or home.is_closed():
         return run_sync(coro)
     try:

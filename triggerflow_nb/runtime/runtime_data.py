@@ -35,7 +35,9 @@ class TriggerFlowRuntimeData:
     or the emitted payload. State, flow_data and runtime_resources are reached through it.
     """
 
-    __slots__ = ("execution", "_node", "input", "_frames", "_paused", "resume")
+    # _undo: what this chunk run's state writes replaced, {key: old value, or (list, its length)},
+    # made on the first write (see Execution._apply_state); retry() puts it back.
+    __slots__ = ("execution", "_node", "input", "_frames", "_paused", "resume", "_undo")
 
     def __init__(self, execution: ChunkHost, node: Node, value: Any, frames: Frames,
                  resume: Resume | None = None):
@@ -45,6 +47,7 @@ class TriggerFlowRuntimeData:
         self._frames = frames
         self._paused = False
         self.resume = resume
+        self._undo: dict[str, Any] | None = None
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -74,22 +77,22 @@ class TriggerFlowRuntimeData:
         return self.execution.result.get_state(key, default)
 
     def set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("set", key, value, emit, self._where(), self._frames)
+        self.execution._write_state("set", key, value, emit, self, self._frames)
 
     async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        await self.execution._async_write_state("set", key, value, emit, self._where(), self._frames)
+        await self.execution._async_write_state("set", key, value, emit, self, self._frames)
 
     def append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("append", key, value, emit, self._where(), self._frames)
+        self.execution._write_state("append", key, value, emit, self, self._frames)
 
     async def async_append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        await self.execution._async_write_state("append", key, value, emit, self._where(), self._frames)
+        await self.execution._async_write_state("append", key, value, emit, self, self._frames)
 
     def del_state(self, key: str, emit: bool = True) -> None:
-        self.execution._write_state("del", key, None, emit, self._where(), self._frames)
+        self.execution._write_state("del", key, None, emit, self, self._frames)
 
     async def async_del_state(self, key: str, emit: bool = True) -> None:
-        await self.execution._async_write_state("del", key, None, emit, self._where(), self._frames)
+        await self.execution._async_write_state("del", key, None, emit, self, self._frames)
 
     @property
     def state(self) -> StateNamespace:

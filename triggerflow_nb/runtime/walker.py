@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
+from time import perf_counter
 from typing import Any
 
 from ..definition.graph import (
@@ -53,6 +54,7 @@ from ..observe import (
     ChunkStarted,
     EventEmitted,
     FanOutProgress,
+    SyncChunkHeldLoop,
 )
 from .activation import Activation
 from .collect import arrive, forget_finished_scope
@@ -70,6 +72,10 @@ _YIELD_EVERY = 1024
 
 # What _choose_arm gives for a hit_all match that ran its matching cases itself.
 _RAN_ALL = -1
+
+# A sync chunk that runs this long without yielding is reported (when watched): the loop, and so
+# the live panel and every other branch, stood still meanwhile.
+SYNC_HOLD_NOTICE_SECONDS = 0.5
 
 # What sync handlers usually return; checked first because inspect.isawaitable is slow.
 _PLAIN_RESULTS = frozenset({type(None), bool, int, float, str, list, dict, tuple})
@@ -106,6 +112,7 @@ class GraphWalker:
     _activations: dict[str, Activation]
     _activation_counter: int
     _joins: dict[tuple[str, str], dict[str, Any]]
+    _failed_chunk: TriggerFlowRuntimeData | None  # the chunk run whose failure ended the execution
 
     def _note_interrupt(self, what: str) -> None:
         raise NotImplementedError
@@ -230,11 +237,13 @@ class GraphWalker:
         node_id = node.id
         self._node_status[node_id] = RUNNING
         channel = self._channel
-        if channel.active:
+        observed = channel.active
+        if observed:
             channel.publish(ChunkStarted(self.id, node_id))
         try:
             if self._semaphore is None:
-                out = fn(data)
+                # Watched, a sync handler is timed: one that holds the loop long freezes the panel.
+                out = self._timed_call(fn, data, node_id) if observed and not is_async else fn(data)
                 if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
                     if self._inline:  # user async code runs in a task of its own (see _start_inline)
                         await leave_inline(out)
@@ -255,12 +264,12 @@ class GraphWalker:
                 channel.publish(ChunkCancelled(self.id, node_id, type(exc).__name__))
             raise
         except TriggerFlowError as exc:
-            self._chunk_failed(node_id, exc)
+            self._chunk_failed(node_id, exc, data)
             if isinstance(exc, InvalidArgumentError):  # says what was wrong, not in which chunk
                 raise ChunkError(node_id, exc) from exc
             raise  # our other errors already name the chunk and the fix
         except Exception as exc:
-            self._chunk_failed(node_id, exc)
+            self._chunk_failed(node_id, exc, data)
             raise ChunkError(node_id, exc) from exc
         self._node_status[node_id] = WAITING if data._paused else DONE
         if channel.active:
@@ -270,10 +279,20 @@ class GraphWalker:
             await self._dispatch_event(node.done_event, out, data._frames)
         return out
 
-    def _chunk_failed(self, node_id: str, exc: BaseException) -> None:
+    def _timed_call(self, fn: Callable[[Any], Any], data: TriggerFlowRuntimeData, node_id: str) -> Any:
+        started = perf_counter()
+        out = fn(data)
+        held = perf_counter() - started
+        if held >= SYNC_HOLD_NOTICE_SECONDS:
+            self._channel.publish(SyncChunkHeldLoop(self.id, node_id, held))
+        return out
+
+    def _chunk_failed(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData | None = None) -> None:
         self._node_status[node_id] = FAILED
+        if data is not None and self._failed_chunk is None:  # the first failure is the one retry() re-runs
+            self._failed_chunk = data
         if self._channel.active:
-            self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}"))
+            self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}", exc))
 
     async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | None:
         """The index of the arm an if/match block takes for ``value``, or None to pass the input on.

@@ -1,0 +1,101 @@
+"""Cell-scoped wiring without a kernel: a stand-in says which cell runs; what one cell forgets leaves
+what other cells wired (a real kernel runs it in tests/notebook_layer/test_cell_wiring.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from triggerflow_nb import FlowDefinitionError, TriggerFlow
+from triggerflow_nb.definition import cell_claims
+
+
+@pytest.fixture
+def cells(monkeypatch):
+    """Pretend IPython runs cells: ``cells.now = "a"`` makes cell a the running one."""
+
+    class Cells:
+        now = ""
+
+    monkeypatch.setattr(cell_claims, "_running_cell", lambda: Cells.now)
+    monkeypatch.setattr(cell_claims, "_flows", type(cell_claims._flows)())
+    return Cells
+
+
+def steps(flow, *names):
+    for name in names:
+        flow.chunk(name=name)(lambda data: data.input)
+
+
+def test_outside_ipython_nothing_is_claimed_and_wiring_only_adds():
+    flow = TriggerFlow(name="plain")
+    steps(flow, "a", "b")
+    flow.to("a").to("b")
+    assert flow._graph.claims.nodes == {} and flow._graph.claims.edges == {}
+    assert flow not in cell_claims.followed_flows()
+
+
+def test_forgetting_a_cell_keeps_what_another_cell_also_wired(cells):
+    cells.now = "make"
+    flow = TriggerFlow(name="shared")
+    steps(flow, "a", "b", "c")
+    cells.now = "one"
+    flow.to("a").to("b")
+    cells.now = "two"
+    flow.to("a").to("c")
+    flow._forget_cell("one")
+    assert flow._graph.edges() == [("$start", "a"), ("a", "c")]
+    assert sorted(flow._graph.nodes) == ["$start", "a", "c"]  # b went with the only edge to it
+    assert flow.start(1) == {}
+
+
+def test_a_block_forgotten_goes_with_its_arms_and_stops_counting_as_open(cells):
+    cells.now = "make"
+    flow = TriggerFlow(name="blocks")
+    steps(flow, "a", "b", "c")
+    cells.now = "wire"
+    flow.to("a").for_each().to("b")  # left open: the cell failed before end_for_each()
+    with pytest.raises(FlowDefinitionError, match="unclosed blocks"):
+        flow._validate_runnable()
+    flow._forget_cell("wire")
+    assert sorted(flow._graph.nodes) == ["$start"] and flow._graph.edges() == []
+    assert flow._open_blocks == set()
+    flow.to("a").for_each().to("c").end_for_each()  # the cell, fixed, runs again
+    assert flow.start([1, 2]) == {}
+    assert sorted(flow._graph.nodes) == ["$start", "a", "c", "for_each@a"]
+
+
+def test_the_cell_that_created_a_flow_never_takes_wiring_out_of_it(cells):
+    cells.now = "all-in-one"
+    flow = TriggerFlow(name="made-here")
+    steps(flow, "a")
+    flow.to("a")
+    flow._forget_cell("all-in-one")  # running that cell again makes a new flow; this one stays whole
+    assert flow._graph.edges() == [("$start", "a")]
+
+
+def test_an_event_listener_forgotten_no_longer_listens(cells):
+    cells.now = "make"
+    flow = TriggerFlow(name="listens")
+    steps(flow, "a", "b")
+    flow.to("a")
+    cells.now = "audit"
+    flow.when("Audit").to("b")
+    assert flow._graph.listeners == {"Audit": ["when:Audit"]}
+    version = flow._graph.version
+    flow._forget_cell("audit")
+    assert flow._graph.listeners == {} and "when:Audit" not in flow._graph.nodes
+    assert flow._graph.version > version  # live graphs redraw
+    assert flow._graph.claims.owned("audit") == (frozenset(), frozenset())
+
+
+def test_the_replaced_line_names_edges_and_lone_nodes():
+    from triggerflow_nb.notebook.cell_wiring import cell_key, replaced_line
+
+    flow = TriggerFlow(name="p")
+    line = replaced_line(flow, frozenset({"a", "b"}), frozenset({("$start", "a"), ("a", "b")}),
+                         frozenset({"a", "c"}), frozenset({("$start", "a"), ("a", "c")}))
+    assert line == "flow 'p': this cell's new wiring replaced its previous run's: removed a → b; added a → c"
+    assert replaced_line(flow, frozenset({"a"}), frozenset(), frozenset({"a"}), frozenset()) is None
+    assert cell_key("abc-1", "x = 1") == "cell:abc-1"
+    assert cell_key(None, "x = 1") == cell_key("", "x = 1") != cell_key(None, "x = 2")
+    assert cell_key(None, "x = 1").startswith("source:")
