@@ -71,7 +71,7 @@ class ExecutionPanel(widgets.VBox):
         self.progress = ProgressSection()
         self.graph = LiveGraph(execution, subscribe=False) if graph else None
         layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
-                              layout=widgets.Layout(align_items="flex-start"))
+                              layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
         parts = [self.header.widget, self.notices.widget, layers, self.progress.widget, self.interrupts.widget,
                  self.stream.widget]
         if self.graph is not None:
