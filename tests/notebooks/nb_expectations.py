@@ -108,6 +108,10 @@ def check_clean_run(name: str, nb: NotebookNode) -> None:
         assert not [o for o in c.outputs if o.output_type == "error"], f"{name}: error in {c.source[:60]!r}"
         if stderr(c) and not any(snippet in c.source for snippet in allowed):
             raise AssertionError(f"{name}: unexpected stderr from {c.source[:60]!r}:\n{stderr(c)}")
+        for data in rich(c):  # what GitHub, nbviewer or a kernel-less Lab show instead of a widget
+            if WIDGET_VIEW in data:
+                assert "text/html" in data and "(children=" not in data["text/plain"], \
+                    f"{name}: a widget without a static fallback in {c.source[:60]!r}: {data['text/plain'][:80]!r}"
 
 
 def check_watch_panel(nb: NotebookNode, snippet: str, *expected_texts: str) -> str:

@@ -45,18 +45,24 @@ from .panel_sections import (
     InterruptRow,
     InterruptsSection,
     NoticesSection,
-    ProgressSection,
     ResourcesSection,
     StateSection,
     StreamSection,
 )
+from .panel_static import panel_bundle
+from .progress import ProgressSection
 from .resume import parse_payload, schedule_resume
+from .static_fallback import StaticFallback
 
 _SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph"})
 
 
-class ExecutionPanel(widgets.VBox):
-    """The live view of one execution. It is a widget: display it, or embed it in another box."""
+class ExecutionPanel(StaticFallback, widgets.VBox):
+    """The live view of one execution. It is a widget: display it, or embed it in another box.
+
+    Its output also carries a static text/html and text/plain of the panel (see static_fallback),
+    refreshed when the execution closes.
+    """
 
     def __init__(self, execution: Any, *, stream_items: int = 20, interval: float = 0.1, graph: bool = True):
         self.execution = execution
@@ -68,7 +74,7 @@ class ExecutionPanel(widgets.VBox):
         self.resources = ResourcesSection()
         self.stream = StreamSection(stream_items)
         self.interrupts = InterruptsSection(self._continue)
-        self.progress = ProgressSection()
+        self.progress = ProgressSection(self.flow)
         self.graph = LiveGraph(execution, subscribe=False) if graph else None
         layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
                               layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
@@ -81,7 +87,6 @@ class ExecutionPanel(widgets.VBox):
         self.continue_tasks: set[Any] = set()  # resumes started by the Continue buttons, until they finish
         self._dirty_all_state = True
         self._dirty: set[str] = set(_SECTIONS)
-        self._fan_outs: dict[str, tuple[str, int, int]] = {}  # activation id -> (node id, done, total)
         self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the execution's events arrive on
         self._coalescer = Coalescer(self._flush, interval)
         self._detachers: list[Any] = []
@@ -105,7 +110,7 @@ class ExecutionPanel(widgets.VBox):
         if kind is StreamItem:
             self._dirty.add("stream")
         elif kind is FanOutProgress:
-            self._fan_outs[event.activation_id] = (event.node_id, event.done, event.total)
+            self.progress.note(event.activation_id, event.node_id, event.done, event.total)
             self._dirty.add("progress")
         elif kind is ChunkStarted or kind is ChunkFinished or kind is ExecutionSettled:
             self._dirty.add("graph")
@@ -166,7 +171,7 @@ class ExecutionPanel(widgets.VBox):
         if "interrupts" in dirty:
             self.interrupts.update(execution)
         if "progress" in dirty:
-            self.progress.update(self._progress_totals())
+            self.progress.update()
         if "resources" in dirty:
             self.resources.update(execution)
         if "flow_data" in dirty:
@@ -175,13 +180,6 @@ class ExecutionPanel(widgets.VBox):
             self.notices.update()
         if "graph" in dirty and self.graph is not None:
             self.graph.refresh()
-
-    def _progress_totals(self) -> dict[str, tuple[int, int]]:
-        totals: dict[str, tuple[int, int]] = {}
-        for node_id, done, total in self._fan_outs.values():
-            previous_done, previous_total = totals.get(node_id, (0, 0))
-            totals[node_id] = (previous_done + done, previous_total + total)
-        return totals
 
     # -- Continue buttons -------------------------------------------------------------------------
 
@@ -210,6 +208,11 @@ class ExecutionPanel(widgets.VBox):
         self._dirty = set(_SECTIONS)
         self._coalescer.flush_now()
         self._detach()
+        self.refresh_static_fallback()
+
+    def static_bundle(self) -> dict[str, str]:
+        return panel_bundle(self.execution, notices=self.notices.entries(), progress=self.progress.lines(),
+                            stream_items=self.stream.limit, graph=self.graph is not None)
 
     def _detach(self) -> None:
         detachers, self._detachers = getattr(self, "_detachers", []), []

@@ -14,6 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..export.html import esc, pretty, preview, table
+from .panel_static import start_input_html
 from .theme import ACCENT, MUTED, lifecycle_badge, notice_colours, status_badge
 
 _MISSING = object()
@@ -43,7 +44,7 @@ class HeaderSection:
     def update(self, execution: Any) -> None:
         lifecycle, status = execution.lifecycle_state, execution.status
         line = (f'<b>{esc(execution.flow.name)}</b> <code style="font-size:11px">{esc(execution.id)}</code>'
-                f"{lifecycle_badge(lifecycle)}{status_badge(status)}")
+                f"{lifecycle_badge(lifecycle)}{status_badge(status)}{start_input_html(execution)}")
         meta = execution.result.get_meta()
         if meta.get("close_reason"):
             line += f'<div style="color:{MUTED};font-size:11px">{esc(meta["close_reason"])}</div>'
@@ -201,25 +202,6 @@ class InterruptsSection:
         self.widget.layout.display = "" if pending else "none"
 
 
-class ProgressSection:
-    """One bar per batch/for_each node: items done over items started, summed over its runs."""
-
-    def __init__(self) -> None:
-        self.bars: dict[str, widgets.IntProgress] = {}
-        self.widget = widgets.VBox()
-
-    def update(self, totals: dict[str, tuple[int, int]]) -> None:
-        for node_id, (done, total) in totals.items():
-            bar = self.bars.get(node_id)
-            if bar is None:
-                bar = self.bars[node_id] = widgets.IntProgress(
-                    min=0, description=node_id[:24], style={"description_width": "initial"})
-            bar.max = max(total, 1)
-            bar.value = done
-            bar.bar_style = "success" if done >= total else "info"
-        self.widget.children = tuple(self.bars.values())
-
-
 class NoticesSection:
     """Errors and warnings that teach: rejected state writes, failed chunks, flow_data races."""
 
@@ -234,6 +216,10 @@ class NoticesSection:
     def set_standing(self, topic: str, text: str) -> None:
         self._standing[topic] = text
 
+    def entries(self) -> list[tuple[str, str]]:
+        """(level, text) of what the section shows: standing warnings first, then the latest notices."""
+        return [("warning", text) for text in self._standing.values()] + list(self._notices)
+
     def update(self) -> None:
         parts = [_notice("warning", text) for text in self._standing.values()]
         parts += [_notice(level, text) for level, text in self._notices]
@@ -242,5 +228,5 @@ class NoticesSection:
 
 def _notice(level: str, text: str) -> str:
     (background, ink), mark = notice_colours(level), ("✖" if level == "error" else "⚠")
-    return (f'<div class="tf-notice" style="background:{background};color:{ink};padding:4px 8px;margin:2px 0;border-radius:4px;'
-            f'font-size:12px;white-space:pre-wrap">{mark} {esc(text)}</div>')
+    return (f'<div class="tf-notice" style="background:{background};color:{ink};padding:4px 8px;margin:2px 0;'
+            f'border-radius:4px;font-size:12px;white-space:pre-wrap">{mark} {esc(text)}</div>')
