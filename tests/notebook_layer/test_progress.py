@@ -57,7 +57,7 @@ def test_a_section_times_a_block_from_its_start_and_freezes_at_its_end(comm_log)
     clock.now = 3.2
     section.note("a1", "for_each@items", 8, 20)
     section.update()
-    assert section.meters["for_each@items"].value.endswith(">8/20 [00:03<00:04, 2.5 it/s]</span>")
+    assert section.meters["for_each@items"].value.endswith(">8/20 [00:03&lt;00:04, 2.5 it/s]</span>")
     assert (section.bars["for_each@items"].value, section.bars["for_each@items"].max) == (8, 20)
     assert section.bars["for_each@items"].bar_style == "info"
     clock.now = 5.0  # no event: the elapsed time still moves on, the rate drops

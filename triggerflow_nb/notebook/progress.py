@@ -17,6 +17,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..export.html import esc
+
 
 def clock_text(seconds: float) -> str:
     """``MM:SS``, or ``H:MM:SS`` from an hour on (tqdm's way)."""
@@ -125,7 +127,7 @@ class ProgressSection:
             bar.value = block.done
             bar.bar_style = "success" if block.finished else "info"
             self.meters[node_id].value = (f'<span style="font-family:var(--jp-code-font-family, monospace);'
-                                          f'font-size:12px">{meter_text(block.done, block.total, block.elapsed)}'
+                                          f'font-size:12px">{esc(meter_text(block.done, block.total, block.elapsed))}'
                                           f"</span>")
         rows = tuple(self._rows.values())
         if self.widget.children != rows:
