@@ -48,10 +48,14 @@ STARTUP_TIMEOUT = 60   # seconds a kernel may take to start
 # a live panel also updates between cells (its execution's tasks keep running on the
 # kernel's loop), which a real front end receives and nbclient drops. Asking the kernel
 # at the end stores what a person looking at the notebook would see, as JupyterLab's
-# "save widget state" does. The short sleep lets pending coalesced updates flush first.
+# "save widget state" does. The short sleep lets pending coalesced updates flush first. The
+# static fallbacks of our widgets (text/html, text/plain) are refreshed the same way: an
+# execution closed between cells updated them under no cell nbclient was listening to.
 _WIDGET_STATE_PROBE = """\
 import asyncio as _tfnb_asyncio, json as _tfnb_json, sys as _tfnb_sys
 await _tfnb_asyncio.sleep(0.5)
+if "triggerflow_nb.notebook.static_fallback" in _tfnb_sys.modules:
+    _tfnb_sys.modules["triggerflow_nb.notebook.static_fallback"].refresh_all()
 if "ipywidgets" in _tfnb_sys.modules:
     print(_tfnb_json.dumps(_tfnb_sys.modules["ipywidgets"].Widget.get_manager_state(drop_defaults=False)))
 """
@@ -155,11 +159,11 @@ def _error_detail(cell: NotebookNode | None, exc: Exception) -> str:
 
 
 def to_html(nb: NotebookNode) -> str:
-    """nbconvert's lab template; a notebook with stored widget state gets it embedded."""
-    from nbconvert import HTMLExporter
+    """nbconvert's lab template with the widget state embedded and each widget's static
+    fallback kept next to it, so the page reads the same offline (see export.notebook_html)."""
+    from triggerflow_nb.export.notebook_html import notebook_to_html
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    return body
+    return notebook_to_html(nb)
 
 
 def write_outputs(nb: NotebookNode, name: str, out: Path) -> tuple[Path, Path]:

@@ -130,6 +130,13 @@ class TriggerFlowExecution(Execution):
 
         return watch(self, **options)
 
+    def _ipython_display_(self) -> None:
+        """An execution as a cell's last value (or passed to ``display``) shows its live panel.
+
+        The panel's output carries a static HTML/text fallback too, for viewers without widgets.
+        """
+        self.watch()._ipython_display_()
+
 
 def _can_prompt() -> bool:
     """True inside a Jupyter kernel; never imports IPython just to find out."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -54,14 +55,35 @@ def test_candidates_skip_private_names_modules_and_ipython_internals(namespace):
     assert candidate_names(namespace) == ["cache", "backup_db", "db", "legacy_db", "app_log"]
 
 
-def test_the_same_name_ranks_first_then_the_same_type_then_the_same_class_name(namespace):
+def test_candidates_skip_classes_and_functions_unless_asked(namespace):
+    namespace.update({"Database": Database, "helper": lambda: 1, "make": functools.partial(Database, "x"),
+                      "length": len, "bound": Database("y").__init__})
+    assert candidate_names(namespace) == ["cache", "backup_db", "db", "legacy_db", "app_log"]
+    assert candidate_names(namespace, definitions=True) == [
+        "cache", "backup_db", "db", "legacy_db", "app_log", "os", "Database", "helper", "make", "length", "bound"]
+
+
+def test_the_recorded_type_ranks_first_then_the_same_class_name_then_the_same_key_name(namespace):
     assert rank_candidates("db", MISSING["db"]["type"], namespace) == [
         "db", "backup_db", "legacy_db", "app_log", "cache"]
     assert rank_candidates("logger", "logging.Logger", namespace) == [
         "app_log", "backup_db", "cache", "db", "legacy_db"]
-    # the same name wins even over the right type
+    # a variable named like the key but of another type comes after every one of the right type
     namespace["logger"] = "not a logger"
+    assert rank_candidates("logger", "logging.Logger", namespace)[:2] == ["app_log", "logger"]
+    # among the right type, the one named like the key first
+    namespace["logger"] = logging.getLogger("other")
     assert rank_candidates("logger", "logging.Logger", namespace)[:2] == ["logger", "app_log"]
+
+
+def test_a_function_of_the_recorded_type_is_offered_without_asking(namespace):
+    def notify(message):
+        return message
+
+    namespace.update({"notify": notify, "Database": Database})
+    assert rank_candidates("callback", "function", namespace) == [
+        "notify", "app_log", "backup_db", "cache", "db", "legacy_db"]
+    assert "Database" in rank_candidates("callback", "function", namespace, definitions=True)
 
 
 def test_the_dropdowns_offer_the_ranked_variables_with_their_types(namespace):
@@ -74,6 +96,65 @@ def test_the_dropdowns_offer_the_ranked_variables_with_their_types(namespace):
     assert db_row.dropdown.options[2][0] == "legacy_db  (elsewhere.Database)"
     assert db_row.dropdown.value == "db" and log_row.dropdown.value == "app_log"
     assert "logging.Logger" in log_row.label.value
+
+
+def test_a_variable_of_another_type_asks_before_it_is_used(namespace):
+    received = []
+    prompt = show_reinjection_prompt(object(), {"db": MISSING["db"]}, received.append, namespace=namespace)
+    row = prompt.rows["db"]
+    row.dropdown.value = "cache"
+    row.button.click()
+    assert received == [] and "db" not in prompt.chosen  # not injected: a warning instead of a green check
+    assert row.button.description == "Use anyway" and row.button.button_style == "warning"
+    assert "⚠ cache is a dict, but the saved execution used a notebook_layer.test_reinject.Database" in row.status.value
+    assert "✔" not in row.status.value
+    row.dropdown.value = "legacy_db"  # another choice: the warning was about the other one
+    assert row.button.description == "Inject" and row.status.value == ""
+    row.button.click()
+    assert row.button.description == "Use anyway" and "legacy_db is a elsewhere.Database" in row.status.value
+    row.button.click()  # use anyway
+    assert received[0]["db"] is namespace["legacy_db"] and "✔ legacy_db" in row.status.value
+
+
+def test_the_right_type_injects_at_once_and_an_unrecorded_type_never_warns(namespace):
+    received = []
+    missing = {"db": MISSING["db"], "blob": {"type": "unknown", "level": "execution", "managed": False}}
+    prompt = show_reinjection_prompt(object(), missing, received.append, namespace=namespace)
+    prompt.rows["db"].button.click()
+    prompt.rows["blob"].dropdown.value = "cache"
+    prompt.rows["blob"].button.click()
+    assert received[0]["db"] is namespace["db"] and received[0]["blob"] is namespace["cache"]
+
+
+def test_the_checkbox_offers_modules_classes_and_functions(namespace):
+    namespace["Database"] = Database
+    prompt = show_reinjection_prompt(object(), {"db": MISSING["db"]}, lambda objects: None, namespace=namespace)
+    row = prompt.rows["db"]
+    assert "Database" not in [value for _label, value in row.dropdown.options]
+    prompt.definitions_box.value = True
+    assert [value for _label, value in row.dropdown.options] == [
+        "db", "backup_db", "legacy_db", "Database", "app_log", "cache", "os"]
+    assert row.dropdown.value == "db"  # still the best match
+
+
+def test_the_prompt_falls_back_to_text_that_says_how_to_inject_in_code(namespace):
+    prompt = show_reinjection_prompt(type("E", (), {"id": "abc"})(), MISSING, lambda objects: None,
+                                     namespace=namespace)
+    bundle = prompt._repr_mimebundle_()
+    assert bundle["text/plain"] == (
+        "Execution abc needs 2 live objects that a save cannot keep; with a kernel, pick notebook variables here, "
+        "or pass them in code: load(saved, runtime_resources={'db': ..., 'logger': ...})\n"
+        "  db: notebook_layer.test_reinject.Database (missing)\n"
+        "  logger: logging.Logger (missing)"
+    )
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "<code>logging.Logger</code>" in bundle["text/html"]
+    prompt.rows["db"].button.click()
+    prompt.rows["logger"].button.click()
+    assert prompt._repr_mimebundle_()["text/plain"].splitlines() == [
+        "Execution abc was loaded with its live objects re-injected.",
+        "  db: notebook_layer.test_reinject.Database (injected)",
+        "  logger: logging.Logger (injected)",
+    ]
 
 
 def test_injecting_every_key_finishes_with_the_very_objects(namespace):

@@ -22,7 +22,7 @@ _TAG = re.compile(r"<[^>]*>")
 
 # Cells allowed to write to stderr: flow_data warns on every call, on purpose.
 STDERR_ALLOWED = {
-    "02_state_flow_data_resources": ['data.set_flow_data("customer", data.input)'],
+    "02_state_flow_data_resources": ['ana_run.async_start("Ana")'],
 }
 
 
@@ -108,6 +108,10 @@ def check_clean_run(name: str, nb: NotebookNode) -> None:
         assert not [o for o in c.outputs if o.output_type == "error"], f"{name}: error in {c.source[:60]!r}"
         if stderr(c) and not any(snippet in c.source for snippet in allowed):
             raise AssertionError(f"{name}: unexpected stderr from {c.source[:60]!r}:\n{stderr(c)}")
+        for data in rich(c):  # what GitHub, nbviewer or a kernel-less Lab show instead of a widget
+            if WIDGET_VIEW in data:
+                assert "text/html" in data and "(children=" not in data["text/plain"], \
+                    f"{name}: a widget without a static fallback in {c.source[:60]!r}: {data['text/plain'][:80]!r}"
 
 
 def check_watch_panel(nb: NotebookNode, snippet: str, *expected_texts: str) -> str:
@@ -162,13 +166,26 @@ def check_01_quickstart(nb: NotebookNode) -> None:
 
 
 def check_02_state_flow_data_resources(nb: NotebookNode) -> None:
-    clobbered = cell(nb, 'data.set_flow_data("customer", data.input)')
+    clobbered = cell(nb, 'ana_run.async_start("Ana")')
     assert stdout(clobbered) == (
         "Ana's run: {'greeting': 'hello Bo'}\n"
         "Bo's run:  {'greeting': 'hello Bo'}\n"
     )
     warnings = stderr(clobbered)
     assert warnings.count("RuntimeWarning: flow_data is shared by every execution") == 4, warnings
+
+    # The two panels side by side: each ends closed, with the race named, and so does the fallback.
+    row = cell(nb, "side_by_side(ana_run.watch(), bo_run.watch())")
+    (row_view,) = widget_views(row)
+    panels = [s for s in widget_subtree(nb, row_view) if s.get("_model_name") == "VBoxModel"
+              and len(s.get("children", [])) >= 6]
+    assert len(panels) == 2, "the row holds two panels"
+    row_text = widget_text(nb, row_view)
+    assert row_text.count("closed completed") == 2 and row_text.count("flow_data race: execution") == 2, row_text
+    assert state_shown(row_text, "greeting", "hello Bo") and state_shown(row_text, "customer", "Bo")
+    (fallback,) = [d["text/plain"] for d in rich(row)]
+    assert fallback.count("· closed · completed") == 2 and fallback.count("⚠ flow_data race: execution") == 2
+    assert fallback.count('  greeting = "hello Bo"') == 2 and 'input: "Ana"' in fallback
 
     assert stdout(cell(nb, 'await data.async_set_state("customer", data.input)')) == (
         "Ana's run: {'customer': 'Ana', 'greeting': 'hello Ana'}\n"
@@ -289,7 +306,11 @@ def check_04_patterns(nb: NotebookNode) -> None:
     panel = check_watch_panel(nb, "translator.create_execution(auto_close=False)",
                               "runtime stream 12 items", "good night -> thgin doog", "closed")
     bars = [s for s in widget_subtree(nb, panel) if s.get("_model_name") in ("IntProgressModel", "FloatProgressModel")]
-    assert [(b["value"], b["max"]) for b in bars] == [(12, 12)], "the for_each progress bar did not end at 12 of 12"
+    assert [(b["value"], b["max"], b["description"]) for b in bars] == [(12, 12, "translate_each")], \
+        "the for_each progress bar did not end at 12 of 12"
+    # 12 items of 0.3-0.45 s, two at a time: slow enough to watch, and the meter says so
+    meter = re.search(r"12/12 \[00:0(\d)<00:00, (\d+(?:\.\d+)?) it/s\]", widget_text(nb, panel))
+    assert meter and 2 <= int(meter.group(1)) <= 5 and 2 <= float(meter.group(2)) <= 6.5, widget_text(nb, panel)
     check_graph(nb, 'desk = TriggerFlow(name="desk")', "receive_ticket", "file_ticket", "summarizer")
     assert stdout(cell(nb, "snapshot = desk.start(")) == (
         "ticket: My order arrived broken. The box was wet. I would like a replacement.\n"

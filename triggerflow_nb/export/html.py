@@ -48,8 +48,9 @@ def esc(text: Any) -> str:
 def table(headers: list[str], rows: list[list[str]], empty: str) -> str:
     """An HTML table from already-escaped cells; ``empty`` (plain text) when there are no rows."""
     if not rows:
-        return f'<div style="color:#718096;font-style:italic">{esc(empty)}</div>'
-    head = "".join(f'<th style="text-align:left;padding:2px 8px 2px 0">{esc(h)}</th>' for h in headers)
+        return f'<div style="color:var(--jp-ui-font-color2, #718096);font-style:italic">{esc(empty)}</div>'
+    head = "".join(f'<th style="text-align:left;padding:2px 8px 2px 0;border-bottom:1px solid '
+                   f'var(--jp-border-color2, #e0e0e0)">{esc(h)}</th>' for h in headers)
     body = "".join(
         "<tr>" + "".join(f'<td style="padding:2px 8px 2px 0;vertical-align:top">{cell}</td>' for cell in row)
         + "</tr>"
@@ -57,7 +58,3 @@ def table(headers: list[str], rows: list[list[str]], empty: str) -> str:
     )
     return f'<table style="border-collapse:collapse;font-size:12px"><tr>{head}</tr>{body}</table>'
 
-
-def badge(text: str, colour: str) -> str:
-    return (f'<span style="background:{colour};border-radius:8px;padding:1px 8px;margin-left:4px;'
-            f'font-size:11px">{esc(text)}</span>')

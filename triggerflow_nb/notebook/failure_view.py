@@ -66,7 +66,8 @@ class FailureRow:
         raised = user_error(error) if error is not None else None
         where = where_raised(raised) if raised is not None else None
         at = f" at {where}" if where else ""
-        line = f"✖ chunk {node_id!r} failed{at}: {summary}"
+        self.text = f"chunk {node_id!r} failed{at}: {summary}"
+        line = f"✖ {self.text}"
         details = ""
         if raised is not None:
             details = (f'<details><summary style="cursor:pointer;font-size:11px">traceback (your code)</summary>'
@@ -94,6 +95,10 @@ class FailuresSection:
 
     def clear(self) -> None:
         self.rows = {}
+
+    def entries(self) -> list[tuple[str, str]]:
+        """(level, text) per failed chunk, for the static fallback (which adds the ✖ itself)."""
+        return [("error", row.text) for row in self.rows.values()]
 
     def update(self, execution: Any) -> None:
         retryable = execution.retryable_chunk()

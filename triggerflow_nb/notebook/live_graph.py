@@ -28,6 +28,8 @@ from ..observe import (
     InterruptResumed,
 )
 from .coalesce import Coalescer
+from .panel_static import graph_bundle
+from .static_fallback import StaticFallback
 
 _STATUS_EVENTS = (ChunkStarted, ChunkFinished, ChunkFailed, InterruptOpened, InterruptResumed, FanOutProgress)
 
@@ -84,12 +86,13 @@ def layout_flow(flow: Any, id_prefix: str) -> StatusLayout:
     return StatusLayout(svg, fills, label_ends)
 
 
-class LiveGraph(widgets.HTML):
+class LiveGraph(StaticFallback, widgets.HTML):
     """The flow's graph, recoloured as the execution runs.
 
     With ``subscribe=True`` it follows the execution by itself (coalesced to at most one
     redraw per ``interval``); the watch panel passes ``subscribe=False`` and calls
-    ``refresh()`` from its own coalesced flush.
+    ``refresh()`` from its own coalesced flush. Displayed on its own, its output also carries
+    the coloured graph as static HTML/text (refreshed when the execution closes).
     """
 
     def __init__(self, execution: Any, *, subscribe: bool = True, interval: float = 0.1):
@@ -139,6 +142,10 @@ class LiveGraph(widgets.HTML):
         elif isinstance(event, ExecutionClosed):
             self._coalescer.flush_now()
             self.stop()
+            self.refresh_static_fallback()
+
+    def static_bundle(self) -> dict[str, str]:
+        return graph_bundle(self.execution)
 
     def stop(self) -> None:
         """Stop following the execution (the picture stays as it is)."""

@@ -51,20 +51,26 @@ from .panel_sections import (
     InterruptRow,
     InterruptsSection,
     NoticesSection,
-    ProgressSection,
     ResourcesSection,
     StateSection,
     StreamSection,
 )
+from .panel_static import panel_bundle
+from .progress import ProgressSection
 from .resume import parse_payload, schedule_call, schedule_resume
 from .run_counts import RunCountsSection
+from .static_fallback import StaticFallback
 
 _SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph",
                        "failures"})
 
 
-class ExecutionPanel(widgets.VBox):
-    """The live view of one execution. It is a widget: display it, or embed it in another box."""
+class ExecutionPanel(StaticFallback, widgets.VBox):
+    """The live view of one execution. It is a widget: display it, or embed it in another box.
+
+    Its output also carries a static text/html and text/plain of the panel (see static_fallback),
+    refreshed when the execution closes.
+    """
 
     def __init__(self, execution: Any, *, stream_items: int = 20, interval: float = 0.1, graph: bool = True):
         self.execution = execution
@@ -79,13 +85,13 @@ class ExecutionPanel(widgets.VBox):
         self.resources = ResourcesSection()
         self.stream = StreamSection(stream_items)
         self.interrupts = InterruptsSection(self._continue)
-        self.progress = ProgressSection()
+        self.progress = ProgressSection(self.flow)
         self.graph = LiveGraph(execution, subscribe=False) if graph else None
         self.run_counts = RunCountsSection(counted_from_start=not execution._started)
         layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
-                              layout=widgets.Layout(align_items="flex-start"))
+                              layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
         parts = [self.header.widget, self.countdown.widget, self.failures.widget, self.notices.widget, layers,
-                  self.progress.widget, self.interrupts.widget,
+                 self.progress.widget, self.interrupts.widget,
                  self.stream.widget]
         parts.append(self.run_counts.widget)
         if self.graph is not None:
@@ -95,8 +101,7 @@ class ExecutionPanel(widgets.VBox):
         self.continue_tasks: set[Any] = set()  # resumes started by the Continue buttons, until they finish
         self._dirty_all_state = True
         self._dirty: set[str] = set(_SECTIONS)
-        # activation id -> (node id, done, total); open ones (e.g. paused items) show from the start
-        self._fan_outs: dict[str, tuple[str, int, int]] = execution.fan_out_progress()
+        self.progress.replace_all(execution.fan_out_progress())  # open ones (e.g. paused items) show at once
         self._home_loop: asyncio.AbstractEventLoop | None = None  # the loop the execution's events arrive on
         self._coalescer = Coalescer(self._flush, interval)
         self._detachers: list[Any] = []
@@ -120,7 +125,7 @@ class ExecutionPanel(widgets.VBox):
         if kind is StreamItem:
             self._dirty.add("stream")
         elif kind is FanOutProgress:
-            self._fan_outs[event.activation_id] = (event.node_id, event.done, event.total)
+            self.progress.note(event.activation_id, event.node_id, event.done, event.total)
             self._dirty.add("progress")
         elif kind is ChunkStarted:
             self.run_counts.started(event.node_id)
@@ -174,7 +179,7 @@ class ExecutionPanel(widgets.VBox):
             self._dirty.add("notices")
             return True
         # ExecutionReplaced: a load or a retry; nothing shown so far holds any more
-        self._fan_outs = self.execution.fan_out_progress()
+        self.progress.replace_all(self.execution.fan_out_progress())
         if event.cause == "retry":
             self.failures.clear()
             self.notices.add("warning", "retrying: the failed chunk runs again from the state before it")
@@ -219,7 +224,7 @@ class ExecutionPanel(widgets.VBox):
         if "interrupts" in dirty:
             self.interrupts.update(execution)
         if "progress" in dirty:
-            self.progress.update(self._progress_totals())
+            self.progress.update()
         if "resources" in dirty:
             self.resources.update(execution)
         if "flow_data" in dirty:
@@ -234,13 +239,6 @@ class ExecutionPanel(widgets.VBox):
             self.run_counts.update()
             if self.graph is not None:
                 self.graph.refresh(self.run_counts.counts)
-
-    def _progress_totals(self) -> dict[str, tuple[int, int]]:
-        totals: dict[str, tuple[int, int]] = {}
-        for node_id, done, total in self._fan_outs.values():
-            previous_done, previous_total = totals.get(node_id, (0, 0))
-            totals[node_id] = (previous_done + done, previous_total + total)
-        return totals
 
     # -- Continue buttons -------------------------------------------------------------------------
 
@@ -287,8 +285,14 @@ class ExecutionPanel(widgets.VBox):
         self._dirty_all_state = True
         self._dirty = set(_SECTIONS)
         self._coalescer.flush_now()
-        if self.execution.retryable_chunk() is None:
+        if self.execution.retryable_chunk() is None:  # a retry reopens it: keep listening
             self._detach()
+        self.refresh_static_fallback()
+
+    def static_bundle(self) -> dict[str, str]:
+        return panel_bundle(self.execution, notices=self.failures.entries() + self.notices.entries(),
+                            progress=self.progress.lines(),
+                            stream_items=self.stream.limit, graph=self.graph is not None)
 
     def _detach(self) -> None:
         detachers, self._detachers = getattr(self, "_detachers", []), []

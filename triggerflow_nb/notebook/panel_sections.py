@@ -13,25 +13,25 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..export.html import badge, esc, pretty, preview, table
+from ..export.html import esc, pretty, preview, table
+from .panel_static import start_input_html
+from .theme import ACCENT, MUTED, lifecycle_badge, notice_colours, status_badge
 
 _MISSING = object()
 
-STATUS_BADGES = {
-    "created": "#e2e8f0", "running": "#ffe08a", "waiting": "#a9d6f5", "idle": "#edf2f7",
-    "completed": "#b7e4c7", "failed": "#f4a6a6", "cancelled": "#d9d9d9",
-}
-LIFECYCLE_BADGES = {"open": "#c6f6d5", "sealed": "#feebc8", "closed": "#e2e8f0"}
 
+def _column(basis: str = "260px") -> widgets.Layout:
+    """The layout of one of the three layer columns (a fresh one each: layouts are widgets).
 
-
-def _column() -> widgets.Layout:
-    """The layout of one of the three side-by-side layer columns (a fresh one each: layouts are widgets)."""
-    return widgets.Layout(flex="1 1 0", min_width="220px", margin="0 8px 0 0", overflow="auto")
+    The row they sit in wraps: a column never shrinks below ``basis`` (``auto``: its content's
+    width), so on a narrow page the last columns move to a line of their own instead of
+    being cut.
+    """
+    return widgets.Layout(flex=f"1 1 {basis}", min_width="240px", margin="0 12px 4px 0", overflow="auto")
 
 
 def _heading(title: str, note: str = "") -> str:
-    extra = f' <span style="color:#b7791f;font-size:11px">{esc(note)}</span>' if note else ""
+    extra = f' <span style="color:{ACCENT};font-size:11px">{esc(note)}</span>' if note else ""
     return f'<div style="font-weight:600;margin:4px 0">{esc(title)}{extra}</div>'
 
 
@@ -44,11 +44,10 @@ class HeaderSection:
     def update(self, execution: Any) -> None:
         lifecycle, status = execution.lifecycle_state, execution.status
         line = (f'<b>{esc(execution.flow.name)}</b> <code style="font-size:11px">{esc(execution.id)}</code>'
-                f"{badge(lifecycle, LIFECYCLE_BADGES.get(lifecycle, '#e2e8f0'))}"
-                f"{badge(status, STATUS_BADGES.get(status, '#e2e8f0'))}")
+                f"{lifecycle_badge(lifecycle)}{status_badge(status)}{start_input_html(execution)}")
         meta = execution.result.get_meta()
         if meta.get("close_reason"):
-            line += f'<div style="color:#4a5568;font-size:11px">{esc(meta["close_reason"])}</div>'
+            line += f'<div style="color:{MUTED};font-size:11px">{esc(meta["close_reason"])}</div>'
         self.widget.value = f"<div>{line}</div>"
 
 
@@ -74,7 +73,7 @@ class StateSection:
         self.widget = widgets.VBox(
             children=(widgets.HTML(_heading("state", "this execution; saved")), self.table, self.picker,
                       self.detail),
-            layout=_column(),
+            layout=_column("300px"),
         )
 
     def update(self, keys: Iterable[str] | None) -> None:
@@ -94,7 +93,7 @@ class StateSection:
                 for key, text in list(self.previews.items())[: self.MAX_ROWS]]
         more = len(self.previews) - len(rows)
         self.table.value = table(["key", "value"], rows, "no state yet") + (
-            f'<div style="color:#718096;font-size:11px">… and {more} more keys: pick one below</div>'
+            f'<div style="color:{MUTED};font-size:11px">… and {more} more keys: pick one below</div>'
             if more > 0 else "")
         names = tuple(self.previews)
         chosen = self.picker.value
@@ -127,7 +126,7 @@ class StateSection:
 
 class FlowDataSection:
     def __init__(self) -> None:
-        self.widget = widgets.HTML(layout=_column())
+        self.widget = widgets.HTML(layout=_column("220px"))
 
     def update(self, flow: Any) -> None:
         values = flow.peek_flow_data()
@@ -138,7 +137,8 @@ class FlowDataSection:
 
 class ResourcesSection:
     def __init__(self) -> None:
-        self.widget = widgets.HTML(layout=_column())
+        # As wide as its table: the resource types are the lesson, so they wrap to a new line, never clip.
+        self.widget = widgets.HTML(layout=_column("auto"))
 
     def update(self, execution: Any) -> None:
         described = execution.runtime_resources.describe()
@@ -172,7 +172,7 @@ class InterruptRow:
         self.interrupt_id = interrupt["id"]
         self.info = widgets.HTML(
             f"<b>{esc(interrupt.get('type'))}</b> in <code>{esc(interrupt.get('chunk'))}</code> "
-            f"<span style='color:#718096;font-size:11px'>id {esc(self.interrupt_id)}, "
+            f"<span style='color:{MUTED};font-size:11px'>id {esc(self.interrupt_id)}, "
             f"resumes to {esc(preview(interrupt.get('resume_to'), 40))}</span><br>"
             f"payload: <code>{esc(preview(interrupt.get('payload'), 200))}</code>"
         )
@@ -202,25 +202,6 @@ class InterruptsSection:
         self.widget.layout.display = "" if pending else "none"
 
 
-class ProgressSection:
-    """One bar per batch/for_each node: items done over items started, summed over its runs."""
-
-    def __init__(self) -> None:
-        self.bars: dict[str, widgets.IntProgress] = {}
-        self.widget = widgets.VBox()
-
-    def update(self, totals: dict[str, tuple[int, int]]) -> None:
-        for node_id, (done, total) in totals.items():
-            bar = self.bars.get(node_id)
-            if bar is None:
-                bar = self.bars[node_id] = widgets.IntProgress(
-                    min=0, description=node_id[:24], style={"description_width": "initial"})
-            bar.max = max(total, 1)
-            bar.value = done
-            bar.bar_style = "success" if done >= total else "info"
-        self.widget.children = tuple(self.bars.values())
-
-
 class NoticesSection:
     """Errors and warnings that teach: rejected state writes, failed chunks, flow_data races."""
 
@@ -235,6 +216,10 @@ class NoticesSection:
     def set_standing(self, topic: str, text: str) -> None:
         self._standing[topic] = text
 
+    def entries(self) -> list[tuple[str, str]]:
+        """(level, text) of what the section shows: standing warnings first, then the latest notices."""
+        return [("warning", text) for text in self._standing.values()] + list(self._notices)
+
     def update(self) -> None:
         parts = [_notice("warning", text) for text in self._standing.values()]
         parts += [_notice(level, text) for level, text in self._notices]
@@ -242,6 +227,6 @@ class NoticesSection:
 
 
 def _notice(level: str, text: str) -> str:
-    colour, mark = ("#fed7d7", "✖") if level == "error" else ("#fefcbf", "⚠")
-    return (f'<div style="background:{colour};padding:4px 8px;margin:2px 0;border-radius:4px;'
-            f'font-size:12px;white-space:pre-wrap">{mark} {esc(text)}</div>')
+    (background, ink), mark = notice_colours(level), ("✖" if level == "error" else "⚠")
+    return (f'<div class="tf-notice" style="background:{background};color:{ink};padding:4px 8px;margin:2px 0;'
+            f'border-radius:4px;font-size:12px;white-space:pre-wrap">{mark} {esc(text)}</div>')

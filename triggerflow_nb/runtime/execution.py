@@ -141,6 +141,7 @@ class Execution(GraphWalker):
         self._cancelled_at_close: list[Interrupt] = []  # interrupts the close cancelled (retry() revives them)
         self.created_at = time.time()
         self.started_at: float | None = None
+        self.start_input: Any = None  # the value the last start() began with (for the notebook panel)
         self.closed_at: float | None = None
         self.loaded_from: str | None = None  # the id of the execution a load() restored into this one
         self.result = ExecutionResult(self)
@@ -384,6 +385,7 @@ class Execution(GraphWalker):
         return self
 
     def _begin(self, value: Any) -> Coroutine[Any, Any, None]:
+        self.start_input = value
         self._publish(ExecutionStarted(self.id, value))
         return self._walk(START_ID, value, (), from_successors=True)
 
