@@ -25,6 +25,7 @@ from .errors import (
 )
 from .execution import TriggerFlowExecution
 from .flow import TriggerFlow
+from .reproducibility import reproducible
 from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
 
 __version__ = "0.1.0"
@@ -56,5 +57,5 @@ __all__ = [
     "MissingResourceError",
     "PauseNotSupportedError", "SaveError", "SchemaVersionError", "SnapshotError", "StateSerializationError",
     "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
-    "execution_environment", "watch",
+    "execution_environment", "reproducible", "watch",
 ]
