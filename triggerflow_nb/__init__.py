@@ -31,6 +31,16 @@ from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
 __version__ = "0.1.0"
 
 
+def _name_cells_in_warnings() -> None:
+    # Inside IPython, warnings from a cell say "Cell In[3], line 6" instead of a temp file path.
+    from .notebook.cell_warnings import install
+
+    install()
+
+
+_name_cells_in_warnings()
+
+
 def watch(execution: TriggerFlowExecution, **options):
     """Show a live ipywidgets panel for ``execution`` (the same as ``execution.watch()``)."""
     return execution.watch(**options)
