@@ -139,7 +139,27 @@ def execute_notebook(path: Path, workdir: Path, *, kernel_name: str = "python3",
         raise NotebookRunError(path, index, nb.cells[index].source, _error_detail(nb.cells[index], exc), nb) from exc
     seconds = time.perf_counter() - started
     _store_final_widget_state(nb, nb.cells.pop())
+    for cell in nb.cells:
+        _merge_stream_pieces(cell)
     return RunResult(path, nb, seconds)
+
+
+def _merge_stream_pieces(cell: NotebookNode) -> None:
+    """One output for each run of consecutive prints to the same stream, as JupyterLab shows and saves them.
+
+    The kernel sends a stream in pieces as its buffer is flushed (every 0.2 s or so), so how a
+    cell's output is cut depends on timing; what it says does not.
+    """
+    merged: list[NotebookNode] = []
+    for output in cell.get("outputs", []):
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    if "outputs" in cell:
+        cell["outputs"] = merged
 
 
 def _store_final_widget_state(nb: NotebookNode, probe: NotebookNode) -> None:
