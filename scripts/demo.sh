@@ -7,7 +7,13 @@
 #   bash scripts/demo.sh 01_quickstart    # only the ones named
 #
 # Exits non-zero if a notebook fails, after printing the failing cell and its traceback.
+#
+# The kernels run in triggerflow_nb's reproducible mode (seeded ids, no wall-clock times
+# shown), so two runs write the same outputs: TRIGGERFLOW_NB_REPRODUCIBLE=<seed> picks
+# another seed, an empty value turns the mode off. Add --twice to check it: each notebook
+# runs again in a fresh kernel and any output that differs fails the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
+export TRIGGERFLOW_NB_REPRODUCIBLE="${TRIGGERFLOW_NB_REPRODUCIBLE-0}"
 exec .venv/bin/python scripts/run_notebooks.py --out build/demo "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Run notebooks top to bottom in a real Jupyter kernel, then save them executed and as HTML.
 
-    python scripts/run_notebooks.py [--out build/demo] [--kernel python3] [NOTEBOOK ...]
+    python scripts/run_notebooks.py [--out build/demo] [--kernel python3] [--twice] [NOTEBOOK ...]
 
 With no NOTEBOOK arguments it runs every ``notebooks/*.ipynb`` in name order. Each
 notebook runs in a fresh kernel whose working directory is ``--out`` (so files a
@@ -14,6 +14,13 @@ A failing cell stops that notebook; the script prints which cell (its number, it
 source and the traceback), still writes what ran so far, goes on with the remaining
 notebooks, and exits with status 1. ``scripts/demo.sh`` and ``tests/notebooks/`` use the
 functions below.
+
+``--twice`` checks that a notebook is reproducible: it runs each one a second time in
+another fresh kernel (same working directory) and lists every output that differs
+(``scripts/notebook_diff.py`` says what is compared and the one field it masks); any
+difference fails the run. Kernels inherit this process's environment, so
+``TRIGGERFLOW_NB_REPRODUCIBLE=0`` (what ``scripts/demo.sh`` sets) puts them all in
+triggerflow_nb's reproducible mode.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import notebook_diff
 from jupyter_client.kernelspec import NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -135,7 +143,27 @@ def execute_notebook(path: Path, workdir: Path, *, kernel_name: str = "python3",
         raise NotebookRunError(path, index, nb.cells[index].source, _error_detail(nb.cells[index], exc), nb) from exc
     seconds = time.perf_counter() - started
     _store_final_widget_state(nb, nb.cells.pop())
+    for cell in nb.cells:
+        _merge_stream_pieces(cell)
     return RunResult(path, nb, seconds)
+
+
+def _merge_stream_pieces(cell: NotebookNode) -> None:
+    """One output for each run of consecutive prints to the same stream, as JupyterLab shows and saves them.
+
+    The kernel sends a stream in pieces as its buffer is flushed (every 0.2 s or so), so how a
+    cell's output is cut depends on timing; what it says does not.
+    """
+    merged: list[NotebookNode] = []
+    for output in cell.get("outputs", []):
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == output.get("name")):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    if "outputs" in cell:
+        cell["outputs"] = merged
 
 
 def _store_final_widget_state(nb: NotebookNode, probe: NotebookNode) -> None:
@@ -146,6 +174,11 @@ def _store_final_widget_state(nb: NotebookNode, probe: NotebookNode) -> None:
     nb.metadata["widgets"] = {WIDGET_STATE: {
         "state": state["state"], "version_major": state["version_major"], "version_minor": state["version_minor"],
     }}
+    # The kernel lists models in no fixed order: list them in the order the outputs reach them,
+    # so a reproducible notebook is stored (and exported) the same way every time.
+    position = {model_id: n for n, model_id in enumerate(notebook_diff.model_id_names(nb))}
+    models = state["state"]
+    nb.metadata["widgets"][WIDGET_STATE]["state"] = {m: models[m] for m in sorted(models, key=position.__getitem__)}
 
 
 def _error_detail(cell: NotebookNode | None, exc: Exception) -> str:
@@ -158,12 +191,23 @@ def _error_detail(cell: NotebookNode | None, exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# nbconvert gives each widget (and JavaScript) output element a fresh uuid4 as its id.
+_ELEMENT_UUID = re.compile(r'id="([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"')
+
+
 def to_html(nb: NotebookNode) -> str:
     """nbconvert's lab template with the widget state embedded and each widget's static
-    fallback kept next to it, so the page reads the same offline (see export.notebook_html)."""
+    fallback kept next to it, so the page reads the same offline (see export.notebook_html).
+
+    The random ids nbconvert gives output elements are numbered instead (``output-1``, ...),
+    so that exporting the same notebook twice gives the same page.
+    """
     from triggerflow_nb.export.notebook_html import notebook_to_html
 
-    return notebook_to_html(nb)
+    body = notebook_to_html(nb)
+    for number, element_id in enumerate(dict.fromkeys(_ELEMENT_UUID.findall(body)), start=1):
+        body = body.replace(element_id, f"output-{number}")
+    return body
 
 
 def write_outputs(nb: NotebookNode, name: str, out: Path) -> tuple[Path, Path]:
@@ -181,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "build" / "demo", help="where to write results")
     parser.add_argument("--kernel", default="python3", help="kernel name (default: python3)")
     parser.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell")
+    parser.add_argument("--twice", action="store_true",
+                        help="run each notebook again in a fresh kernel and fail on any output that differs")
     args = parser.parse_args(argv)
 
     out = args.out.resolve()
@@ -197,12 +243,30 @@ def main(argv: list[str] | None = None) -> int:
             continue
         ipynb, html = write_outputs(result.executed, path.stem, out)
         print(f"    ok in {result.seconds:.1f}s -> {ipynb.name}, {html.name}", flush=True)
+        if args.twice and not _same_on_a_second_run(path, result, out, args):
+            failed.append(path.name)
     print(f"==> executed notebooks and HTML exports are in {out}")
     if failed:
         print(f"==> {len(failed)} notebook(s) failed: {', '.join(failed)} (see the cell shown above)",
               file=sys.stderr)
         return 1
     return 0
+
+
+def _same_on_a_second_run(path: Path, first: RunResult, out: Path, args: argparse.Namespace) -> bool:
+    try:
+        second = execute_notebook(path, out, kernel_name=args.kernel, cell_timeout=args.timeout)
+    except NotebookRunError as exc:
+        print(f"FAILED on the second run: {exc}", file=sys.stderr, flush=True)
+        return False
+    found = notebook_diff.differences(first.executed, second.executed)
+    if found:
+        print(f"NOT REPRODUCIBLE: {path.name} gave other outputs on a second run:", file=sys.stderr)
+        for line in found:
+            print(f"    {line}", file=sys.stderr)
+        return False
+    print("    same outputs on a second run", flush=True)
+    return True
 
 
 if __name__ == "__main__":

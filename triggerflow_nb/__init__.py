@@ -25,9 +25,20 @@ from .errors import (
 )
 from .execution import TriggerFlowExecution
 from .flow import TriggerFlow
+from .reproducibility import reproducible
 from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
 
 __version__ = "0.1.0"
+
+
+def _name_cells_in_warnings() -> None:
+    # Inside IPython, warnings from a cell say "Cell In[3], line 6" instead of a temp file path.
+    from .notebook.cell_warnings import install
+
+    install()
+
+
+_name_cells_in_warnings()
 
 
 def watch(execution: TriggerFlowExecution, **options):
@@ -56,5 +67,5 @@ __all__ = [
     "MissingResourceError",
     "PauseNotSupportedError", "SaveError", "SchemaVersionError", "SnapshotError", "StateSerializationError",
     "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
-    "execution_environment", "watch",
+    "execution_environment", "reproducible", "watch",
 ]

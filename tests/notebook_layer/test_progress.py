@@ -96,3 +96,13 @@ def test_the_panel_labels_each_bar_with_its_blocks_name(comm_log):
     assert [line.split(": ")[0] for line in lines] == ["double_each", "for_each"]
     assert all(re.fullmatch(r"\w+: 5/5 \[00:00<00:00, (\S+ it/s|\? it/s)\]", line) for line in lines), lines
     assert [panel.progress.bars[n].description for n in panel.progress.bars] == ["double_each", "for_each"]
+
+
+def test_reproducible_mode_leaves_the_times_out_of_the_meter():
+    from triggerflow_nb import reproducible
+    from triggerflow_nb.notebook.progress import meter_text
+
+    assert meter_text(8, 20, 3.2) == "8/20 [00:03<00:04, 2.5 it/s]"
+    with reproducible(seed=0):
+        assert meter_text(8, 20, 3.2) == "8/20 [time hidden (reproducible mode)]"
+    assert meter_text(8, 20, 3.2) == "8/20 [00:03<00:04, 2.5 it/s]"

@@ -8,12 +8,12 @@ the facade that adds those on top.
 from __future__ import annotations
 
 import inspect
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from .._validate import non_empty_str, one_of
 from ..errors import FlowDefinitionError, InvalidArgumentError
+from ..reproducibility import new_token
 from . import cell_claims
 from .builder import Chain
 from .collect import check_collects
@@ -48,7 +48,7 @@ class FlowDefinition(FlowOpeners):
     def __init__(self, name: str | None = None):
         if name is not None and not isinstance(name, str):
             raise InvalidArgumentError(f"TriggerFlow(name=...) must be a string, got {type(name).__name__}")
-        self.name = name or f"flow-{uuid.uuid4().hex[:8]}"
+        self.name = name or f"flow-{new_token('flow name')[:8]}"
         self._graph = FlowGraph()
         self._handlers: dict[str, tuple[Handler, bool]] = {}  # chunk name -> (handler, is it async)
         self._chunk_names: dict[Handler, str] = {}  # functions registered under a name of their own

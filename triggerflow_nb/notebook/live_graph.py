@@ -8,7 +8,6 @@ each refresh splices the current status colours into that layout: a string join.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import ipywidgets as widgets
@@ -27,6 +26,7 @@ from ..observe import (
     InterruptOpened,
     InterruptResumed,
 )
+from ..reproducibility import new_token
 from .coalesce import Coalescer
 from .panel_static import graph_bundle
 from .static_fallback import StaticFallback
@@ -98,7 +98,7 @@ class LiveGraph(StaticFallback, widgets.HTML):
     def __init__(self, execution: Any, *, subscribe: bool = True, interval: float = 0.1):
         super().__init__()
         self.execution = execution
-        self._id_prefix = f"tf{uuid.uuid4().hex[:8]}n"  # unique per widget: several graphs may share a page
+        self._id_prefix = f"tf{new_token('graph ids')[:8]}n"  # unique per widget: several graphs may share a page
         self._layout: StatusLayout | None = None
         self._layout_version: int | None = None
         self._fallback_reason: str | None = None

@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..export.html import esc
+from ..reproducibility import TIME_HIDDEN, shows_wall_clock
 
 
 def clock_text(seconds: float) -> str:
@@ -42,7 +43,11 @@ def _number(value: float) -> str:
 
 
 def meter_text(done: int, total: int, elapsed: float) -> str:
-    """``done/total [elapsed<remaining, rate]``; the remaining time is ``?`` until an item is done."""
+    """``done/total [elapsed<remaining, rate]``; the remaining time is ``?`` until an item is done.
+
+    In reproducible mode the times are left out: they differ on every run."""
+    if not shows_wall_clock():
+        return f"{done}/{total} [{TIME_HIDDEN}]"
     remaining = "?" if done <= 0 or elapsed <= 0 else clock_text((total - done) * elapsed / done)
     return f"{done}/{total} [{clock_text(elapsed)}<{remaining}, {rate_text(done, elapsed)}]"
 

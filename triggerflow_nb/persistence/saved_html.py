@@ -12,6 +12,7 @@ import datetime
 from typing import Any
 
 from ..export.html import esc, preview, table
+from ..reproducibility import TIME_HIDDEN, shows_wall_clock
 
 _PREVIEW = 120
 
@@ -71,8 +72,10 @@ def _section(title: str, body: str) -> str:
 
 
 def _when(value: Any) -> str:
-    """Epoch seconds as a UTC timestamp; anything else as given."""
+    """Epoch seconds as a UTC timestamp (left out in reproducible mode); anything else as given."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not shows_wall_clock():
+            return TIME_HIDDEN
         try:
             return datetime.datetime.fromtimestamp(value, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         except (OverflowError, OSError, ValueError):

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import math
 import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Literal, TypeVar, cast
 
@@ -47,6 +46,7 @@ from ..observe import (
     StateRejected,
     StreamItem,
 )
+from ..reproducibility import new_execution_id, new_interrupt_id
 from . import sub_flow
 from .activation import Activation
 from .frames import SLOT, Frames
@@ -102,7 +102,7 @@ class Execution(GraphWalker):
         self.concurrency = (concurrency if concurrency is None
                             else positive_int("concurrency", concurrency, allow_none=True))
         self.flow = flow
-        self.id = uuid.uuid4().hex
+        self.id = new_execution_id(flow.name)
         self._resources = RuntimeResources(runtime_resources, flow._runtime_resources)
         self._environments = _normalize_environment_requests(execution_environments)
         if self._environments:
@@ -112,6 +112,7 @@ class Execution(GraphWalker):
         self._stream = RuntimeStream()
         self._stream_parent: Execution | None = None
         self._interrupts: dict[str, Interrupt] = {}
+        self._interrupts_opened = 0  # numbers the generated interrupt ids in reproducible mode
         self._activations: dict[str, Activation] = {}
         self._activation_counter = 0
         self._joins: dict[tuple[str, str], dict[str, Any]] = {}
@@ -926,7 +927,11 @@ class Execution(GraphWalker):
     def _open_interrupt(self, node: Any, value: Any, frames: Frames, type: str, payload: Any, resume_to: Any,
                         interrupt_id: str | None) -> Interrupt:
         if interrupt_id is None:
-            interrupt_id = uuid.uuid4().hex
+            interrupt_id = new_interrupt_id(self.id, self._interrupts_opened)
+            self._interrupts_opened += 1
+            while interrupt_id in self._interrupts:  # a hand-picked id took the seeded one: take the next
+                interrupt_id = new_interrupt_id(self.id, self._interrupts_opened)
+                self._interrupts_opened += 1
         else:
             non_empty_str("interrupt_id", interrupt_id)
         if interrupt_id in self._interrupts:

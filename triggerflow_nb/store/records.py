@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..reproducibility import shows_wall_clock
+
 
 @dataclass(frozen=True)
 class Lease:
@@ -45,6 +47,8 @@ class Summary:
             return "free"
         if self.lease_until < now:
             return f"expired (was {self.lease_owner})"
+        if not shows_wall_clock():
+            return f"held by {self.lease_owner}"  # reproducible mode: the seconds left differ on every run
         return f"held by {self.lease_owner} for {self.lease_until - now:.0f} s more"
 
 

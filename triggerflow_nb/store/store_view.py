@@ -9,12 +9,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..reproducibility import shows_wall_clock
 from .records import Summary
 
 HEADERS = ["id", "flow", "status", "waiting", "state keys", "resources", "version", "saved", "lease"]
 
 
 def ago(seconds: float) -> str:
+    if not shows_wall_clock():
+        return "—"  # reproducible mode: an age differs on every run
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f} s ago"
