@@ -435,3 +435,26 @@ def test_inspect_load_reports_pending_interrupts_and_a_started_target(saved):
                         "pending interrupts after load: ['item-1', 'item-3'] (resume with continue_with)"],
     }
     target.close()
+
+
+def test_a_then_frame_retargeted_to_the_other_arm(nested_saved):
+    """Found by the fuzzer: the path's end was never recognised as its arm's end, and the
+    steps after the block silently never ran."""
+    def edit(s):
+        s["interrupts"][0]["continuation"][0] = ["then", IS_LIST, 1]
+    refused(mutate(nested_saved, edit), f"the continuation of interrupt 'item-1' returns into arm 1 of {IS_LIST!r}, "
+                                        "but 'each' sits in another arm", flow=nested_flow)
+
+
+def test_a_batch_slot_frame_retargeted_to_the_other_branch():
+    ex = batch_flow().create_execution(auto_close=False)
+    ex.start(None)
+    snapshot = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    assert snapshot["interrupts"][0]["continuation"] == [["slot", "both#1", 1]]
+
+    def edit(s):
+        s["interrupts"][0]["continuation"] = [["slot", "both#1", 0]]
+        s["continuation"]["activations"][0]["slots"] = [None, None]
+    refused(mutate(snapshot, edit), "the continuation of interrupt 'slow' returns into arm 0 of 'both', but 'slow' "
+                                    "sits in another arm", flow=batch_flow)

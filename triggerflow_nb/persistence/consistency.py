@@ -71,7 +71,7 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
             # the snapshot lacks, its result would have nowhere to go
             if frame[0] == SLOT and frame[1] not in activations and not closed:
                 _check_side_path(frame, owner, where, graph, arm_exits)
-        _check_nesting(frames, where, owner, arms)
+        _check_nesting(frames, where, owner, arms, graph)
     if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
         for activation_id, activation in activations.items():
             pointed_at = len(open_slots[activation_id])
@@ -137,7 +137,7 @@ def _frame_block(frame: SavedFrame) -> str:
 
 
 def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
-                   arms: dict[tuple[str, int], set[str]]) -> None:
+                   arms: dict[tuple[str, int], set[str]], graph: FlowGraph) -> None:
     """The frames must name, outermost first, exactly the blocks whose arms hold ``where``:
     a frame dropped, added or reordered would send the path's value to the wrong place."""
     enclosing = {block for (block, _), content in arms.items() if where in content}
@@ -148,6 +148,17 @@ def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
     for outer, inner in itertools.pairwise(named):
         if not any(inner in content for (block, _), content in arms.items() if block == outer):
             raise _corrupt(f"the continuation of {owner} nests {inner!r} inside {outer!r}, which does not hold it")
+    # A frame that names a block's arm must name the arm that holds what is inside it: an
+    # if/match arm (a then frame), or a batch branch (its slot). Otherwise the path's end is
+    # never recognised as the arm's end, and the steps after the block silently never run.
+    for position, frame in enumerate(frames):
+        block = named[position]
+        if frame[0] != THEN and graph.nodes[block].kind != BATCH:
+            continue  # a for_each has one arm; a hit_all slot may run any matching case
+        held = named[position + 1] if position + 1 < len(named) else where
+        if held not in arms.get((block, int(frame[2])), ()):
+            raise _corrupt(f"the continuation of {owner} returns into arm {frame[2]} of {block!r}, but {held!r} "
+                           f"sits in another arm")
 
 
 def _arm_exits(graph: FlowGraph) -> dict[str, list[str]]:
