@@ -69,6 +69,7 @@ class TriggerFlowExecution(Execution):
         """What load() would do, without doing it: ``ready``, ``missing_resource_keys``, ``diagnostics``."""
         try:
             snapshot = validate_snapshot(saved, self.flow)
+            self.flow._validate_runnable()  # load() refuses a flow that could not continue the run
         except Exception as exc:  # every refusal becomes a diagnostic here
             return refusal_report(exc)
         missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
@@ -81,6 +82,8 @@ class TriggerFlowExecution(Execution):
                 f"runtime_resources must be a dict of name -> live object, got {type(runtime_resources).__name__}"
             )
         snapshot = validate_snapshot(saved, self.flow)
+        # A chunk with no handler here would fail only when the resumed path reaches it.
+        self.flow._validate_runnable()
         missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
         if missing:
             if prompt is not False and _can_prompt():

@@ -185,3 +185,34 @@ def test_a_failure_while_an_interrupt_waits_cancels_it_and_the_snapshot_loads():
     target = build().create_execution(auto_close=False)
     target.load(saved)
     assert (target.lifecycle_state, target.status) == ("closed", "failed")
+
+
+def test_load_refuses_a_flow_without_a_handler_for_a_chunk_of_the_snapshot():
+    """The same wiring in a fresh kernel, loaded before the cell registering a handler ran:
+    load() says which chunk is missing, instead of a KeyError when the resumed path reaches it."""
+    from triggerflow_nb import FlowDefinitionError, TriggerFlow
+
+    async def ask(data):
+        await data.async_pause_for(type="ok", interrupt_id="ok")
+
+    def build(register_finish):
+        flow = TriggerFlow(name="half-registered")
+        flow.to(ask).to("finish")
+        if register_finish:
+            flow.chunk("finish")(lambda data: data.set_state("done", True))
+        return flow
+
+    ex = build(True).create_execution(auto_close=False)
+    ex.start(None)
+    saved = ex.save()
+    ex.close(pending_interrupts="cancel")
+
+    target = build(False).create_execution(auto_close=False)
+    message = ("flow 'half-registered' uses chunk names with no handler: ['finish']; register them with "
+               "@flow.chunk('name') or pass the function to .to(...)")
+    assert target.inspect_load(saved) == {"ready": False, "missing_resource_keys": [],
+                                          "diagnostics": [f"FlowDefinitionError: {message}"]}
+    with pytest.raises(FlowDefinitionError) as info:
+        target.load(saved)
+    assert str(info.value) == message
+    assert target.is_fresh()
