@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 # Import the package from this checkout even when it is not pip-installed.
 sys.path.insert(1, os.path.dirname(HERE))
 
-from _benchlib import Recorder, emit, log, stdout_to_stderr  # noqa: E402
+from _benchlib import Recorder, emit, log, only_arg, stdout_to_stderr  # noqa: E402
 from _tf_workloads import run_all  # noqa: E402
 
 ALL_KEYS = (
@@ -60,7 +60,7 @@ def main() -> None:
             rec.errors["import"] = f"{type(error).__name__}: {error}"
         else:
             rec.meta["version"] = _version()
-            run_all(rec, TriggerFlow)
+            run_all(rec, TriggerFlow, only=only_arg())
     emit(rec)
 
 
