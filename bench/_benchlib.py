@@ -42,6 +42,18 @@ UNITS: dict[str, str] = {
     "save_10000": "ms",
     "load_10000": "ms",
     "idle_execution_bytes": "bytes/execution",
+    "async_chain_50": "µs/chunk",
+    "async_emit_nowait_2000": "µs/iteration",
+    "async_emit_nowait_10000": "µs/iteration",
+    "async_emit_nowait_50000": "µs/iteration",
+    "async_emit_2000": "µs/iteration",
+    "async_emit_10000": "µs/iteration",
+    "async_emit_50000": "µs/iteration",
+    "async_for_each_1000": "µs/item",
+    "async_for_each_10000": "µs/item",
+    "async_for_each_100000": "µs/item",
+    "async_concurrent_10000": "µs/execution",
+    "async_inflight_bytes": "bytes/item",
 }
 
 # Thresholds used by the capping rules in the TriggerFlow workloads.
@@ -173,6 +185,17 @@ class Recorder:
         out["errors"] = self.errors
         out["meta"] = self.meta
         return out
+
+
+def only_arg() -> str | None:
+    """``--only sync`` or ``--only async`` on a workload script's command line: run that half."""
+    args = sys.argv[1:]
+    if "--only" in args:
+        value = args[args.index("--only") + 1]
+        if value not in ("sync", "async"):
+            raise SystemExit(f"--only takes sync or async, got {value!r}")
+        return value
+    return None
 
 
 def log(message: str) -> None:

@@ -28,6 +28,7 @@ from _benchlib import (
     timed_best,
     timed_once,
 )
+from _tf_async_workloads import run_async_workloads
 
 CHAIN_LEN = 50
 EMIT_ITERATIONS = 2_000
@@ -320,11 +321,17 @@ def idle_execution_bytes(rec: Recorder, flow_cls: Any, adapter: Adapter) -> None
         rec.set("idle_execution_bytes", run_async(body()))
 
 
-def run_all(rec: Recorder, flow_cls: Any, adapter: Adapter | None = None) -> None:
+def run_all(rec: Recorder, flow_cls: Any, adapter: Adapter | None = None, only: str | None = None) -> None:
+    """Every workload; ``only="sync"`` or ``only="async"`` runs just that half."""
     adapter = adapter or Adapter()
+    if only != "sync" and only is not None:
+        run_async_workloads(rec, flow_cls)
+        return
     chain_50(rec, flow_cls)
     emit_loop_2000(rec, flow_cls)
     for_each(rec, flow_cls)
     concurrent(rec, flow_cls)
     save_load_10000(rec, flow_cls, adapter)
     idle_execution_bytes(rec, flow_cls, adapter)
+    if only is None:
+        run_async_workloads(rec, flow_cls)

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --peers         # + agently and LangGraph (bench/.venv-peers)
     .venv/bin/python bench/run.py --json out.json # also save every result
     .venv/bin/python bench/run.py --peers-json out.json  # reuse peer results saved earlier
+    .venv/bin/python bench/run.py --only async   # just the async workloads (or --only sync)
 
 Each workload script runs in its own subprocess, one after the other (the
 machine has two cores; running them side by side would skew the timings).
@@ -45,12 +46,28 @@ ROWS = [
     ("idle_execution_bytes", "bytes/execution"),
     ("collect_4", "µs/execution"),  # triggerflow_nb only (bench/_dsl_workloads.py)
     ("hit_all_3", "µs/execution"),
+    # async chunks that await their state writes and emits (bench/_tf_async_workloads.py)
+    ("async_chain_50", "µs/chunk"),
+    ("async_emit_nowait_2000", "µs/iteration"),
+    ("async_emit_nowait_10000", "µs/iteration"),
+    ("async_emit_nowait_50000", "µs/iteration"),
+    ("async_emit_2000", "µs/iteration"),
+    ("async_emit_10000", "µs/iteration"),
+    ("async_emit_50000", "µs/iteration"),
+    ("async_for_each_1000", "µs/item"),
+    ("async_for_each_10000", "µs/item"),
+    ("async_for_each_100000", "µs/item"),
+    ("async_concurrent_10000", "µs/execution"),
+    ("async_inflight_bytes", "bytes/item"),
 ]
-# Rows measured in time (lower is faster); idle_execution_bytes is memory.
-TIME_ROWS = [name for name, _ in ROWS if name != "idle_execution_bytes"]
+MEMORY_ROWS = ("idle_execution_bytes", "async_inflight_bytes")
+# Rows measured in time (lower is faster); the memory rows are sizes.
+TIME_ROWS = [name for name, _ in ROWS if name not in MEMORY_ROWS]
+ASYNC_TIME_ROWS = [name for name in TIME_ROWS if name.startswith("async_")]
 
 IDLE_BYTES_LIMIT = 10_000  # "under 10 KB", taken as 10,000 bytes
 SAVE_LOAD_LIMIT_MS = 50.0
+INFLIGHT_BYTES_LIMIT = 600  # per in-flight async for_each item
 
 
 # ---------------------------------------------------------------------------
@@ -58,7 +75,7 @@ SAVE_LOAD_LIMIT_MS = 50.0
 # ---------------------------------------------------------------------------
 
 
-def run_script(column: str, script: str, python: str, timeout: int) -> dict[str, Any]:
+def run_script(column: str, script: str, python: str, timeout: int, args: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one workload script; return its JSON, or {"errors": {...}} on failure."""
     path = os.path.join(HERE, script)
     print(f"== {column}: {os.path.relpath(python)} {os.path.relpath(path)}", file=sys.stderr, flush=True)
@@ -66,7 +83,7 @@ def run_script(column: str, script: str, python: str, timeout: int) -> dict[str,
     try:
         # stderr is inherited so the scripts' progress lines show up live.
         proc = subprocess.run(
-            [python, path],
+            [python, path, *args],
             stdout=subprocess.PIPE,
             stderr=None,
             text=True,
@@ -246,6 +263,26 @@ def check_targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, st
             f"save {fmt(s)} ms, load {fmt(l)} ms",
         )
     )
+    # 7. async workloads: 100x agently on each it runs, flat series, small in-flight items
+    speedups = {n: ratio(agently.get(n), ours.get(n)) for n in ASYNC_TIME_ROWS}
+    speedups = {n: r for n, r in speedups.items() if r is not None}
+    if speedups:
+        slow = {n: r for n, r in speedups.items() if r < 100}
+        detail = (f"min {fmt_ratio(min(speedups.values()))} over {len(speedups)} async workloads"
+                  + (("; below: " + ", ".join(f"{n} {fmt_ratio(r)}" for n, r in slow.items())) if slow else ""))
+        targets.append(("≥100× faster than agently on every async workload it runs", verdict(not slow), detail))
+    else:
+        targets.append(("≥100× faster than agently on every async workload it runs", "n.a.", "no agently results"))
+    for label, small, large, limit in (
+        ("async for_each per-item cost 1k → 100k within 1.3×", "async_for_each_1000", "async_for_each_100000", 1.3),
+        ("awaited emit loop 2k → 50k within 1.5×", "async_emit_2000", "async_emit_50000", 1.5),
+    ):
+        r = ratio(ours.get(large), ours.get(small))
+        targets.append((label, verdict(None if r is None else r <= limit),
+                        f"{fmt(ours.get(large))} vs {fmt(ours.get(small))} = {fmt_ratio(r)}"))
+    b = num(ours.get("async_inflight_bytes"))
+    targets.append((f"≤ {INFLIGHT_BYTES_LIMIT} bytes per in-flight async for_each item",
+                    verdict(None if b is None else b <= INFLIGHT_BYTES_LIMIT), f"{fmt(b)} bytes"))
     return targets
 
 
@@ -263,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", action="store_true", help="also run agently and LangGraph (creates bench/.venv-peers)")
     parser.add_argument("--peers-json", metavar="PATH", help="reuse peer results from an earlier --json file")
     parser.add_argument("--json", metavar="PATH", help="write all results to this file")
+    parser.add_argument("--only", choices=("sync", "async"), help="run only the sync or the async workloads")
     args = parser.parse_args(argv)
 
     results: dict[str, dict[str, Any]] = {}
@@ -273,12 +311,15 @@ def main(argv: list[str] | None = None) -> int:
             if column in saved:
                 results[column] = saved[column]
 
-    results[OURS[0]] = run_script(*OURS)
-    results[RAW[0]] = run_script(*RAW)
+    only = ("--only", args.only) if args.only else ()
+    results[OURS[0]] = run_script(*OURS, only)
+    if args.only != "async":  # the raw floor and LangGraph have sync workloads only
+        results[RAW[0]] = run_script(*RAW)
     if args.peers:
         ensure_peers_env()
-        results[AGENTLY[0]] = run_script(*AGENTLY)
-        results[LANGGRAPH[0]] = run_script(*LANGGRAPH)
+        results[AGENTLY[0]] = run_script(*AGENTLY, only)
+        if args.only != "async":
+            results[LANGGRAPH[0]] = run_script(*LANGGRAPH)
 
     table = markdown_table(results)
     targets = check_targets(results)

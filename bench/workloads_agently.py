@@ -15,7 +15,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _benchlib import Recorder, emit, stdout_to_stderr  # noqa: E402
+from _benchlib import Recorder, emit, only_arg, stdout_to_stderr  # noqa: E402
 from _tf_workloads import Adapter, run_all  # noqa: E402
 
 
@@ -44,7 +44,7 @@ def main() -> None:
     with stdout_to_stderr():
         from agently import TriggerFlow
 
-        run_all(rec, TriggerFlow, AgentlyAdapter())
+        run_all(rec, TriggerFlow, AgentlyAdapter(), only=only_arg())
     emit(rec)
 
 

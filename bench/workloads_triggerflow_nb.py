@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 # Import the package from this checkout even when it is not pip-installed.
 sys.path.insert(1, os.path.dirname(HERE))
 
-from _benchlib import Recorder, emit, log, stdout_to_stderr  # noqa: E402
+from _benchlib import Recorder, emit, log, only_arg, stdout_to_stderr  # noqa: E402
 from _dsl_workloads import run_dsl  # noqa: E402
 from _tf_workloads import run_all  # noqa: E402
 
@@ -63,8 +63,10 @@ def main() -> None:
             rec.errors["import"] = f"{type(error).__name__}: {error}"
         else:
             rec.meta["version"] = _version()
-            run_all(rec, TriggerFlow)
-            run_dsl(rec, TriggerFlow)  # triggerflow_nb only: not in the workloads shared with peers
+            only = only_arg()
+            run_all(rec, TriggerFlow, only=only)
+            if only != "async":  # triggerflow_nb only: not in the workloads shared with peers
+                run_dsl(rec, TriggerFlow)
     emit(rec)
 
 

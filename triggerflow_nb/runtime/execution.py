@@ -708,9 +708,10 @@ class Execution(GraphWalker):
         if not self._started:
             raise LifecycleError(f"cannot {action} before the execution starts: call execution.start(value) first")
 
-    async def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
+    def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
+        """The dispatch an awaited emit from a chunk waits for (checked before it exists)."""
         _check_event(event)
-        await self._dispatch_event(event, payload, frames)
+        return self._dispatch_event(event, payload, frames)
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)

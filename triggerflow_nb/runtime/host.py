@@ -13,7 +13,7 @@ flow-level resource defaults, the flow-wide channel).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ..definition.graph import FlowGraph, Node
@@ -56,7 +56,7 @@ class ChunkHost(Protocol):
 
     def _del_resource(self, name: str) -> None: ...
 
-    async def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> None: ...
+    def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]: ...
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None: ...
 

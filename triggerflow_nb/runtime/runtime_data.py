@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from .._warn_once import warn_deprecated_once
@@ -191,9 +192,14 @@ class TriggerFlowRuntimeData:
 
     # -- events and the stream -------------------------------------------------------------------
 
-    async def async_emit(self, event: str, payload: Any = None) -> None:
-        """Emit an event and wait until every `when(event)` branch it triggered has finished."""
-        await self.execution._emit_from_chunk(event, payload, self._frames)
+    def async_emit(self, event: str, payload: Any = None) -> Coroutine[Any, Any, None]:
+        """Emit an event and wait until every `when(event)` branch it triggered has finished.
+
+        Used as ``await data.async_emit(...)``. A plain method returning the dispatch itself,
+        not a coroutine of its own: a loop of handlers that emit and await keeps one frame
+        less alive per iteration.
+        """
+        return self.execution._emit_from_chunk(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""

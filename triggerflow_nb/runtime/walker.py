@@ -64,7 +64,7 @@ from .frames import SLOT, THEN, Frame, Frames
 from .host import FlowHost
 from .runtime_data import Resume, TriggerFlowRuntimeData
 from .status import CANCELLED, DONE, FAILED, RUNNING, WAITING, NodeStatus
-from .tasks import StartedInline, close_unstarted, leave_inline, on_fresh_stack
+from .tasks import EagerStarter, StartedInline, TaskJoin, close_unstarted, leave_inline, on_fresh_stack
 
 # A long fan-out started inline yields to the event loop this often, so that a notebook
 # panel (or anything else on the loop) keeps running during 100,000 synchronous items.
@@ -181,7 +181,7 @@ class GraphWalker:
                 value = out
                 continue
             # Several successors run concurrently; the one that reaches the arm's tail returns.
-            await self._gather([self._walk(target, out, frames) for target in targets])
+            await self._gather(self._walks(targets, out, frames))
             return
 
     async def _run_block(self, node: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
@@ -215,6 +215,12 @@ class GraphWalker:
         if finished:
             await self._walk(node.id, out, frames, from_successors=True)
         return _RAN_ALL
+
+    def _walks(self, node_ids: Sequence[str], value: Any, frames: Frames) -> list[Coroutine[Any, Any, None]]:
+        """One path per node; a method, not a comprehension in ``_walk``, whose locals would then
+        all be cells (slower to read, and allocated on every call)."""
+        walk = self._walk
+        return [walk(node_id, value, frames) for node_id in node_ids]
 
     def _ends_arm(self, node_id: str, frame: Frame) -> bool:
         """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
@@ -368,16 +374,16 @@ class GraphWalker:
                 return self._fill_slot(item_frames[-1], items[index])
             return self._walk(entry, items[index], item_frames)
 
-        # Starting inline pays off for paths that run synchronously for a while; when every
-        # path awaits user code at once, each goes straight into a task (see _start_inline).
-        inline = not all(self._awaits_at_once(arm.entry) for arm in node.branches)
+        # Paths of synchronous steps start inline; when every path awaits user code at once,
+        # each starts eagerly, in a task of its own only if it suspends (see _gather).
+        eager = all(self._awaits_at_once(arm.entry) for arm in node.branches)
         try:
             if node.executor is not None:  # the items run elsewhere; their results fill the same slots
                 from ..distributed.fan_out import run_remote_fan_out
 
                 await run_remote_fan_out(self, node, activation, items)
             elif node.concurrency is None or node.concurrency >= len(items):
-                await self._gather((item_path(i) for i in range(len(items))), inline)
+                await self._gather((item_path(i) for i in range(len(items))), eager=eager)
             else:
                 await self._bounded(item_path, len(items), node.concurrency)
         finally:
@@ -423,39 +429,53 @@ class GraphWalker:
             self._node_status[activation.node_id] = DONE
             await self._walk(activation.node_id, activation.result(), activation.frames, from_successors=True)
 
-    async def _gather(self, coros: Iterable[Coroutine[Any, Any, Any]], inline: bool = True) -> None:
+    async def _gather(self, coros: Iterable[Coroutine[Any, Any, Any]], inline: bool = True, *,
+                      eager: bool = False) -> None:
         """Run the coroutines concurrently and await them all; if one fails, cancel the others
         (no orphaned task) and re-raise.
 
-        With ``inline`` each coroutine starts inline and gets a task only if it suspends
-        (``_start_inline``); a single one in a list is simply awaited. Without, each gets a
-        task at once (a fresh stack). ``coros`` may be a generator: a for_each creates each
-        item's coroutine only when the item starts.
+        Each coroutine starts in this stack and gets a task only if it suspends: ``eager``
+        for paths whose first step runs user async code (``EagerStarter``), else inline
+        (``_start_inline``); a single one in a list is simply awaited. Without ``inline``,
+        each gets a task at once (a fresh stack). ``coros`` may be a generator: a for_each
+        creates each item's coroutine only when the item starts.
         """
         loop = asyncio.get_running_loop()
-        if inline and isinstance(coros, list) and len(coros) == 1:
+        if inline and not eager and isinstance(coros, list) and len(coros) == 1:
             await coros[0]
             return
         pending = iter(coros)
-        tasks: list[asyncio.Task[Any]] = []
+        join = TaskJoin()
+        starter = EagerStarter(loop) if eager else None
         try:
-            if inline:
-                for count, coro in enumerate(pending, 1):
+            for count, coro in enumerate(pending, 1):
+                if starter is not None:
+                    task = self._start_eager(starter, coro)
+                elif inline:
                     task = self._start_inline(coro)
-                    if task is not None:
-                        tasks.append(task)
-                    if count % _YIELD_EVERY == 0:
-                        await asyncio.sleep(0)
-            else:
-                tasks = [loop.create_task(c) for c in pending]
-            if tasks:
-                await asyncio.gather(*tasks)
+                else:
+                    task = loop.create_task(coro)
+                if task is not None:
+                    join.add(task)
+                if count % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            if starter is not None:
+                starter.close()
+            await join.wait()
         except BaseException:
             close_unstarted(pending)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if starter is not None:
+                starter.close()
+            await join.cancel_all()
             raise
+
+    def _start_eager(self, starter: EagerStarter, coro: Any) -> asyncio.Task[Any] | None:
+        """``starter.start(coro)``, with user code allowed to run at once (see EagerStarter)."""
+        outer, self._inline = self._inline, False
+        try:
+            return starter.start(coro)
+        finally:
+            self._inline = outer
 
     def _start_inline(self, coro: Any) -> asyncio.Task[Any] | None:
         """Run ``coro`` right here until it first suspends; None if it finished, else its task.
@@ -469,6 +489,7 @@ class GraphWalker:
         no user coroutine may start then (``asyncio.timeout`` or a contextvar would attach
         to the wrong task): ``self._inline`` tells the places that await user code to
         suspend first, which moves the path into its own task before the user code runs.
+        A path that awaits user code at its first step starts eagerly instead (_start_eager).
         """
         outer, self._inline = self._inline, True
         try:
@@ -500,7 +521,8 @@ class GraphWalker:
                 seen[event] = payload
                 if len(seen) == len(node.events):
                     del self._joins[key]
-                    joined = {"event": {name: seen[name] for name in node.events}}
+                    # zip, not a comprehension: that would make ``seen`` a cell of this coroutine
+                    joined = {"event": dict(zip(node.events, map(seen.__getitem__, node.events), strict=True))}
                     runs.append(self._walk(node_id, joined, (), from_successors=True))
         if not runs:
             return
@@ -510,11 +532,14 @@ class GraphWalker:
         # a long loop pays for one task every MAX_INLINE_EMIT_DEPTH emits, not every emit.
         depth = emit_depth.get()
         if depth >= MAX_INLINE_EMIT_DEPTH:
-            await self._gather([on_fresh_stack(run) for run in runs], inline=False)
+            await self._gather(list(map(on_fresh_stack, runs)), inline=False)
             return
         emit_depth.set(depth + 1)
         try:
-            await self._gather(runs)
+            if len(runs) == 1:  # awaited right here: no _gather frame kept alive per nested emit
+                await runs[0]
+            else:
+                await self._gather(runs)
         finally:
             # set(), not reset(token): a path started inline may have moved into a task of its
             # own (another Context) while it waited here, and a token only resets its own Context.
