@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from triggerflow_nb import ChunkError, InvalidArgumentError, LifecycleError, TriggerFlow
+from triggerflow_nb import ChunkError, InvalidArgumentError, LifecycleError, StateSerializationError, TriggerFlow
 from triggerflow_nb.observe import ChunkFailed, EventEmitted, SyncChunkHeldLoop
 from triggerflow_nb.runtime.emit_depth import MAX_INLINE_EMIT_DEPTH
 
@@ -69,11 +69,13 @@ def test_an_argument_error_in_a_predicate_is_the_predicate_failing():
     def misuse(data):
         data.emit_nowait("", 1)  # a wrong argument: the predicate's own fault
 
+    ex = _if_flow(misuse).create_execution(auto_close=False)
     with pytest.raises(ChunkError) as info:
-        _if_flow(misuse).start(1)
+        ex.start(1)
     assert str(info.value) == ("chunk 'if[check]@first (if check)' raised InvalidArgumentError: an event name must "
                                "be a non-empty string, got ''")
     assert isinstance(info.value.__cause__, InvalidArgumentError)
+    assert ex.node_status()["if[check]@first"] == "failed"
 
 
 def test_a_lifecycle_error_in_a_predicate_reaches_the_caller_as_it_is():
@@ -108,3 +110,12 @@ def test_awaited_emits_run_inline_up_to_the_depth_limit_then_on_a_fresh_task():
     boundaries = [i for i in range(1, len(tasks)) if tasks[i] is not tasks[i - 1]]
     assert boundaries == [MAX_INLINE_EMIT_DEPTH + 1, 2 * MAX_INLINE_EMIT_DEPTH + 2, levels + 1]
     assert tasks[-1] is tasks[0]  # the last emit, back at depth 1, ran inline in begin's task
+
+
+def test_a_chunk_refused_by_the_engine_is_marked_failed():
+    flow = TriggerFlow(name="refused-write")
+    flow.to(lambda data: data.set_state("client", object()), name="store_client")
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(StateSerializationError):
+        ex.start(None)
+    assert (ex.status, ex.node_status()) == ("failed", {"store_client": "failed"})
