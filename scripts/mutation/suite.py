@@ -11,9 +11,11 @@ import pytest
 
 def fixed_examples() -> None:
     """Same hypothesis examples for every mutant; no example database carried between mutants."""
-    from hypothesis import settings
+    from hypothesis import Phase, settings
 
-    settings.register_profile("mutation", database=None, derandomize=True, deadline=None)
+    # No explain phase: it swaps sys.settrace for its own tracer, which would blind the coverage map.
+    phases = [phase for phase in Phase if phase is not Phase.explain]
+    settings.register_profile("mutation", database=None, derandomize=True, deadline=None, phases=phases)
     settings.load_profile("mutation")
 
 
