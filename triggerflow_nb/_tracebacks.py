@@ -17,7 +17,8 @@ import concurrent.futures
 import os
 from types import TracebackType
 
-FULL_TRACEBACK = "__triggerflow_full_traceback__"  # the attribute the untrimmed traceback is kept in
+from .errors import FULL_TRACEBACK, exception_chain
+
 _TRIMMED = "__triggerflow_trimmed_traceback__"  # the traceback as trimmed last
 _NEVER = object()
 
@@ -33,15 +34,8 @@ def is_internal(filename: str) -> bool:
 
 def trim(error: BaseException) -> None:
     """Drop internal frames from ``error``'s traceback and its chain's (idempotent)."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        exc = pending.pop()
-        if exc is None or id(exc) in seen:
-            continue
-        seen.add(id(exc))
+    for exc in exception_chain(error):
         _trim_one(exc)
-        pending.extend((exc.__cause__, exc.__context__))
 
 
 def _trim_one(exc: BaseException) -> None:

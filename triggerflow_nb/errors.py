@@ -6,6 +6,8 @@ thing involved (key, chunk, event, interrupt) and says what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class TriggerFlowError(Exception):
     """Base class of every error raised by triggerflow_nb."""
@@ -106,6 +108,23 @@ class EnvironmentProviderError(TriggerFlowError, LookupError):
     """No provider registered for a requested managed execution environment, or it failed."""
 
 
+# Where an error raised to a caller keeps its untrimmed traceback (see _tracebacks.trim).
+FULL_TRACEBACK = "__triggerflow_full_traceback__"
+
+
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception of its ``__cause__`` / ``__context__`` chain, each once."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        yield exc
+        pending.extend((exc.__cause__, exc.__context__))
+
+
 def full_traceback(error: BaseException) -> str:
     """The whole traceback of ``error`` and of its causes, engine frames included.
 
@@ -115,18 +134,11 @@ def full_traceback(error: BaseException) -> str:
     import traceback
 
     swapped: list[tuple[BaseException, object]] = []
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        exc = pending.pop()
-        if exc is None or id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        full = getattr(exc, "__triggerflow_full_traceback__", None)
+    for exc in exception_chain(error):
+        full = getattr(exc, FULL_TRACEBACK, None)
         if full is not None:
             swapped.append((exc, exc.__traceback__))
             exc.__traceback__ = full
-        pending.extend((exc.__cause__, exc.__context__))
     try:
         return "".join(traceback.format_exception(error))
     finally:
