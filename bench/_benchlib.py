@@ -202,6 +202,24 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def check(rec: Recorder, key: str, ok: bool, what: str) -> None:
+    """Record a failed correctness check without discarding the timing."""
+    if not ok:
+        rec.errors[f"{key}:check"] = what
+        log(f"CHECK FAILED {key}: {what}")
+
+
+def state_of(snapshot: Any, key: str) -> Any:
+    """Read ``key`` from a close snapshot (a plain state dict in agently)."""
+    if isinstance(snapshot, dict):
+        if key in snapshot:
+            return snapshot[key]
+        for nested in ("state", "runtime_data"):
+            if isinstance(snapshot.get(nested), dict) and key in snapshot[nested]:
+                return snapshot[nested][key]
+    return None
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
     """Keep stdout clean for the JSON line whatever the engines print."""

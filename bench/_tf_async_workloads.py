@@ -15,7 +15,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from _benchlib import Recorder, log, run_async, timed_best, timed_once
+from _benchlib import Recorder, check, run_async, state_of, timed_best, timed_once
 
 CHAIN_LEN = 50
 EMIT_SIZES = (2_000, 10_000, 50_000)
@@ -24,22 +24,6 @@ CONCURRENT = 10_000
 INFLIGHT_ITEMS = 100_000
 PEER_BUDGET_S = 60.0  # a larger size whose projection exceeds this is skipped
 GATE_TIMEOUT_S = 120.0  # the in-flight workload gives up (null) if the items never all start
-
-
-def _check(rec: Recorder, key: str, ok: bool, what: str) -> None:
-    if not ok:
-        rec.errors[f"{key}:check"] = what
-        log(f"CHECK FAILED {key}: {what}")
-
-
-def _state_of(snapshot: Any, key: str) -> Any:
-    if isinstance(snapshot, dict):
-        if key in snapshot:
-            return snapshot[key]
-        for nested in ("state", "runtime_data"):
-            if isinstance(snapshot.get(nested), dict) and key in snapshot[nested]:
-                return snapshot[nested][key]
-    return None
 
 
 def _too_slow(rec: Recorder, key: str, per_unit_us: float | None, units: int, growth: float = 1.0) -> bool:
@@ -79,8 +63,8 @@ def async_chain_50(rec: Recorder, flow_cls: Any) -> None:
             last["snapshot"] = flow.start(0)
 
         rec.set("async_chain_50", timed_best(run, units_per_run=CHAIN_LEN))
-        n = _state_of(last["snapshot"], "n")
-        _check(rec, "async_chain_50", n == CHAIN_LEN - 1, f"last state write n={n!r} != {CHAIN_LEN - 1}")
+        n = state_of(last["snapshot"], "n")
+        check(rec, "async_chain_50", n == CHAIN_LEN - 1, f"last state write n={n!r} != {CHAIN_LEN - 1}")
 
 
 def _emit_loop_flow(flow_cls: Any, iterations: int, awaited: bool) -> Any:
@@ -131,8 +115,8 @@ def async_emit_loops(rec: Recorder, flow_cls: Any) -> None:
                     gc.collect()
                     value = timed_once(run, units_per_run=size)
                 rec.set(key, value)
-                n = _state_of(last["snapshot"], "n")
-                _check(rec, key, n == size, f"final n {n!r} != {size}")
+                n = state_of(last["snapshot"], "n")
+                check(rec, key, n == size, f"final n {n!r} != {size}")
 
 
 def async_for_each(rec: Recorder, flow_cls: Any) -> None:
@@ -169,8 +153,8 @@ def async_for_each(rec: Recorder, flow_cls: Any) -> None:
                 gc.collect()
                 per_item[size] = timed_once(run, units_per_run=size)
             rec.set(key, per_item[size])
-            count, total = _state_of(last["snapshot"], "count"), _state_of(last["snapshot"], "total")
-            _check(rec, key, count == size and total == size * (size - 1), f"count={count!r} total={total!r}")
+            count, total = state_of(last["snapshot"], "count"), state_of(last["snapshot"], "total")
+            check(rec, key, count == size and total == size * (size - 1), f"count={count!r} total={total!r}")
 
 
 def async_concurrent(rec: Recorder, flow_cls: Any, per_execution_hint: float | None) -> None:
@@ -195,7 +179,7 @@ def async_concurrent(rec: Recorder, flow_cls: Any, per_execution_hint: float | N
             return await asyncio.gather(*(flow.async_start(i) for i in range(n)))
 
         warm = run_async(run(20))
-        _check(rec, key, [_state_of(s, "b") for s in warm] == list(range(1, 21)), "wrong outputs")
+        check(rec, key, [state_of(s, "b") for s in warm] == list(range(1, 21)), "wrong outputs")
         gc.collect()
         t = time.perf_counter()
         run_async(run(CONCURRENT))

@@ -22,9 +22,10 @@ from _benchlib import (
     CONCURRENT_BUDGET_S,
     Recorder,
     async_timed_best,
+    check,
     for_each_100k_skip_reason,
-    log,
     run_async,
+    state_of,
     timed_best,
     timed_once,
 )
@@ -72,24 +73,6 @@ class Adapter:
                 await result
 
 
-def _check(rec: Recorder, key: str, ok: bool, what: str) -> None:
-    """Record a failed correctness check without discarding the timing."""
-    if not ok:
-        rec.errors[f"{key}:check"] = what
-        log(f"CHECK FAILED {key}: {what}")
-
-
-def _state_of(snapshot: Any, key: str) -> Any:
-    """Read ``key`` from a close snapshot (a plain state dict in agently)."""
-    if isinstance(snapshot, dict):
-        if key in snapshot:
-            return snapshot[key]
-        for nested in ("state", "runtime_data"):
-            if isinstance(snapshot.get(nested), dict) and key in snapshot[nested]:
-                return snapshot[nested][key]
-    return None
-
-
 # ---------------------------------------------------------------------------
 # workloads
 # ---------------------------------------------------------------------------
@@ -98,8 +81,8 @@ def _state_of(snapshot: Any, key: str) -> Any:
 def chain_50(rec: Recorder, flow_cls: Any) -> None:
     with rec.guard("chain_50"):
         # correctness: a twin flow with one extra chunk that stores the output
-        check = flow_cls(name="bench_chain_check")
-        step = check
+        twin = flow_cls(name="bench_chain_check")
+        step = twin
         for _ in range(CHAIN_LEN):
             step = step.to(lambda d: d.input + 1)
 
@@ -107,8 +90,8 @@ def chain_50(rec: Recorder, flow_cls: Any) -> None:
             await d.async_set_state("out", d.input)
 
         step.to(store)
-        out = _state_of(check.start(0), "out")
-        _check(rec, "chain_50", out == CHAIN_LEN, f"chain output {out!r} != {CHAIN_LEN}")
+        out = state_of(twin.start(0), "out")
+        check(rec, "chain_50", out == CHAIN_LEN, f"chain output {out!r} != {CHAIN_LEN}")
 
         flow = flow_cls(name="bench_chain")
         step = flow
@@ -138,8 +121,8 @@ def emit_loop_2000(rec: Recorder, flow_cls: Any) -> None:
             last["snapshot"] = flow.start(0)
 
         rec.set("emit_loop_2000", timed_best(run, units_per_run=EMIT_ITERATIONS, min_batch_s=0.0))
-        n = _state_of(last["snapshot"], "n")
-        _check(rec, "emit_loop_2000", n == EMIT_ITERATIONS, f"final n {n!r} != {EMIT_ITERATIONS}")
+        n = state_of(last["snapshot"], "n")
+        check(rec, "emit_loop_2000", n == EMIT_ITERATIONS, f"final n {n!r} != {EMIT_ITERATIONS}")
 
 
 def _for_each_flow(flow_cls: Any) -> Any:
@@ -167,9 +150,9 @@ def for_each(rec: Recorder, flow_cls: Any) -> None:
         return run
 
     def verify(key: str, n: int) -> None:
-        count = _state_of(last["snapshot"], "count")
-        total = _state_of(last["snapshot"], "total")
-        _check(rec, key, count == n and total == n * (n - 1), f"count={count!r} total={total!r}")
+        count = state_of(last["snapshot"], "count")
+        total = state_of(last["snapshot"], "total")
+        check(rec, key, count == n and total == n * (n - 1), f"count={count!r} total={total!r}")
 
     per_item: dict[int, float] = {}
     with rec.guard("for_each_1000"):
@@ -215,8 +198,8 @@ def concurrent(rec: Recorder, flow_cls: Any) -> None:
 
         twin.to(lambda d: d.input + 1).to(store)
         snaps = await asyncio.gather(*(twin.async_start(i) for i in range(20)))
-        outs = [_state_of(s, "out") for s in snaps]
-        _check(rec, "concurrent_500", outs == list(range(1, 21)), f"outputs {outs!r}")
+        outs = [state_of(s, "out") for s in snaps]
+        check(rec, "concurrent_500", outs == list(range(1, 21)), f"outputs {outs!r}")
 
     per_exec_500 = None
     with rec.guard("concurrent_500"):
@@ -253,7 +236,7 @@ def save_load_10000(rec: Recorder, flow_cls: Any, adapter: Adapter) -> None:
                 restored_probe = flow.create_execution(auto_close=False)
                 restored_probe.load(saved)
                 got = restored_probe.get_state(f"k{STATE_KEYS - 1}")
-                _check(rec, "save_load_10000", got == STATE_KEYS - 1, f"restored k{STATE_KEYS - 1} = {got!r}")
+                check(rec, "save_load_10000", got == STATE_KEYS - 1, f"restored k{STATE_KEYS - 1} = {got!r}")
                 await adapter.close(restored_probe)
                 rec.note("save_load_10000", f"saved snapshot is {len(json.dumps(saved, default=str)):,} bytes of JSON")
 
