@@ -1,10 +1,11 @@
 """The snapshot rules for the new blocks, each broken once: hit_all activations (which case each
 slot runs), collect joins (which branches a collect has seen), and frames into a hit_all match."""
 
-import copy
 import json
 
 import pytest
+from snapshot_refusal import mutate
+from snapshot_refusal import refused as check_refused
 
 from triggerflow_nb import InvalidSnapshotError, TriggerFlow
 
@@ -37,19 +38,7 @@ def saved():
 
 
 def refused(snapshot, message):
-    target = block_flow().create_execution(auto_close=False)
-    report = target.inspect_load(snapshot)
-    with pytest.raises(InvalidSnapshotError) as info:
-        target.load(snapshot)
-    assert str(info.value) == "corrupt snapshot: " + message
-    assert report["ready"] is False
-    assert target.is_fresh()
-
-
-def mutate(saved, edit):
-    snapshot = copy.deepcopy(saved)
-    edit(snapshot)
-    return snapshot
+    check_refused(snapshot, message, block_flow)
 
 
 def test_the_valid_snapshot_loads_and_continues(saved):

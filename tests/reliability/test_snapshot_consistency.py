@@ -5,6 +5,8 @@ import copy
 import json
 
 import pytest
+from snapshot_refusal import mutate
+from snapshot_refusal import refused as check_refused
 
 from triggerflow_nb import InvalidSnapshotError, TriggerFlow
 
@@ -39,22 +41,7 @@ def saved():
 
 
 def refused(snapshot, message, flow=each_flow):
-    target = flow().create_execution(auto_close=False)
-    before = (target.status, target.get_state(), target.get_pending_interrupts(), target.node_status())
-    report = target.inspect_load(snapshot)
-    with pytest.raises(InvalidSnapshotError) as info:
-        target.load(snapshot)
-    assert str(info.value) == "corrupt snapshot: " + message
-    assert report == {"ready": False, "missing_resource_keys": [],
-                      "diagnostics": [f"InvalidSnapshotError: corrupt snapshot: {message}"]}
-    assert (target.status, target.get_state(), target.get_pending_interrupts(), target.node_status()) == before
-    assert target.is_fresh()
-
-
-def mutate(saved, edit):
-    snapshot = copy.deepcopy(saved)
-    edit(snapshot)
-    return snapshot
+    check_refused(snapshot, message, flow)
 
 
 def test_the_valid_snapshot_loads_and_continues(saved):
