@@ -19,7 +19,7 @@ import sys
 import time
 
 import pytest
-from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, JupyterLab
+from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, REPO, JupyterLab
 
 sys.path.insert(0, str(REPO / "scripts"))
 import run_notebooks  # noqa: E402
@@ -39,18 +39,6 @@ def demo_export(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     assert run_notebooks.main(["--out", str(out), NOTEBOOK]) == 0
     return out
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _contrast(foreground: str, background: str) -> float:

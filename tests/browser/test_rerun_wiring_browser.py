@@ -21,7 +21,7 @@ import urllib.parse
 
 import nbformat
 import pytest
-from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, JupyterLab
+from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, JupyterLab
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run WITH_BROWSER=1 bash scripts/setup_env.sh"
@@ -117,18 +117,6 @@ def _wait_idle(page, notebook) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"cells still queued or running after {RUN_TIMEOUT}s: {prompts}")
         page.wait_for_timeout(250)
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.mark.timeout(420)
