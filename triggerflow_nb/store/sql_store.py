@@ -158,10 +158,7 @@ class SQLStore(ExecutionStore):
         check_id(execution_id)
         expected_version = check_version(expected_version)
         now = self._clock()
-        where, params = f"execution_id = ? AND {FREE}", [execution_id, now]
-        if expected_version is not None:
-            where += " AND version = ?"
-            params.append(expected_version)
+        where, params = _unleased_row(execution_id, now, expected_version)
         count, _ = self._call(f"DELETE FROM {TABLE} WHERE {where}", tuple(params))
         if count == 1:
             return
@@ -257,10 +254,7 @@ class SQLStore(ExecutionStore):
         ttl = check_seconds(ttl, "ttl")
         expected_version = check_version(expected_version)
         now = self._clock()
-        where, params = f"execution_id = ? AND {FREE}", [execution_id, now]
-        if expected_version is not None:
-            where += " AND version = ?"
-            params.append(expected_version)
+        where, params = _unleased_row(execution_id, now, expected_version)
         count, rows = self._call(
             f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 WHERE {where} "
             f"RETURNING fence, lease_until, version",
@@ -328,6 +322,16 @@ class SQLStore(ExecutionStore):
             if not left:
                 return None
         return None
+
+
+def _unleased_row(execution_id: str, now: float, expected_version: Optional[int]) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters for the row of ``execution_id`` while nobody holds a live
+    lease on it (and at ``expected_version``, when given): what delete and claim may touch."""
+    where, params = f"execution_id = ? AND {FREE}", [execution_id, now]
+    if expected_version is not None:
+        where += " AND version = ?"
+        params.append(expected_version)
+    return where, params
 
 
 def _summary(row: tuple[Any, ...]) -> Summary:
