@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import signal
@@ -184,14 +185,22 @@ def _summarise(group: str, outcomes: list[Outcome], show_survivors: bool) -> flo
     if show_survivors:
         for o in survivors:
             mark = "  (equivalent)" if _key(o) in equivalent else ""
-            source = Path(o.path).read_text(encoding="utf-8").splitlines()[o.line - 1].strip()
-            print(f"  {o.path}:{o.line} [{o.function}] {o.description} ({o.result}){mark}\n      {source}")
+            print(f"  {o.path}:{o.line} [{o.function}] {o.description} ({o.result}){mark}\n"
+                  f"      {_source_line(o.path, o.line)}")
     return score
 
 
+@functools.cache
+def _source_lines(path: str) -> list[str]:
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def _source_line(path: str, line: int) -> str:
+    return _source_lines(path)[line - 1].strip()
+
+
 def _key(outcome: Outcome) -> str:
-    source = Path(outcome.path).read_text(encoding="utf-8").splitlines()[outcome.line - 1].strip()
-    return f"{outcome.path} | {outcome.function} | {outcome.description} | {source}"
+    return f"{outcome.path} | {outcome.function} | {outcome.description} | {_source_line(outcome.path, outcome.line)}"
 
 
 def _equivalent_keys() -> set[str]:
