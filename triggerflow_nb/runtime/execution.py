@@ -248,7 +248,8 @@ class Execution(GraphWalker):
         timer = self._idle_timer
         if timer is None or timer.cancelled():
             return None
-        return max(0.0, timer.when() - asyncio.get_running_loop().time()) if _loop_running() else None
+        # The home loop's clock (a monotonic clock) reads the same from any thread.
+        return max(0.0, timer.when() - self._home_loop.time())  # type: ignore[union-attr]  # set: a timer runs
 
     def _auto_close_due(self) -> None:
         self._idle_timer = None
@@ -301,7 +302,7 @@ class Execution(GraphWalker):
         if not self._finished and self._interrupted is None:
             self._interrupted = what
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
         self._enter()  # counted now, so auto-close cannot slip in before the task starts
         started = False
@@ -326,9 +327,7 @@ class Execution(GraphWalker):
                 coro.close()
                 self._leave()
 
-        task = self._scope.spawn(run())
-        task.add_done_callback(never_started)
-        return task
+        self._scope.spawn(run()).add_done_callback(never_started)
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -519,6 +518,7 @@ class Execution(GraphWalker):
                 f"is accepted and the execution closes once idle, with auto_close), or close() from outside"
             )
         if self._lifecycle == CLOSED:
+            await self._wait_closed()  # a close still releasing (another caller's): returns once it has
             self._raise_error()
             return self._close_snapshot()
         pending = self._pending_interrupts()
@@ -541,7 +541,6 @@ class Execution(GraphWalker):
                 await asyncio.wait_for(self._idle_event.wait(), None if timeout is None else timeout * _DRAIN_SHARE)
             except asyncio.TimeoutError:
                 status, reason = CANCELLED, f"close timeout after {timeout}s: running work was cancelled"
-        self._raise_error()
         if pending:
             reason = f"closed with {len(pending)} interrupt(s) cancelled"
         if self._interrupted and status == COMPLETED:
@@ -1025,13 +1024,6 @@ async def _next_item(agen: AsyncIterator[Any]) -> Any:
 
 _ABSENT = object()  # a state key that did not exist before a write (see _apply_state)
 
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _where(where: Any) -> str:

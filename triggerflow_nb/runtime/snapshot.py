@@ -256,6 +256,7 @@ def restore(execution: Execution, snapshot: ExecutionSnapshot, resources: dict[s
         execution._lifecycle = snapshot["lifecycle_state"]
     if snapshot["lifecycle_state"] == CLOSED:
         execution._finished = True
+        execution._announced = True  # closed in the run it was saved from: nothing left to wait for
         execution._close_reason = snapshot["close_reason"]
         execution.closed_at = snapshot["closed_at"]
         execution._stream.close()
