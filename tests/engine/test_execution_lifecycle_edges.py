@@ -1,0 +1,654 @@
+"""The execution's lifecycle at its edges: the auto-close timer around work and loads, closes
+that race or cut calls, retry's reopening, sub-flow steps that fail or pause, and the checks of
+the smaller public calls.
+
+Each case pins behaviour that a mutation run (scripts/mutate.py execution) showed no test held.
+"""
+
+import asyncio
+import gc
+import logging
+import time
+import traceback
+import weakref
+
+import pytest
+
+import triggerflow_nb
+from triggerflow_nb import ChunkError, FlowDefinitionError, InvalidArgumentError, LifecycleError, TriggerFlow
+from triggerflow_nb.observe import (
+    AutoCloseScheduled,
+    ExecutionClosed,
+    ExecutionSettled,
+    ResourcesChanged,
+)
+from triggerflow_nb.reproducibility import new_interrupt_id
+from triggerflow_nb.runtime import execution as execution_module
+
+
+def run(coro, bound=10):
+    """Run ``coro`` on a fresh loop; a hang fails the test after ``bound`` seconds."""
+    return asyncio.run(asyncio.wait_for(coro, bound))
+
+
+def slow_flow(seconds=5.0):
+    flow = TriggerFlow(name="slow")
+
+    async def slow(data):
+        await asyncio.sleep(seconds)
+
+    flow.to(slow)
+    return flow
+
+
+# -- the auto-close timer ---------------------------------------------------------------------------
+
+
+def test_the_auto_close_timer_stops_while_work_runs_and_starts_again_after_it():
+    flow = TriggerFlow(name="timer")
+    seen = {}
+    flow.to(lambda data: data.input, name="begin")
+
+    async def work(data):
+        seen["during"] = data.execution.auto_close_in()
+        await asyncio.sleep(0.3)
+        seen["work_ended"] = time.time()
+
+    flow.when("Work").to(work)
+
+    async def main():
+        ex = flow.create_execution(auto_close_timeout=0.5)
+        started = asyncio.create_task(ex.async_start(1))
+        await asyncio.sleep(0.05)
+        seen["before"] = ex.auto_close_in()
+        await ex.async_emit("Work")
+        seen["after"] = ex.auto_close_in()
+        await started
+        return ex
+
+    ex = run(main())
+    assert 0.3 < seen["before"] <= 0.5
+    assert seen["during"] is None  # the timer that was running is cancelled, not left to fire
+    assert 0.4 < seen["after"] <= 0.5  # a new one, counted from the end of the work
+    assert ex.closed_at - seen["work_ended"] >= 0.45
+    assert ex.get_status() == "completed"
+
+
+def test_auto_close_in_can_be_read_from_another_thread_while_the_timer_runs():
+    flow = TriggerFlow(name="timer-thread")
+    flow.to(lambda data: data.input, name="begin")
+
+    async def main():
+        ex = flow.create_execution(auto_close_timeout=0.5)
+        started = asyncio.create_task(ex.async_start(1))
+        await asyncio.sleep(0.05)
+        remaining = await asyncio.to_thread(ex.auto_close_in)
+        await started
+        return remaining, ex.auto_close_in()
+
+    remaining, after_close = run(main())
+    assert 0.3 < remaining <= 0.5
+    assert after_close is None
+
+
+def test_a_watched_execution_announces_its_auto_close_timer():
+    flow = TriggerFlow(name="announced")
+    flow.to(lambda data: data.input, name="begin")
+    ex = flow.create_execution(auto_close_timeout=0.05)
+    events = []
+    ex.channel.subscribe(events.append, state_changes=False)
+    assert ex.start(1) == {}
+    scheduled = [e for e in events if isinstance(e, AutoCloseScheduled)]
+    assert scheduled == [AutoCloseScheduled(ex.id, 0.05)]
+    assert events.index(scheduled[0]) < [i for i, e in enumerate(events) if isinstance(e, ExecutionClosed)][0]
+
+
+def test_a_failed_run_reports_no_settling_after_it_failed():
+    flow = TriggerFlow(name="failing")
+
+    def broken(data):
+        raise ValueError("no")
+
+    flow.to(broken)
+    ex = flow.create_execution(auto_close=False)
+    events = []
+    ex.channel.subscribe(events.append, state_changes=False)
+    with pytest.raises(ChunkError):
+        ex.start(1)
+    kinds = [type(e).__name__ for e in events]
+    assert "ExecutionSettled" not in kinds
+    assert kinds[-1] == "ExecutionClosed"
+
+
+def test_a_loaded_idle_execution_closes_by_itself_after_its_auto_close_delay():
+    flow = TriggerFlow(name="loaded-idle")
+    flow.to(lambda data: data.set_state("seen", data.input), name="record")
+    source = flow.create_execution(auto_close=False)
+    source.start(7)
+    saved = source.save()
+
+    async def main():
+        target = flow.create_execution(auto_close_timeout=0.1)
+        await target.async_load(saved)
+        assert target.get_lifecycle_state() == "open"
+        for _ in range(100):
+            if target.is_closed():
+                break
+            await asyncio.sleep(0.02)
+        return target
+
+    target = run(main())
+    assert (target.is_closed(), target.get_status(), target.result.get_state()) == (True, "completed", {"seen": 7})
+
+
+def test_a_closed_execution_is_not_kept_alive_by_its_auto_close_timer():
+    flow = TriggerFlow(name="collectable")
+    flow.to(lambda data: data.input, name="begin")
+
+    async def main():
+        ex = flow.create_execution(auto_close_timeout=30)
+        started = asyncio.create_task(ex.async_start(1))
+        await asyncio.sleep(0.02)
+        assert ex.auto_close_in() > 29  # the timer runs, holding the execution
+        await ex.async_close()
+        await started
+        ref = weakref.ref(ex)
+        del ex, started
+        gc.collect()
+        return ref() is None
+
+    assert run(main()) is True
+
+
+# -- cut, cancelled and interrupted calls -------------------------------------------------------------
+
+
+def test_a_close_that_cuts_a_start_leaves_the_callers_task_uncancelled():
+    async def main():
+        ex = slow_flow().create_execution(auto_close=False)
+
+        async def caller():
+            with pytest.raises(LifecycleError, match="was closed while this call was running"):
+                await ex.async_start(1)
+            return asyncio.current_task().cancelling()
+
+        calling = asyncio.create_task(caller())
+        await asyncio.sleep(0.05)
+        await ex.async_close(timeout=0.2)
+        return await calling
+
+    assert run(main()) == 0
+
+
+def test_a_start_cancelled_outside_any_chunk_is_remembered_as_the_interrupt():
+    flow = TriggerFlow(name="deciding")
+
+    async def undecided(data):
+        await asyncio.sleep(5)
+        return True
+
+    flow.to(lambda data: data.input, name="first").if_condition(undecided, name="check") \
+        .to(lambda data: 1, name="one").end_condition()
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ex.async_start(1), 0.05)
+        await ex.async_close()
+        return ex
+
+    ex = run(main())
+    assert ex.get_status() == "cancelled"
+    assert ex.result.get_meta()["close_reason"] == "closed after an interrupt (CancelledError)"
+
+
+def test_a_keyboard_interrupt_outside_any_chunk_is_remembered_as_the_interrupt():
+    def interrupted(data):
+        raise KeyboardInterrupt
+
+    flow = TriggerFlow(name="interrupted")
+    flow.to(lambda data: data.input, name="first").if_condition(interrupted, name="check") \
+        .to(lambda data: 1, name="one").end_condition()
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(KeyboardInterrupt):
+        ex.start(1)
+    ex.close()
+    assert ex.result.get_meta()["close_reason"] == "closed after an interrupt (KeyboardInterrupt)"
+
+
+def test_work_spawned_just_before_a_failure_is_never_started_and_not_left_counted():
+    flow = TriggerFlow(name="spawn-then-fail")
+    ran = []
+
+    def emit_then_fail(data):
+        data.emit_nowait("Ping", 1)
+        raise ValueError("after the emit")
+
+    flow.to(emit_then_fail)
+    flow.when("Ping").to(lambda data: ran.append(data.input), name="on_ping")
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(ChunkError, match="after the emit"):
+        ex.start(None)
+    assert (ran, ex._inflight, ex._scope.tasks()) == ([], 0, set())
+
+
+# -- closing ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_release():
+    manager = triggerflow_nb.execution_environment
+    log = []
+
+    async def start(config):
+        log.append("started")
+        return {"config": config}
+
+    async def release(resource):
+        await asyncio.sleep(0.2)
+        log.append("released")
+
+    manager.register("slow_pool", start, release=release, replace=True)
+    yield log
+    manager.unregister("slow_pool")
+    assert manager.active() == {}, "a test leaked a managed resource"
+
+
+SLOW_POOL = [{"kind": "slow_pool", "key": "db", "config": {}}]
+
+
+def test_a_second_close_returns_only_once_the_first_has_released(slow_release):
+    flow = TriggerFlow(name="two-closes")
+    flow.to(lambda data: data.input, name="begin")
+
+    async def main():
+        ex = flow.create_execution(auto_close=False, execution_environments=SLOW_POOL)
+        await ex.async_start(1)
+        first = asyncio.create_task(ex.async_close())
+        await asyncio.sleep(0)
+        second = await ex.async_close()
+        released_when_second_returned = list(slow_release)
+        assert await first == second
+        return released_when_second_returned
+
+    assert run(main()) == ["started", "released"]
+    assert slow_release == ["started", "released"]  # once
+
+
+def test_close_with_a_timeout_returns_in_time_when_a_chunk_ignores_its_cancellation(caplog):
+    flow = TriggerFlow(name="stubborn")
+
+    async def stubborn(data):
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            await asyncio.sleep(1.5)  # cleanup that takes far longer than the close allows
+
+    flow.to(stubborn)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        started = asyncio.create_task(ex.async_start(1))
+        await asyncio.sleep(0.05)
+        began = time.perf_counter()
+        with caplog.at_level(logging.WARNING, logger="triggerflow_nb"):
+            await ex.async_close(timeout=0.4)
+        took = time.perf_counter() - began
+        # The chunk swallowed its cancellation, so its path ends normally, once its cleanup does.
+        assert await asyncio.wait_for(started, 3) is ex
+        return ex, took
+
+    ex, took = run(main())
+    assert took < 0.6
+    assert ex.get_status() == "cancelled"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith(f"execution {ex.id}: work still running 0.")
+    assert warnings[0].endswith("s after it was cancelled; releasing anyway")
+    grace = float(warnings[0].split("work still running ")[1].split("s after")[0])
+    # What is left of the timeout after the drain, shared between the cleanup and the release.
+    left = 0.4 * (1 - execution_module._DRAIN_SHARE) * execution_module._CLEANUP_SHARE
+    assert left * 0.5 < grace <= left
+
+
+def test_close_of_a_run_that_drains_quietly_logs_nothing(caplog):
+    flow = TriggerFlow(name="quiet")
+
+    async def brief(data):
+        await asyncio.sleep(0.05)
+
+    flow.when("Go").to(brief)
+    flow.to(lambda data: data.input, name="begin")
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(1)
+        ex.emit_nowait("Go")
+        with caplog.at_level(logging.WARNING, logger="triggerflow_nb"):
+            await ex.async_close(timeout=2)
+        return ex
+
+    ex = run(main())
+    assert ex.get_status() == "completed"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_the_stream_ends_when_the_execution_closes():
+    flow = TriggerFlow(name="streaming")
+    flow.to(lambda data: data.put_into_stream(data.input), name="put")
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start("a")
+        items = []
+
+        async def read():
+            async for item in ex.get_async_runtime_stream(timeout=None):
+                items.append(item)
+
+        reading = asyncio.create_task(read())
+        await asyncio.sleep(0.02)
+        await ex.async_close()
+        await asyncio.wait_for(reading, 2)
+        return items
+
+    assert run(main()) == ["a"]
+
+
+def test_reading_the_stream_of_an_unstarted_execution_does_not_start_it():
+    async def main():
+        ex = slow_flow().create_execution(auto_close=False)
+        items = [item async for item in ex.get_async_runtime_stream(timeout=0.1)]
+        return items, ex.get_status()
+
+    assert run(main()) == ([], "created")
+
+
+# -- retry ------------------------------------------------------------------------------------------
+
+
+def flaky_flow(fixed):
+    flow = TriggerFlow(name="flaky")
+    flow.to(lambda data: data.put_into_stream("a"), name="first")
+
+    def second(data):
+        if not fixed:
+            raise ValueError("not yet")
+        data.put_into_stream("b")
+
+    flow.to(second)
+    return flow
+
+
+def test_retry_and_retryable_chunk_on_a_completed_closed_execution():
+    ex = flaky_flow(fixed=[True]).create_execution(auto_close=False)
+    ex.start(None)
+    ex.close()
+    assert ex.retryable_chunk() is None
+    with pytest.raises(LifecycleError) as info:
+        ex.retry()
+    assert str(info.value) == (f"retry() re-runs the chunk whose failure ended an execution; execution {ex.id} "
+                               f"is closed, completed")
+
+
+def test_retry_opens_the_stream_again():
+    fixed = []
+
+    async def main():
+        ex = flaky_flow(fixed).create_execution(auto_close=False)
+        with pytest.raises(ChunkError):
+            await ex.async_start(None)
+        fixed.append(True)
+        await ex.async_retry()
+        items = []
+
+        async def read():
+            async for item in ex.get_async_runtime_stream(timeout=None):
+                items.append(item)
+
+        reading = asyncio.create_task(read())
+        await asyncio.sleep(0.02)
+        ex.put_into_stream("late")
+        await asyncio.sleep(0.02)
+        await ex.async_close()
+        await asyncio.wait_for(reading, 2)
+        return items
+
+    assert run(main()) == ["a", "b", "late"]
+
+
+def test_retry_refuses_a_flow_whose_wiring_was_left_unfinished():
+    fixed = []
+    flow = flaky_flow(fixed)
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(ChunkError):
+        ex.start(None)
+    flow.when("Later").to(lambda data: data.input, name="split").for_each()  # never closed
+    with pytest.raises(FlowDefinitionError, match="has unclosed blocks"):
+        ex.retry()
+    assert ex.get_status() == "failed"
+
+
+@pytest.fixture
+def pool():
+    manager = triggerflow_nb.execution_environment
+    log = {"started": 0, "released": 0}
+
+    async def start(config):
+        log["started"] += 1
+        return {"dsn": config["dsn"], "generation": log["started"]}
+
+    async def release(resource):
+        log["released"] += 1
+
+    manager.register("retry_pool", start, release=release, replace=True)
+    yield log
+    manager.unregister("retry_pool")
+    assert manager.active() == {}, "a test leaked a managed resource"
+
+
+def test_retry_mounts_the_managed_environments_again(pool):
+    fixed = []
+    flow = TriggerFlow(name="flaky-db")
+
+    def use(data):
+        if not fixed:
+            raise ValueError("not yet")
+        data.set_state("generation", data.require_resource("db")["generation"])
+
+    flow.to(use)
+    ex = flow.create_execution(auto_close=False,
+                               execution_environments=[{"kind": "retry_pool", "key": "db", "config": {"dsn": "x"}}])
+    with pytest.raises(ChunkError):
+        ex.start(None)
+    assert pool == {"started": 1, "released": 1}
+    fixed.append(True)
+    ex.retry()
+    assert ex.result.get_state("generation") == 2
+    ex.close()
+    assert pool == {"started": 2, "released": 2}
+
+
+# -- sub-flow steps ---------------------------------------------------------------------------------
+
+
+def test_a_failing_sub_flow_step_is_marked_failed():
+    child = TriggerFlow(name="child")
+
+    def broken(data):
+        raise ValueError("child broke")
+
+    child.to(broken)
+    parent = TriggerFlow(name="parent")
+    parent.to_sub_flow(child, name="sub")
+    ex = parent.create_execution(auto_close=False)
+    with pytest.raises(ChunkError, match="chunk 'sub' raised ChunkError"):
+        ex.start(1)
+    assert ex.node_status() == {"sub": "failed"}
+
+
+def test_a_sub_flow_that_pauses_fails_its_step_and_its_child_is_closed():
+    child = TriggerFlow(name="pausing-child")
+    child.to(lambda data: data.pause_for(type="ask"), name="ask")
+    parent = TriggerFlow(name="parent")
+    parent.to_sub_flow(child, name="sub")
+    closed = []
+    child.channel.subscribe(lambda e: closed.append(e) if isinstance(e, ExecutionClosed) else None,
+                            state_changes=False)
+    with pytest.raises(ChunkError) as info:
+        parent.start(1)
+    assert str(info.value) == (
+        "chunk 'sub' raised LifecycleError: sub-flow 'pausing-child' paused; pause_for inside a sub-flow is "
+        "not supported yet: pause in the parent flow before or after the to_sub_flow() step")
+    assert [(e.status, e.reason) for e in closed] == [("completed", "closed with 1 interrupt(s) cancelled")]
+
+
+def test_a_sub_flow_write_back_triggers_the_state_listeners():
+    child = TriggerFlow(name="adding")
+    child.to(lambda data: data.set_state("total", data.input + 1), name="add")
+    parent = TriggerFlow(name="parent")
+    parent.to_sub_flow(child, write_back={"state.total": "snapshot.total"}, name="sub")
+    parent.when({"state": "total"}).to(lambda data: data.set_state("heard", data.input), name="listen")
+    assert parent.start(4) == {"total": 5, "heard": 5}
+
+
+def test_a_sub_flow_step_after_a_sync_step_in_a_fan_out_runs_in_a_task_of_its_own():
+    child = TriggerFlow(name="where")
+    tasks = []
+
+    async def record(data):
+        tasks.append(asyncio.current_task())
+        await asyncio.sleep(0.01)
+
+    child.to(record)
+    parent = TriggerFlow(name="parent")
+
+    async def begin(data):
+        tasks.append(asyncio.current_task())
+        return [1, 2]
+
+    parent.to(begin).for_each().to(lambda data: data.input, name="sync_step") \
+        .to_sub_flow(child, name="sub").end_for_each()
+    parent.start(None)
+    caller, *items = tasks
+    assert len(items) == 2 and caller not in items
+
+
+# -- small public calls ------------------------------------------------------------------------------
+
+
+def test_emit_nowait_checks_its_event_and_the_lifecycle():
+    flow = TriggerFlow(name="nowait")
+    flow.to(lambda data: data.input, name="begin")
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(LifecycleError) as info:
+        ex.emit_nowait("Ping")
+    assert str(info.value) == "cannot emit before the execution starts: call execution.start(value) first"
+    ex.start(1)
+    with pytest.raises(InvalidArgumentError, match="^an event name must be a non-empty string, got ''$"):
+        ex.emit_nowait("")
+    ex.close()
+    with pytest.raises(LifecycleError, match="emit 'Ping'"):
+        ex.emit_nowait("Ping")
+
+
+def test_async_emit_nowait_runs_the_handlers_after_it_returns():
+    flow = TriggerFlow(name="nowait-async")
+    heard = []
+    flow.to(lambda data: data.input, name="begin")
+    flow.when("Ping").to(lambda data: heard.append(data.input), name="on_ping")
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(1)
+        await ex.async_emit_nowait("Ping", 2)
+        right_after = list(heard)
+        await ex.async_close()
+        return right_after
+
+    assert run(main()) == []
+    assert heard == [2]
+
+
+def test_deleting_a_resource_is_reported_to_watchers():
+    flow = TriggerFlow(name="resources")
+    flow.to(lambda data: data.del_resource("client"), name="drop")
+    ex = flow.create_execution(auto_close=False, runtime_resources={"client": object()})
+    events = []
+    ex.channel.subscribe(events.append, state_changes=False)
+    ex.start(None)
+    assert events.count(ResourcesChanged(ex.id)) == 1
+    assert ex.runtime_resources.keys() == []
+
+
+def test_generated_interrupt_ids_are_numbered_per_execution_in_reproducible_mode():
+    flow = TriggerFlow(name="two-pauses")
+
+    async def ask_twice(data):
+        await data.async_pause_for(type="first")
+        await data.async_pause_for(type="second")
+
+    flow.to(ask_twice)
+    with triggerflow_nb.reproducible(seed=5):
+        ex = flow.create_execution(auto_close=False)
+        ex.start(None)
+        assert list(ex.get_pending_interrupts()) == [new_interrupt_id(ex.id, 0), new_interrupt_id(ex.id, 1)]
+        ex.close(pending_interrupts="cancel")
+
+
+def test_a_resumed_pause_marks_its_chunk_done():
+    flow = TriggerFlow(name="resumed")
+    flow.to(lambda data: data.pause_for(type="ok", interrupt_id="ok"), name="ask") \
+        .to(lambda data: data.set_state("answer", data.input), name="record")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    assert ex.node_status() == {"ask": "waiting"}
+    ex.continue_with("ok", "yes")
+    assert ex.node_status() == {"ask": "done", "record": "done"}
+
+
+def test_loading_a_closed_snapshot_mounts_no_environment(pool):
+    flow = TriggerFlow(name="closed-db")
+    flow.to(lambda data: data.set_state("dsn", data.require_resource("db")["dsn"]), name="use")
+    request = [{"kind": "retry_pool", "key": "db", "config": {"dsn": "y"}}]
+    ex = flow.create_execution(auto_close=False, execution_environments=request)
+    ex.start(None)
+    ex.close()
+    saved = ex.save()
+    loaded = flow.create_execution(auto_close=False)
+    loaded.load(saved)
+    assert (loaded.is_closed(), loaded.result.get_state()) == (True, {"dsn": "y"})
+    assert pool == {"started": 1, "released": 1}
+
+
+def test_the_sync_bridge_frame_is_hidden_from_ipython_tracebacks():
+    flow = TriggerFlow(name="hidden")
+
+    def broken(data):
+        raise ValueError("no")
+
+    flow.to(broken)
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(ChunkError) as info:
+        ex.start(None)
+    frames = [frame for frame, _ in traceback.walk_tb(info.value.__traceback__)]
+    bridge = [f for f in frames if f.f_code.co_name == "_run_sync"]
+    assert bridge and all(f.f_locals.get("__tracebackhide__") is True for f in bridge)
+
+
+@pytest.mark.parametrize("value", [{}, "", 0])
+def test_execution_environments_must_be_a_list_even_when_empty(value):
+    with pytest.raises(InvalidArgumentError) as info:
+        TriggerFlow(name="envs").create_execution(execution_environments=value)
+    assert str(info.value) == f"execution_environments must be a list, got {type(value).__name__}"
+
+
+def test_an_unknown_event_settles_the_execution_at_once():
+    flow = TriggerFlow(name="settles")
+    flow.to(lambda data: data.input, name="begin")
+    ex = flow.create_execution(auto_close=False)
+    events = []
+    ex.channel.subscribe(events.append, state_changes=False)
+    ex.start(1)
+    ex.emit("Nobody")
+    assert events.count(ExecutionSettled(ex.id, "idle")) == 2
+    ex.close()
