@@ -146,14 +146,14 @@ def test_a_raised_chunk_error_shows_the_callers_and_the_chunks_frames_only():
     assert files[0] == __file__ and len(files) <= 4
     assert [os.path.basename(f) for f in files[1:]] == ["execution.py", "execution.py", "loop_bridge.py"]
     full = full_traceback(error)
-    assert "walker.py" in full and "in _run_chunk" in full and "cannot book 3" in full
+    assert "walker.py" in full and "in _walk" in full and "cannot book 3" in full
     assert traceback.extract_tb(error.__cause__.__traceback__)[-1].name == "book"  # left as it was
 
     async def awaited():
         with pytest.raises(ChunkError) as again:
             await ledger_flow({"book": False}).async_start(4)
         names = [frame.name for frame in traceback.extract_tb(again.value.__traceback__)]
-        assert names[0] == "awaited" and "_run_chunk" not in names and "_walk" not in names
+        assert names[0] == "awaited" and "_walk" not in names
 
     asyncio.run(awaited())
 

@@ -3,6 +3,8 @@ inline-emit depth guard. Each case pins what a mutation run (scripts/mutate.py) 
 """
 
 import asyncio
+import gc
+import inspect
 import time
 
 import pytest
@@ -119,3 +121,72 @@ def test_a_chunk_refused_by_the_engine_is_marked_failed():
     with pytest.raises(StateSerializationError):
         ex.start(None)
     assert (ex.status, ex.node_status()) == ("failed", {"store_client": "failed"})
+
+
+def test_an_awaited_emit_to_one_plain_listener_keeps_only_its_walk_and_the_handler_alive_per_level():
+    """What a loop of handlers that await their emits keeps alive per level (memory, and work for
+    the garbage collector): the handler's coroutine and the path walking it, no dispatch under
+    them; only the levels that start a fresh stack go through the dispatch."""
+    flow = TriggerFlow(name="deep-ticks")
+    levels = 250
+    alive = {}
+
+    async def tick(data):
+        if data.input < levels:
+            await data.async_emit("Tick", data.input + 1)
+        else:
+            mine = (o for o in gc.get_objects() if inspect.iscoroutine(o) and o.cr_frame is not None)
+            names = [o.cr_code.co_name for o in mine  # this execution's, not another test's leftovers
+                     if data.execution in (o.cr_frame.f_locals.get("self"), o.cr_frame.f_locals.get("data", data).execution)]
+            alive.update({name: names.count(name) for name in ("tick", "_walk", "_dispatch_event")})
+
+    flow.to(lambda data: data.async_emit("Tick", 1), name="begin")
+    flow.when("Tick").to(tick)
+    flow.start(None)
+    fresh_stacks = levels // (MAX_INLINE_EMIT_DEPTH + 1)  # a fresh task every MAX+1 levels
+    # a walk per level, and begin's own
+    assert alive == {"tick": levels, "_walk": levels + 1, "_dispatch_event": fresh_stacks}
+
+
+@pytest.mark.parametrize("emit", ["nowait", "awaited"])
+def test_a_watched_and_an_unwatched_run_of_emits_run_the_handlers_in_the_same_order(emit):
+    """Unwatched, an emit to one plain listener walks it directly; watched, through the dispatch
+    (which reports the event): the handlers must run in the same order either way."""
+    def run(watch):
+        flow = TriggerFlow(name="order")
+        order = []
+
+        async def begin(data):
+            for n in range(3):
+                order.append(f"emit {n}")
+                if emit == "nowait":
+                    data.emit_nowait("One", n)
+                else:
+                    await data.async_emit("One", n)
+                await data.async_emit("Two", n)
+            order.append("begin done")
+
+        async def one(data):
+            order.append(f"one {data.input}")
+            await asyncio.sleep(0)
+            order.append(f"one {data.input} after sleep")
+
+        flow.to(begin)
+        flow.when("One").to(one)
+        flow.when("Two").to(lambda data: order.append(f"two-a {data.input}"), name="two_a")
+        flow.when("Two").to(lambda data: order.append(f"two-b {data.input}"), name="two_b")
+        ex = flow.create_execution(auto_close=False)
+        if watch:
+            ex.channel.subscribe(lambda event: None, state_changes=False)
+        ex.start(None)
+        ex.close(timeout=5)
+        return order
+
+    assert run(watch=False) == run(watch=True)
+    per_emit = {  # emit_nowait: the One handlers start after begin; awaited: each finishes first
+        "nowait": [[f"emit {n}", f"two-a {n}", f"two-b {n}"] for n in range(3)] + [["begin done"]]
+        + [[f"one {n}" for n in range(3)], [f"one {n} after sleep" for n in range(3)]],
+        "awaited": [[f"emit {n}", f"one {n}", f"one {n} after sleep", f"two-a {n}", f"two-b {n}"]
+                    for n in range(3)] + [["begin done"]],
+    }
+    assert run(watch=False) == [step for group in per_emit[emit] for step in group]

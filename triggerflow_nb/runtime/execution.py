@@ -682,7 +682,7 @@ class Execution(GraphWalker):
         _check_event(event)
         self._require_started("emit")
         self._require_open(f"emit {event!r}")
-        await self._root(self._dispatch_event(event, payload, ()))
+        await self._root(self._awaited_emit(event, payload, ()))
 
     def emit(self, event: str, payload: Any = None) -> None:
         self._run_sync(self.async_emit(event, payload))
@@ -701,7 +701,7 @@ class Execution(GraphWalker):
             # No loop to schedule on outside async code: run it through instead of losing it.
             self.emit(event, payload)
             return
-        self._spawn(self._dispatch_event(event, payload, ()))
+        self._spawn(self._awaited_emit(event, payload, ()))
 
     def _require_started(self, action: str) -> None:
         if not self._started:
@@ -710,11 +710,11 @@ class Execution(GraphWalker):
     def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
         """The dispatch an awaited emit from a chunk waits for (checked before it exists)."""
         _check_event(event)
-        return self._dispatch_event(event, payload, frames)
+        return self._awaited_emit(event, payload, frames)
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)
-        self._spawn(self._dispatch_event(event, payload, frames))
+        self._spawn(self._awaited_emit(event, payload, frames))
 
     # -- state -------------------------------------------------------------------------------------
 

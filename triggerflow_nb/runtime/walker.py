@@ -125,64 +125,125 @@ class GraphWalker:
         """Run a sub-flow step: a child execution's lifecycle, owned by the host."""
         raise NotImplementedError
 
-    async def _walk(self, node_id: str, value: Any, frames: Frames, *,
-                    from_successors: bool = False, resume: Resume | None = None) -> None:
-        """Run from ``node_id`` (or, with ``from_successors=True``, from its successors) until the path ends."""
+    # One loop on purpose (hence noqa): any step moved into a coroutine of its own is a frame
+    # more per step, and per level of awaited emits (see the docstring).
+    async def _walk(self, node_id: str, value: Any, frames: Frames, *, from_successors: bool = False,  # noqa: C901
+                    resume: Resume | None = None, emit_level: int = -1) -> None:
+        """Run from ``node_id`` (or, with ``from_successors=True``, from its successors) until the path ends.
+
+        Chunks run right here, not in a coroutine of their own: a loop of handlers that await
+        their emits nests one ``_walk`` per emit, and every frame kept alive per level costs
+        memory and garbage-collector time. A path that an awaited emit walks directly
+        (``_awaited_emit``) sets the emit depth its dispatch would have set: ``emit_level``.
+        """
+        if emit_level >= 0:
+            emit_depth.set(emit_level)
         graph = self.flow._graph
         nodes = graph.nodes
         succ = graph.succ
+        handlers = self.flow._handlers
         out = value
-        while True:
-            if not from_successors:
-                if self._finished:  # failed or cancelled elsewhere: stop this path
-                    return
-                node = nodes[node_id]
-                kind = node.kind
-                if kind == CHUNK:
-                    # The host (Execution) is a ChunkHost; a cast() would cost a call per step.
-                    data = TriggerFlowRuntimeData(self, node, value, frames, resume)  # type: ignore[arg-type]
-                    resume = None
-                    out = await self._run_chunk(node, data)
-                    if data._paused:
+        try:
+            while True:
+                if not from_successors:
+                    if self._finished:  # failed or cancelled elsewhere: stop this path
                         return
-                elif kind == IF or (kind == MATCH and node.mode != HIT_ALL):
-                    arm_index = await self._choose_arm(node, value, frames)
-                    entry = None if arm_index is None else node.branches[arm_index].entry
-                    if entry is not None and arm_index is not None:
-                        node_id = entry
-                        frames = frames + ((THEN, node.id, arm_index),)
-                        continue
-                    out = value
-                elif kind == SUB_FLOW:
-                    out = await self._run_sub_flow(node, value, frames)
-                elif kind == START or kind == EVENT:  # they pass their input on
-                    out = value
-                else:  # fan-outs, hit_all matches, collects and side branches may end this path here
-                    goes_on, out = await self._run_block(node, value, frames)
-                    if not goes_on:
+                    node = nodes[node_id]
+                    kind = node.kind
+                    if kind == CHUNK:
+                        # The host (Execution) is a ChunkHost; a cast() would cost a call per step.
+                        data = TriggerFlowRuntimeData(self, node, value, frames, resume)  # type: ignore[arg-type]
+                        resume = None
+                        fn, is_async = handlers[node_id]
+                        observed = self._chunk_starting(node_id)
+                        try:
+                            if self._semaphore is not None:
+                                out = await self._call_limited(fn, is_async, data)
+                            else:
+                                # Watched, a sync handler is timed: one that holds the loop long freezes the panel.
+                                out = self._timed_call(fn, data, node_id) if observed and not is_async else fn(data)
+                                if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
+                                    if self._inline:  # user async code runs in a task of its own (see _start_inline)
+                                        await leave_inline(out)
+                                    out = await out
+                        except BaseException as exc:
+                            replacement = self._chunk_raised(node_id, exc, data)
+                            if replacement is None:
+                                raise
+                            raise replacement from exc
+                        if self._chunk_ended(node, data):  # when(<chunk>) listens
+                            await self._dispatch_event(node.done_event, out, data._frames)
+                        if data._paused:
+                            return
+                    elif kind == IF or (kind == MATCH and node.mode != HIT_ALL):
+                        arm_index = await self._choose_arm(node, value, frames)
+                        entry = None if arm_index is None else node.branches[arm_index].entry
+                        if entry is not None and arm_index is not None:
+                            node_id = entry
+                            frames = frames + ((THEN, node.id, arm_index),)
+                            continue
+                        out = value
+                    elif kind == SUB_FLOW:
+                        out = await self._run_sub_flow(node, value, frames)
+                    elif kind == START or kind == EVENT:  # they pass their input on
+                        out = value
+                    else:  # fan-outs, hit_all matches, collects and side branches may end this path here
+                        goes_on, out = await self._run_block(node, value, frames)
+                        if not goes_on:
+                            return
+                from_successors = False
+                targets = succ.get(node_id)
+                if not targets:  # the path ran out of successors: return into the innermost frame
+                    node_id, frames, targets, slot = self._unwind(node_id, frames)
+                    if slot is not None:
+                        await self._fill_slot(slot, out)
+                    if not targets:
                         return
-            from_successors = False
+                if len(targets) == 1:
+                    node_id = targets[0]
+                    value = out
+                    continue
+                # Several successors run concurrently; the one that reaches the arm's tail returns.
+                await self._gather(self._walks(targets, out, frames))
+                return
+        finally:
+            if emit_level >= 0:  # set(), not reset(token): see _dispatch_event
+                emit_depth.set(emit_level - 1)
+
+    def _chunk_starting(self, node_id: str) -> bool:
+        """Mark a chunk running (and report it when watched); whether the channel is watched."""
+        self._node_status[node_id] = RUNNING
+        channel = self._channel
+        if channel.active:
+            channel.publish(ChunkStarted(self.id, node_id))
+            return True
+        return False
+
+    def _chunk_ended(self, node: Node, data: TriggerFlowRuntimeData) -> bool:
+        """Mark a chunk done (or waiting, if it paused); whether an event listens for its end."""
+        self._node_status[node.id] = WAITING if data._paused else DONE
+        if self._channel.active:
+            self._channel.publish(ChunkFinished(self.id, node.id))
+        listeners = self.flow._graph.listeners
+        return bool(listeners) and node.done_event in listeners
+
+    def _unwind(self, node_id: str, frames: Frames) -> tuple[str, Frames, list[str] | None, Frame | None]:
+        """Where a path that ran out of successors at ``node_id`` goes on: returning through the
+        frames it ends, to the next block's successors (node, frames, successors, None), or into
+        a fan-out slot (..., None, the slot's frame); no successors and no slot: the path ends."""
+        succ = self.flow._graph.succ
+        while frames:
+            frame = frames[-1]
+            if not self._ends_arm(node_id, frame):
+                break  # a side path: it returns nothing
+            frames = frames[:-1]
+            if frame[0] != THEN:
+                return node_id, frames, None, frame
+            node_id = frame[1]
             targets = succ.get(node_id)
-            while not targets:  # the path ran out of successors: return into the innermost frame
-                if not frames:
-                    return
-                frame = frames[-1]
-                if not self._ends_arm(node_id, frame):
-                    return  # a side path: it returns nothing
-                frames = frames[:-1]
-                if frame[0] == THEN:
-                    node_id = frame[1]
-                    targets = succ.get(node_id)
-                else:
-                    await self._fill_slot(frame, out)
-                    return
-            if len(targets) == 1:
-                node_id = targets[0]
-                value = out
-                continue
-            # Several successors run concurrently; the one that reaches the arm's tail returns.
-            await self._gather(self._walks(targets, out, frames))
-            return
+            if targets:
+                return node_id, frames, targets, None
+        return node_id, frames, None, None
 
     async def _run_block(self, node: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
         """(True, what the path goes on with), or (False, None) when the path ends here: a fan-out
@@ -238,52 +299,32 @@ class GraphWalker:
                 tail = block.branches[frame[2] if activation.arms is None else activation.arms[frame[2]]].tail
         return tail is None or tail == node_id
 
-    async def _run_chunk(self, node: Node, data: TriggerFlowRuntimeData) -> Any:
-        fn, is_async = self.flow._handlers[node.id]
-        node_id = node.id
-        self._node_status[node_id] = RUNNING
-        channel = self._channel
-        observed = channel.active
-        if observed:
-            channel.publish(ChunkStarted(self.id, node_id))
-        try:
-            if self._semaphore is None:
-                # Watched, a sync handler is timed: one that holds the loop long freezes the panel.
-                out = self._timed_call(fn, data, node_id) if observed and not is_async else fn(data)
-                if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
-                    if self._inline:  # user async code runs in a task of its own (see _start_inline)
-                        await leave_inline(out)
-                    out = await out
-            else:
-                async with self._semaphore:
-                    out = fn(data)
-                    if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
-                        if self._inline:
-                            await leave_inline(out)
-                        out = await out
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit) as exc:
+    async def _call_limited(self, fn: Callable[[Any], Any], is_async: bool, data: TriggerFlowRuntimeData) -> Any:
+        """Run a handler under the flow's concurrency limit (see _walk for the unlimited case)."""
+        async with self._semaphore:  # type: ignore[union-attr]  # only called when set
+            out = fn(data)
+            if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
+                if self._inline:
+                    await leave_inline(out)
+                out = await out
+        return out
+
+    def _chunk_raised(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData) -> BaseException | None:
+        """Record what a chunk raised; return the error to raise in its place, or None to re-raise it."""
+        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
             self._node_status[node_id] = CANCELLED
             self._note_interrupt(f"{type(exc).__name__} in chunk {node_id!r}")
-            if channel.active:
-                channel.publish(ChunkCancelled(self.id, node_id, type(exc).__name__))
-            raise
-        except TriggerFlowError as exc:
-            self._chunk_failed(node_id, exc, data)
-            if isinstance(exc, InvalidArgumentError):  # says what was wrong, not in which chunk
-                raise ChunkError(node_id, exc) from exc
-            raise  # our other errors already name the chunk and the fix
-        except Exception as exc:
-            self._chunk_failed(node_id, exc, data)
-            raise ChunkError(node_id, exc) from exc
-        self._node_status[node_id] = WAITING if data._paused else DONE
-        if channel.active:
-            channel.publish(ChunkFinished(self.id, node_id))
-        listeners = self.flow._graph.listeners
-        if listeners and node.done_event in listeners:  # when(<chunk>)
-            await self._dispatch_event(node.done_event, out, data._frames)
-        return out
+            if self._channel.active:
+                self._channel.publish(ChunkCancelled(self.id, node_id, type(exc).__name__))
+            return None
+        if not isinstance(exc, Exception):  # another BaseException: the caller's to handle
+            return None
+        self._chunk_failed(node_id, exc, data)
+        if isinstance(exc, TriggerFlowError) and not isinstance(exc, InvalidArgumentError):
+            return None  # our errors already name the chunk and the fix
+        return ChunkError(node_id, exc)  # an InvalidArgumentError says what was wrong, not in which chunk
 
     def _timed_call(self, fn: Callable[[Any], Any], data: TriggerFlowRuntimeData, node_id: str) -> Any:
         started = perf_counter()
@@ -499,6 +540,24 @@ class GraphWalker:
         finally:
             self._inline = outer
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
+
+    def _awaited_emit(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
+        """The work an emit of ``event`` waits for (not started).
+
+        An event with one plain listener, unwatched, is walked directly: no dispatch coroutine
+        stays alive under the handler while it runs, which halves what a loop of handlers that
+        await their emits keeps per level. Anything else goes through ``_dispatch_event``.
+        """
+        if not self._channel.active:
+            node_ids = self.flow._graph.listeners.get(event)
+            if node_ids is not None and len(node_ids) == 1:
+                node_id = node_ids[0]
+                mode = self.flow._graph.nodes[node_id].mode
+                if mode == "simple" or mode == "simple_or":
+                    depth = emit_depth.get()
+                    if depth < MAX_INLINE_EMIT_DEPTH:
+                        return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1)
+        return self._dispatch_event(event, payload, frames)
 
     async def _dispatch_event(self, event: str, payload: Any, frames: Frames) -> None:
         """Run every `when` branch listening to ``event``; and-joins collect per execution and scope."""
