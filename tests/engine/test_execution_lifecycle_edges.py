@@ -103,13 +103,19 @@ def test_a_watched_execution_announces_its_auto_close_timer():
     assert events.index(scheduled[0]) < [i for i, e in enumerate(events) if isinstance(e, ExecutionClosed)][0]
 
 
-def test_a_failed_run_reports_no_settling_after_it_failed():
-    flow = TriggerFlow(name="failing")
+def failing_flow(name, message="no"):
+    """A flow whose one chunk, ``broken``, raises ValueError(message)."""
+    flow = TriggerFlow(name=name)
 
     def broken(data):
-        raise ValueError("no")
+        raise ValueError(message)
 
     flow.to(broken)
+    return flow
+
+
+def test_a_failed_run_reports_no_settling_after_it_failed():
+    flow = failing_flow("failing")
     ex = flow.create_execution(auto_close=False)
     events = []
     ex.channel.subscribe(events.append, state_changes=False)
@@ -472,12 +478,7 @@ def test_retry_mounts_the_managed_environments_again(pool):
 
 
 def test_a_failing_sub_flow_step_is_marked_failed():
-    child = TriggerFlow(name="child")
-
-    def broken(data):
-        raise ValueError("child broke")
-
-    child.to(broken)
+    child = failing_flow("child", "child broke")
     parent = TriggerFlow(name="parent")
     parent.to_sub_flow(child, name="sub")
     ex = parent.create_execution(auto_close=False)
@@ -621,12 +622,7 @@ def test_loading_a_closed_snapshot_mounts_no_environment(pool):
 
 
 def test_the_sync_bridge_frame_is_hidden_from_ipython_tracebacks():
-    flow = TriggerFlow(name="hidden")
-
-    def broken(data):
-        raise ValueError("no")
-
-    flow.to(broken)
+    flow = failing_flow("hidden")
     ex = flow.create_execution(auto_close=False)
     with pytest.raises(ChunkError) as info:
         ex.start(None)
