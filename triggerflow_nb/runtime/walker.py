@@ -142,6 +142,7 @@ class GraphWalker:
         nodes = graph.nodes
         succ = graph.succ
         handlers = self.flow._handlers
+        node_status = self._node_status
         out = value
         try:
             while True:
@@ -155,7 +156,11 @@ class GraphWalker:
                         data = TriggerFlowRuntimeData(self, node, value, frames, resume)  # type: ignore[arg-type]
                         resume = None
                         fn, is_async = handlers[node_id]
-                        observed = self._chunk_starting(node_id)
+                        node_status[node_id] = RUNNING
+                        channel = self._channel
+                        observed = channel.active
+                        if observed:
+                            channel.publish(ChunkStarted(self.id, node_id))
                         try:
                             if self._semaphore is not None:
                                 out = await self._call_limited(fn, is_async, data)
@@ -171,7 +176,11 @@ class GraphWalker:
                             if replacement is None:
                                 raise
                             raise replacement from exc
-                        if self._chunk_ended(node, data):  # when(<chunk>) listens
+                        node_status[node_id] = WAITING if data._paused else DONE
+                        if channel.active:
+                            channel.publish(ChunkFinished(self.id, node_id))
+                        listeners = graph.listeners
+                        if listeners and node.done_event in listeners:  # when(<chunk>)
                             await self._dispatch_event(node.done_event, out, data._frames)
                         if data._paused:
                             return
@@ -209,23 +218,6 @@ class GraphWalker:
         finally:
             if emit_level >= 0:  # set(), not reset(token): see _dispatch_event
                 emit_depth.set(emit_level - 1)
-
-    def _chunk_starting(self, node_id: str) -> bool:
-        """Mark a chunk running (and report it when watched); whether the channel is watched."""
-        self._node_status[node_id] = RUNNING
-        channel = self._channel
-        if channel.active:
-            channel.publish(ChunkStarted(self.id, node_id))
-            return True
-        return False
-
-    def _chunk_ended(self, node: Node, data: TriggerFlowRuntimeData) -> bool:
-        """Mark a chunk done (or waiting, if it paused); whether an event listens for its end."""
-        self._node_status[node.id] = WAITING if data._paused else DONE
-        if self._channel.active:
-            self._channel.publish(ChunkFinished(self.id, node.id))
-        listeners = self.flow._graph.listeners
-        return bool(listeners) and node.done_event in listeners
 
     def _unwind(self, node_id: str, frames: Frames) -> tuple[str, Frames, list[str] | None, Frame | None]:
         """Where a path that ran out of successors at ``node_id`` goes on: returning through the
