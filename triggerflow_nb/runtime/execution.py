@@ -708,7 +708,7 @@ class Execution(GraphWalker):
             raise LifecycleError(f"cannot {action} before the execution starts: call execution.start(value) first")
 
     def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
-        """The dispatch an awaited emit from a chunk waits for (checked before it exists)."""
+        """The work an awaited emit from a chunk waits for (the event checked before it exists)."""
         _check_event(event)
         return self._awaited_emit(event, payload, frames)
 
@@ -1023,7 +1023,6 @@ async def _next_item(agen: AsyncIterator[Any]) -> Any:
 
 
 _ABSENT = object()  # a state key that did not exist before a write (see _apply_state)
-
 
 
 def _where(where: Any) -> str:

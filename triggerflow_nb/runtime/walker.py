@@ -534,7 +534,8 @@ class GraphWalker:
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
 
     def _awaited_emit(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
-        """The work an emit of ``event`` waits for (not started).
+        """The work an emit of ``event`` runs (not started): awaited by the emitter, or by the task
+        an ``emit_nowait`` spawns.
 
         An event with one plain listener, unwatched, is walked directly: no dispatch coroutine
         stays alive under the handler while it runs, which halves what a loop of handlers that
