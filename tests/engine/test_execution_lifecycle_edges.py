@@ -44,10 +44,23 @@ def slow_flow(seconds=5.0):
 # -- the auto-close timer ---------------------------------------------------------------------------
 
 
-def test_the_auto_close_timer_stops_while_work_runs_and_starts_again_after_it():
-    flow = TriggerFlow(name="timer")
-    seen = {}
+def one_step_flow(name):
+    flow = TriggerFlow(name=name)
     flow.to(lambda data: data.input, name="begin")
+    return flow
+
+
+async def started_in_a_task(flow, auto_close_timeout):
+    """An execution started in a task of its own, once it has settled and its auto-close timer runs."""
+    ex = flow.create_execution(auto_close_timeout=auto_close_timeout)
+    started = asyncio.create_task(ex.async_start(1))
+    await asyncio.sleep(0.05)
+    return ex, started
+
+
+def test_the_auto_close_timer_stops_while_work_runs_and_starts_again_after_it():
+    flow = one_step_flow("timer")
+    seen = {}
 
     async def work(data):
         seen["during"] = data.execution.auto_close_in()
@@ -57,9 +70,7 @@ def test_the_auto_close_timer_stops_while_work_runs_and_starts_again_after_it():
     flow.when("Work").to(work)
 
     async def main():
-        ex = flow.create_execution(auto_close_timeout=0.5)
-        started = asyncio.create_task(ex.async_start(1))
-        await asyncio.sleep(0.05)
+        ex, started = await started_in_a_task(flow, 0.5)
         seen["before"] = ex.auto_close_in()
         await ex.async_emit("Work")
         seen["after"] = ex.auto_close_in()
@@ -75,13 +86,8 @@ def test_the_auto_close_timer_stops_while_work_runs_and_starts_again_after_it():
 
 
 def test_auto_close_in_can_be_read_from_another_thread_while_the_timer_runs():
-    flow = TriggerFlow(name="timer-thread")
-    flow.to(lambda data: data.input, name="begin")
-
     async def main():
-        ex = flow.create_execution(auto_close_timeout=0.5)
-        started = asyncio.create_task(ex.async_start(1))
-        await asyncio.sleep(0.05)
+        ex, started = await started_in_a_task(one_step_flow("timer-thread"), 0.5)
         remaining = await asyncio.to_thread(ex.auto_close_in)
         await started
         return remaining, ex.auto_close_in()
@@ -92,9 +98,7 @@ def test_auto_close_in_can_be_read_from_another_thread_while_the_timer_runs():
 
 
 def test_a_watched_execution_announces_its_auto_close_timer():
-    flow = TriggerFlow(name="announced")
-    flow.to(lambda data: data.input, name="begin")
-    ex = flow.create_execution(auto_close_timeout=0.05)
+    ex = one_step_flow("announced").create_execution(auto_close_timeout=0.05)
     events = []
     ex.channel.subscribe(events.append, state_changes=False)
     assert ex.start(1) == {}
@@ -148,13 +152,8 @@ def test_a_loaded_idle_execution_closes_by_itself_after_its_auto_close_delay():
 
 
 def test_a_closed_execution_is_not_kept_alive_by_its_auto_close_timer():
-    flow = TriggerFlow(name="collectable")
-    flow.to(lambda data: data.input, name="begin")
-
     async def main():
-        ex = flow.create_execution(auto_close_timeout=30)
-        started = asyncio.create_task(ex.async_start(1))
-        await asyncio.sleep(0.02)
+        ex, started = await started_in_a_task(one_step_flow("collectable"), 30)
         assert ex.auto_close_in() > 29  # the timer runs, holding the execution
         await ex.async_close()
         await started
@@ -264,8 +263,7 @@ SLOW_POOL = [{"kind": "slow_pool", "key": "db", "config": {}}]
 
 
 def test_a_second_close_returns_only_once_the_first_has_released(slow_release):
-    flow = TriggerFlow(name="two-closes")
-    flow.to(lambda data: data.input, name="begin")
+    flow = one_step_flow("two-closes")
 
     async def main():
         ex = flow.create_execution(auto_close=False, execution_environments=SLOW_POOL)
@@ -338,6 +336,17 @@ def test_close_of_a_run_that_drains_quietly_logs_nothing(caplog):
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+def read_stream_in_a_task(ex):
+    """A task reading ``ex``'s stream until it ends, and the list it reads into."""
+    items = []
+
+    async def read():
+        async for item in ex.get_async_runtime_stream(timeout=None):
+            items.append(item)
+
+    return asyncio.create_task(read()), items
+
+
 def test_the_stream_ends_when_the_execution_closes():
     flow = TriggerFlow(name="streaming")
     flow.to(lambda data: data.put_into_stream(data.input), name="put")
@@ -345,13 +354,7 @@ def test_the_stream_ends_when_the_execution_closes():
     async def main():
         ex = flow.create_execution(auto_close=False)
         await ex.async_start("a")
-        items = []
-
-        async def read():
-            async for item in ex.get_async_runtime_stream(timeout=None):
-                items.append(item)
-
-        reading = asyncio.create_task(read())
+        reading, items = read_stream_in_a_task(ex)
         await asyncio.sleep(0.02)
         await ex.async_close()
         await asyncio.wait_for(reading, 2)
@@ -405,13 +408,7 @@ def test_retry_opens_the_stream_again():
             await ex.async_start(None)
         fixed.append(True)
         await ex.async_retry()
-        items = []
-
-        async def read():
-            async for item in ex.get_async_runtime_stream(timeout=None):
-                items.append(item)
-
-        reading = asyncio.create_task(read())
+        reading, items = read_stream_in_a_task(ex)
         await asyncio.sleep(0.02)
         ex.put_into_stream("late")
         await asyncio.sleep(0.02)
@@ -538,8 +535,7 @@ def test_a_sub_flow_step_after_a_sync_step_in_a_fan_out_runs_in_a_task_of_its_ow
 
 
 def test_emit_nowait_checks_its_event_and_the_lifecycle():
-    flow = TriggerFlow(name="nowait")
-    flow.to(lambda data: data.input, name="begin")
+    flow = one_step_flow("nowait")
     ex = flow.create_execution(auto_close=False)
     with pytest.raises(LifecycleError) as info:
         ex.emit_nowait("Ping")
@@ -553,9 +549,8 @@ def test_emit_nowait_checks_its_event_and_the_lifecycle():
 
 
 def test_async_emit_nowait_runs_the_handlers_after_it_returns():
-    flow = TriggerFlow(name="nowait-async")
+    flow = one_step_flow("nowait-async")
     heard = []
-    flow.to(lambda data: data.input, name="begin")
     flow.when("Ping").to(lambda data: heard.append(data.input), name="on_ping")
 
     async def main():
@@ -639,8 +634,7 @@ def test_execution_environments_must_be_a_list_even_when_empty(value):
 
 
 def test_an_unknown_event_settles_the_execution_at_once():
-    flow = TriggerFlow(name="settles")
-    flow.to(lambda data: data.input, name="begin")
+    flow = one_step_flow("settles")
     ex = flow.create_execution(auto_close=False)
     events = []
     ex.channel.subscribe(events.append, state_changes=False)
