@@ -306,6 +306,54 @@ def test_claim_is_exclusive_until_released(timed, clock):
     assert timed.claim("run-1", "worker-2", ttl=5).fence == lease.fence + 1
 
 
+def released_before_each_look(store, lease, turns):
+    """Make ``store``'s follow-up read (after a refused claim or delete) release ``lease`` just before it
+    looks, so the lease the statement met is gone; for ``turns - 1`` more turns another worker leases the
+    row again right after the look, so the next try meets a lease too. Returns the list of looks."""
+    look, leases, looks = store._row_state, [lease], []
+
+    def row_state_after_a_release(execution_id):
+        store.release(leases.pop())
+        row = look(execution_id)
+        looks.append(row)
+        if len(looks) < turns:
+            leases.append(store.claim(execution_id, f"worker-{len(looks) + 2}", ttl=30))
+        return row
+
+    store._row_state = row_state_after_a_release
+    return looks
+
+
+@pytest.mark.parametrize("action", ["claim", "delete", "save"])
+def test_a_lease_that_ends_between_the_statement_and_the_look_is_tried_again(store, action):
+    """The refused statement met worker-1's lease; by the follow-up read it was released. That is no
+    version conflict (the version never moved): the claim, delete or save is tried again and succeeds."""
+    store.put(snap("run-1"))
+    looks = released_before_each_look(store, store.claim("run-1", "worker-1", ttl=30), turns=1)
+    if action == "claim":
+        lease = store.claim("run-1", "worker-2", ttl=30, expected_version=1)
+        assert (lease.owner, lease.version) == ("worker-2", 1)
+    elif action == "delete":
+        store.delete("run-1", expected_version=1)
+        assert len(store.list()) == 0
+    else:
+        assert store.put(snap("run-1", n=2), expected_version=1) == 2
+    assert len(looks) == 1
+
+
+def test_a_row_leased_again_on_every_try_is_reported_busy_not_conflicting(store):
+    from triggerflow_nb.store import StoreBusyError
+
+    store.put(snap("run-1"))
+    looks = released_before_each_look(store, store.claim("run-1", "worker-1", ttl=30), turns=99)
+    with pytest.raises(StoreBusyError) as err:
+        store.claim("run-1", "worker-2", ttl=30)
+    assert str(err.value) == ("cannot claim for 'worker-2': execution 'run-1' was leased and released again on "
+                              "each of 3 tries; other workers are taking turns on it, so try again in a moment")
+    assert [row[1] for row in looks] == [None, None, None]  # free at every look, leased at every try
+    assert store.get("run-1").lease_owner == "worker-5"  # taken right after the third look
+
+
 def test_claim_of_an_unknown_id_is_not_found(store):
     with pytest.raises(ExecutionNotFoundError, match="cannot claim for 'w': no execution 'ghost'"):
         store.claim("ghost", "w", ttl=1)

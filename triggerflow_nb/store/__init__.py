@@ -11,6 +11,7 @@ from .errors import (
     ExecutionNotFoundError,
     LeaseHeldError,
     LeaseLostError,
+    StoreBusyError,
     StoreConfigError,
     StoreError,
     VersionConflictError,
@@ -30,7 +31,7 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "CorruptRowError", "ExecutionExistsError", "ExecutionNotFoundError", "ExecutionStore", "Lease",
-    "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore", "StoreConfigError", "StoreError",
-    "StoredExecution", "Summary", "VersionConflictError", "async_load_execution", "async_resume",
+    "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore", "StoreBusyError", "StoreConfigError",
+    "StoreError", "StoredExecution", "Summary", "VersionConflictError", "async_load_execution", "async_resume",
     "async_save_execution", "load_execution", "resume", "save_execution", "stored_version",
 ]

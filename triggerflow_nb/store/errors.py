@@ -82,6 +82,17 @@ class LeaseLostError(StoreError):
         )
 
 
+class StoreBusyError(StoreError):
+    """Every try found the row leased, and every follow-up read found it free again."""
+
+    def __init__(self, execution_id: str, action: str, tries: int):
+        self.execution_id = execution_id
+        super().__init__(
+            f"cannot {action}: execution {execution_id!r} was leased and released again on each of {tries} "
+            f"tries; other workers are taking turns on it, so try again in a moment"
+        )
+
+
 class CorruptRowError(StoreError):
     """A stored row does not hold a readable JSON snapshot."""
 

@@ -19,6 +19,7 @@ from .errors import (
     ExecutionNotFoundError,
     LeaseHeldError,
     LeaseLostError,
+    StoreBusyError,
     StoreConfigError,
     VersionConflictError,
 )
@@ -42,6 +43,7 @@ SUMMARY_FIELDS = ("flow_name", "flow_fingerprint", "status", "lifecycle_state", 
 LIST_COLUMNS = ("execution_id, flow_name, flow_fingerprint, status, lifecycle_state, waiting, state_keys, "
                 "resource_keys, version, saved_at, owner, lease_until")
 FREE = "(owner IS NULL OR lease_until < ?)"  # nobody holds a live lease
+FREED_RETRIES = 3  # a claim or delete refused by a lease that ended before we looked tries again
 
 
 class SQLStore(ExecutionStore):
@@ -90,28 +92,32 @@ class SQLStore(ExecutionStore):
                                    f"{execution_id!r}: save each execution under its own lease")
         body = encode(snapshot)
         columns = summary_columns(snapshot)
-        now = self._clock()
         if expected_version is None and lease is None:
-            return self._create(execution_id, columns, body, now)
+            return self._create(execution_id, columns, body, self._clock())
         sets = ", ".join(f"{name} = ?" for name in SUMMARY_FIELDS)
-        where, params = "execution_id = ?", [execution_id]
-        if expected_version is not None:
-            where += " AND version = ?"
-            params.append(expected_version)
-        if lease is not None:
-            where += " AND owner = ? AND fence = ? AND lease_until >= ?"
-            params += [lease.owner, lease.fence, now]
-        else:
-            where += f" AND {FREE}"
-            params.append(now)
-        count, rows = self._call(
-            f"UPDATE {TABLE} SET {sets}, snapshot = ?, saved_at = ?, version = version + 1 WHERE {where} "
-            f"RETURNING version",
-            (*columns.values(), body, now, *params),
-        )
-        if count == 1:
-            return int(rows[0][0])
-        raise self._why_not_saved(execution_id, expected_version, lease, now)
+        for _ in range(FREED_RETRIES):
+            now = self._clock()
+            where, params = "execution_id = ?", [execution_id]
+            if expected_version is not None:
+                where += " AND version = ?"
+                params.append(expected_version)
+            if lease is not None:
+                where += " AND owner = ? AND fence = ? AND lease_until >= ?"
+                params += [lease.owner, lease.fence, now]
+            else:
+                where += f" AND {FREE}"
+                params.append(now)
+            count, rows = self._call(
+                f"UPDATE {TABLE} SET {sets}, snapshot = ?, saved_at = ?, version = version + 1 WHERE {where} "
+                f"RETURNING version",
+                (*columns.values(), body, now, *params),
+            )
+            if count == 1:
+                return int(rows[0][0])
+            if lease is not None:
+                raise self._why_lease_cannot_save(execution_id, expected_version, lease, now)
+            self._raise_refusal(execution_id, expected_version, now, "save with expected_version or a lease")
+        raise StoreBusyError(execution_id, "save", FREED_RETRIES)
 
     def _create(self, execution_id: str, columns: dict[str, Any], body: str, now: float) -> int:
         names = ", ".join(columns)
@@ -128,19 +134,29 @@ class SQLStore(ExecutionStore):
         row = self._row_state(execution_id)
         raise ExecutionExistsError(execution_id, row[0] if row else 0)
 
-    def _why_not_saved(self, execution_id: str, expected: Optional[int], lease: Optional[Lease],
-                       now: float) -> Exception:
+    def _why_lease_cannot_save(self, execution_id: str, expected: Optional[int], lease: Lease,
+                               now: float) -> Exception:
         row = self._row_state(execution_id)
         if row is None:
             return ExecutionNotFoundError(execution_id, "save with expected_version or a lease")
         version, owner, until, fence = row
-        if lease is not None:
-            lost = self._lease_problem(lease, owner, until, fence, now)
-            if lost:
-                return LeaseLostError(execution_id, lease.owner, lease.fence, lost)
-        elif owner is not None and until is not None and until >= now:
-            return LeaseHeldError(execution_id, owner, until, now)
+        lost = self._lease_problem(lease, owner, until, fence, now)
+        if lost:
+            return LeaseLostError(execution_id, lease.owner, lease.fence, lost)
         return VersionConflictError(execution_id, expected if expected is not None else version, version)
+
+    def _raise_refusal(self, execution_id: str, expected_version: Optional[int], now: float, action: str) -> None:
+        """Raise why a statement on the unleased row at ``expected_version`` matched nothing. Return
+        when the row is free at that version by now: a lease held at the statement ended before this
+        read (another worker finished in between), so the statement is worth one more try."""
+        row = self._row_state(execution_id)
+        if row is None:
+            raise ExecutionNotFoundError(execution_id, action)
+        version, owner, until, _ = row
+        if owner is not None and until is not None and until >= now:
+            raise LeaseHeldError(execution_id, owner, until, now)
+        if expected_version is not None and expected_version != version:
+            raise VersionConflictError(execution_id, expected_version, version)
 
     @staticmethod
     def _lease_problem(lease: Lease, owner: Optional[str], until: Optional[float], fence: int,
@@ -157,18 +173,14 @@ class SQLStore(ExecutionStore):
     def delete(self, execution_id: str, *, expected_version: Optional[int] = None) -> None:
         check_id(execution_id)
         expected_version = check_version(expected_version)
-        now = self._clock()
-        where, params = _unleased_row(execution_id, now, expected_version)
-        count, _ = self._call(f"DELETE FROM {TABLE} WHERE {where}", tuple(params))
-        if count == 1:
-            return
-        row = self._row_state(execution_id)
-        if row is None:
-            raise ExecutionNotFoundError(execution_id, "delete")
-        version, owner, until, _ = row
-        if owner is not None and until is not None and until >= now:
-            raise LeaseHeldError(execution_id, owner, until, now)
-        raise VersionConflictError(execution_id, expected_version or version, version)
+        for _ in range(FREED_RETRIES):
+            now = self._clock()
+            where, params = _unleased_row(execution_id, now, expected_version)
+            count, _ = self._call(f"DELETE FROM {TABLE} WHERE {where}", tuple(params))
+            if count == 1:
+                return
+            self._raise_refusal(execution_id, expected_version, now, "delete")
+        raise StoreBusyError(execution_id, "delete", FREED_RETRIES)
 
     def prune(self, *, keep_latest: Optional[int] = None, older_than: Optional[float] = None,
               flow: Optional[str] = None, include_pending: bool = False) -> list[str]:
@@ -253,22 +265,18 @@ class SQLStore(ExecutionStore):
         check_id(owner, "owner")
         ttl = check_seconds(ttl, "ttl")
         expected_version = check_version(expected_version)
-        now = self._clock()
-        where, params = _unleased_row(execution_id, now, expected_version)
-        count, rows = self._call(
-            f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 WHERE {where} "
-            f"RETURNING fence, lease_until, version",
-            (owner, now + ttl, *params))
-        if count == 1:
-            fence, until, version = rows[0]
-            return Lease(execution_id, owner, int(fence), float(until), int(version), ttl)
-        row = self._row_state(execution_id)
-        if row is None:
-            raise ExecutionNotFoundError(execution_id, f"claim for {owner!r}")
-        version, holder, until, _ = row
-        if holder is not None and until is not None and until >= now:
-            raise LeaseHeldError(execution_id, holder, until, now)
-        raise VersionConflictError(execution_id, expected_version or version, version)
+        for _ in range(FREED_RETRIES):
+            now = self._clock()
+            where, params = _unleased_row(execution_id, now, expected_version)
+            count, rows = self._call(
+                f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 WHERE {where} "
+                f"RETURNING fence, lease_until, version",
+                (owner, now + ttl, *params))
+            if count == 1:
+                fence, until, version = rows[0]
+                return Lease(execution_id, owner, int(fence), float(until), int(version), ttl)
+            self._raise_refusal(execution_id, expected_version, now, f"claim for {owner!r}")
+        raise StoreBusyError(execution_id, f"claim for {owner!r}", FREED_RETRIES)
 
     def renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
         check_lease(lease)
