@@ -209,7 +209,7 @@ def _equivalent_keys() -> set[str]:
         return set()
     keys = set()
     for raw in listing.read_text(encoding="utf-8").splitlines():
-        entry = raw.split("  # ", 1)[0].strip()
+        entry = raw.rsplit("  # ", 1)[0].strip()  # the last "  # ": the source line may hold a comment of its own
         if entry and not entry.startswith("#"):
             keys.add(entry)
     return keys

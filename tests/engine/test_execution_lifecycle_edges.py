@@ -18,6 +18,7 @@ import triggerflow_nb
 from triggerflow_nb import ChunkError, FlowDefinitionError, InvalidArgumentError, LifecycleError, TriggerFlow
 from triggerflow_nb.observe import (
     AutoCloseScheduled,
+    EventEmitted,
     ExecutionClosed,
     ExecutionSettled,
     ResourcesChanged,
@@ -277,6 +278,31 @@ def test_a_second_close_returns_only_once_the_first_has_released(slow_release):
 
     assert run(main()) == ["started", "released"]
     assert slow_release == ["started", "released"]  # once
+
+
+def test_two_closes_waiting_for_the_same_drain_both_return_only_once_released(slow_release):
+    """Both closes wait for the running chunk; whichever freezes first releases, and the other
+    must not return before that release has finished."""
+    flow = slow_flow(seconds=0.1)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False, execution_environments=SLOW_POOL)
+        started = asyncio.create_task(ex.async_start(1))
+        await asyncio.sleep(0.02)
+        seen = []
+
+        async def close_and_look():
+            snapshot = await ex.async_close()
+            seen.append(list(slow_release))
+            return snapshot
+
+        first, second = await asyncio.gather(close_and_look(), close_and_look())
+        assert first == second
+        assert await started is ex
+        return seen
+
+    assert run(main()) == [["started", "released"], ["started", "released"]]
+    assert slow_release == ["started", "released"]
 
 
 def test_close_with_a_timeout_returns_in_time_when_a_chunk_ignores_its_cancellation(caplog):
@@ -548,6 +574,37 @@ def test_emit_nowait_checks_its_event_and_the_lifecycle():
         ex.emit_nowait("Ping")
 
 
+def test_emit_nowait_inside_a_running_loop_checks_before_it_spawns_anything():
+    """With a loop running, emit_nowait does not fall back to emit(): its own checks must refuse."""
+    flow = one_step_flow("nowait-in-loop")
+    heard = []
+    flow.when("Ping").to(lambda data: heard.append(data.input), name="on_ping")
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        refused = []
+        for when, event in (("before", "Ping"), ("started", ""), ("closed", "Ping")):
+            if when == "started":
+                await ex.async_start(1)
+            elif when == "closed":
+                await ex.async_close()
+            try:
+                ex.emit_nowait(event, 2)
+            except (LifecycleError, InvalidArgumentError) as exc:
+                refused.append((type(exc).__name__, str(exc)))
+            await asyncio.sleep(0.01)
+        return ex, refused
+
+    ex, refused = run(main())
+    assert refused == [
+        ("LifecycleError", "cannot emit before the execution starts: call execution.start(value) first"),
+        ("InvalidArgumentError", "an event name must be a non-empty string, got ''"),
+        ("LifecycleError", f"cannot emit 'Ping': execution {ex.id} of flow 'nowait-in-loop' is closed; "
+                           f"create a new execution with flow.create_execution()"),
+    ]
+    assert heard == []
+
+
 def test_async_emit_nowait_runs_the_handlers_after_it_returns():
     flow = one_step_flow("nowait-async")
     heard = []
@@ -602,6 +659,47 @@ def test_a_resumed_pause_marks_its_chunk_done():
     assert ex.node_status() == {"ask": "done", "record": "done"}
 
 
+def test_a_hand_picked_id_that_takes_a_seeded_one_moves_the_generated_ids_on():
+    flow = TriggerFlow(name="picked")
+
+    async def ask_three_times(data):
+        await data.async_pause_for(type="picked", interrupt_id=data.input)
+        await data.async_pause_for(type="second")
+        await data.async_pause_for(type="third")
+
+    flow.to(ask_three_times)
+    with triggerflow_nb.reproducible(seed=5):
+        ex = flow.create_execution(auto_close=False)
+        ex.start(new_interrupt_id(ex.id, 0))
+        assert list(ex.get_pending_interrupts()) == [new_interrupt_id(ex.id, n) for n in (0, 1, 2)]
+        ex.close(pending_interrupts="cancel")
+
+
+def test_a_pause_resumed_to_an_event_marks_its_chunk_done():
+    flow = TriggerFlow(name="resumed-to-event")
+    flow.to(lambda data: data.pause_for(type="ok", interrupt_id="ok", resume_to={"event": "Go"}), name="ask")
+    flow.when("Go").to(lambda data: data.set_state("answer", data.input), name="record")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    assert ex.node_status() == {"ask": "waiting"}
+    ex.continue_with("ok", "yes")
+    assert ex.node_status() == {"ask": "done", "record": "done"}
+    assert ex.get_state("answer") == "yes"
+
+
+def test_a_stream_reader_that_stops_early_closes_what_it_read_from():
+    flow = TriggerFlow(name="early-stop")
+    flow.to(lambda data: [data.put_into_stream(i) for i in range(3)], name="put")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    reader = ex.get_runtime_stream(timeout=1)
+    assert next(reader) == 0
+    source = reader.gi_frame.f_locals["agen"]
+    reader.close()
+    assert source.ag_frame is None  # finished, not left suspended at its yield
+    ex.close()
+
+
 def test_loading_a_closed_snapshot_mounts_no_environment(pool):
     flow = TriggerFlow(name="closed-db")
     flow.to(lambda data: data.set_state("dsn", data.require_resource("db")["dsn"]), name="use")
@@ -642,3 +740,50 @@ def test_an_unknown_event_settles_the_execution_at_once():
     ex.emit("Nobody")
     assert events.count(ExecutionSettled(ex.id, "idle")) == 2
     ex.close()
+
+
+def test_a_close_after_a_retry_waits_for_the_retried_work_like_the_first_close_did():
+    """The first close waited for running work (and saw it fail); retry() runs it again, and a
+    second close must wait for that work too, not find the first close's "idle" still standing."""
+    flow = TriggerFlow(name="close-retry-close")
+    attempts = []
+
+    async def flaky(data):
+        attempts.append(len(attempts) + 1)
+        await asyncio.sleep(0.05)
+        if len(attempts) == 1:
+            raise ValueError("first attempt")
+        await data.async_set_state("done", len(attempts))
+
+    flow.to(flaky)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        started = asyncio.create_task(ex.async_start(1))
+        await asyncio.sleep(0.01)
+        with pytest.raises(ChunkError, match="first attempt"):
+            await ex.async_close()
+        with pytest.raises(ChunkError, match="first attempt"):
+            await started
+        retried = asyncio.create_task(ex.async_retry())
+        await asyncio.sleep(0.01)
+        closed = await ex.async_close()
+        await retried
+        return ex, closed
+
+    ex, closed = run(main())
+    assert (ex.get_status(), closed, attempts) == ("completed", {"done": 2}, [1, 2])
+
+
+def test_a_watched_sub_flow_step_reports_no_done_event_nobody_listens_to():
+    child = TriggerFlow(name="child-quiet")
+    child.to(lambda data: data.input + 1, name="inc")
+    parent = TriggerFlow(name="parent-quiet")
+    parent.to_sub_flow(child, name="sub")
+    parent.when("Other").to(lambda data: data.input, name="on_other")  # some listener, not on the step
+    ex = parent.create_execution(auto_close=False)
+    events = []
+    ex.channel.subscribe(events.append, state_changes=False)
+    ex.start(1)
+    assert ex.node_status() == {"sub": "done"}
+    assert [e for e in events if isinstance(e, EventEmitted)] == []

@@ -190,3 +190,190 @@ def test_a_watched_and_an_unwatched_run_of_emits_run_the_handlers_in_the_same_or
                     for n in range(3)] + [["begin done"]],
     }
     assert run(watch=False) == [step for group in per_emit[emit] for step in group]
+
+
+# -- the emit depth, limited chunks, predicates: cases a mutation run showed no test held ---------------
+
+@pytest.mark.parametrize("watch", [False, True], ids=["walked-directly", "dispatched"])
+def test_the_emit_depth_counts_nested_awaited_emits_and_drops_back_after_each(watch):
+    """Unwatched, an emit to one plain listener is walked directly; watched, it goes through the
+    dispatch. Either way a handler runs one level deeper than its emitter, and the emitter is back
+    at its own level once the emit returns (or the next emit would start a fresh stack too early)."""
+    from triggerflow_nb.runtime.emit_depth import emit_depth
+
+    flow = TriggerFlow(name="depths")
+    seen = []
+
+    async def begin(data):
+        seen.append(("begin", emit_depth.get()))
+        await data.async_emit("A", None)
+        seen.append(("after A", emit_depth.get()))
+        await data.async_emit("B", None)
+        seen.append(("after B", emit_depth.get()))
+
+    async def on_a(data):
+        seen.append(("A", emit_depth.get()))
+        await data.async_emit("B", None)
+        seen.append(("A after B", emit_depth.get()))
+
+    flow.to(begin)
+    flow.when("A").to(on_a)
+    flow.when("B").to(lambda data: seen.append(("B", emit_depth.get())), name="on_b")
+    ex = flow.create_execution(auto_close=False)
+    if watch:
+        ex.channel.subscribe(lambda event: None, state_changes=False)
+    ex.start(None)
+    assert seen == [("begin", 0), ("A", 1), ("B", 2), ("A after B", 1), ("after A", 0), ("B", 1), ("after B", 0)]
+
+
+def test_an_awaited_emit_reaches_every_listener_or_none():
+    flow = TriggerFlow(name="fan-in-listeners")
+    heard = []
+
+    async def begin(data):
+        await data.async_emit("Nobody", 1)
+        await data.async_emit("Both", 2)
+        heard.append("back")
+
+    flow.to(begin)
+    flow.when("Both").to(lambda data: heard.append(("first", data.input)), name="first")
+    flow.when("Both").to(lambda data: heard.append(("second", data.input)), name="second")
+    flow.start(None)
+    assert heard == [("first", 2), ("second", 2), "back"]
+
+
+class Verdict:
+    """A result that is neither a plain value nor awaitable: it must pass on as it is."""
+
+    def __bool__(self):
+        return True
+
+
+def two_parallel_steps(flow, make):
+    """START -> begin -> (left, right) concurrently; ``make(name)`` builds each step's handler."""
+    begin = flow.to(lambda data: data.input, name="begin")
+    begin.to(make("left"), name="left")
+    begin.to(make("right"), name="right")
+
+
+def test_a_limited_sync_chunk_that_returns_a_coroutine_is_awaited_in_a_task_of_its_own():
+    """Under a concurrency limit as without one: a sync handler that returns a coroutine has it
+    awaited, and the user's coroutine runs in its own task, not in the caller's."""
+    flow = TriggerFlow(name="limited")
+    ran_in = {}
+
+    def make(name):
+        async def work(data):
+            ran_in[name] = asyncio.current_task()
+            await asyncio.sleep(0)
+            return f"{name} done"
+
+        return lambda data: work(data)
+
+    two_parallel_steps(flow, make)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False, concurrency=2)
+        await ex.async_start(1)
+        return ex, asyncio.current_task()
+
+    ex, caller = asyncio.run(asyncio.wait_for(main(), 10))
+    assert ex.node_status() == {"begin": "done", "left": "done", "right": "done"}
+    assert len({ran_in["left"], ran_in["right"], caller}) == 3
+
+
+def test_a_limited_sync_chunk_result_that_is_not_awaitable_passes_on_as_it_is():
+    flow = TriggerFlow(name="limited-plain")
+    verdict = Verdict()
+    flow.to(lambda data: verdict, name="make").to(lambda data: data.set_state("got", data.input is verdict),
+                                                  name="check")
+    ex = flow.create_execution(auto_close=False, concurrency=1)
+    ex.start(None)
+    assert ex.get_state("got") is True
+
+
+def test_a_predicate_verdict_that_is_not_awaitable_is_used_as_it_is():
+    flow = TriggerFlow(name="odd-verdict")
+    flow.to(lambda data: data.input, name="begin").if_condition(lambda data: Verdict(), name="odd") \
+        .to(lambda data: data.set_state("took", "then"), name="then").else_condition() \
+        .to(lambda data: data.set_state("took", "else"), name="otherwise").end_condition()
+    ex = flow.create_execution(auto_close=False)
+    ex.start(1)
+    assert ex.get_state("took") == "then"
+
+
+def test_a_sync_predicate_that_returns_a_coroutine_is_awaited_in_a_task_of_its_own():
+    flow = TriggerFlow(name="async-verdicts")
+    ran_in = {}
+
+    def make(name):
+        async def verdict(data):
+            ran_in[name] = asyncio.current_task()
+            await asyncio.sleep(0)
+            return True
+
+        return lambda data: verdict(data)
+
+    begin = flow.to(lambda data: data.input, name="begin")
+    for name in ("left", "right"):
+        begin.if_condition(make(name), name=name).to(lambda data: data.input, name=f"then_{name}").end_condition()
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(1)
+        return ex, asyncio.current_task()
+
+    ex, caller = asyncio.run(asyncio.wait_for(main(), 10))
+    assert ex.node_status()["then_left"] == ex.node_status()["then_right"] == "done"
+    assert len({ran_in["left"], ran_in["right"], caller}) == 3
+
+
+def test_a_hit_all_match_with_an_empty_else_arm_passes_its_input_on_when_nothing_matches():
+    flow = TriggerFlow(name="empty-else")
+    flow.to(lambda data: data.input, name="begin").match(mode="hit_all").case(1) \
+        .to(lambda data: "one", name="one").case_else().end_match() \
+        .to(lambda data: data.set_state("after", data.input), name="after")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(7)
+    assert ex.get_state("after") == 7
+
+
+def test_retry_reruns_the_first_failure_when_a_second_chunk_fails_while_it_is_cut():
+    flow = TriggerFlow(name="two-failures")
+
+    async def begin(data):
+        await data.async_emit("Go", None)
+
+    async def fails_first(data):
+        await asyncio.sleep(0.01)
+        raise ValueError("first")
+
+    async def fails_when_cut(data):
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            raise ValueError("second") from None
+
+    flow.to(begin)
+    flow.when("Go").to(fails_first)
+    flow.when("Go").to(fails_when_cut)
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(ChunkError, match="^chunk 'fails_first' raised ValueError: first"):
+        ex.start(None)
+    # begin failed too: the error came back through its awaited emit
+    assert ex.node_status() == {"begin": "failed", "fails_first": "failed", "fails_when_cut": "failed"}
+    assert ex.retryable_chunk() == "fails_first"
+
+
+def test_a_watched_run_reports_only_the_events_that_were_emitted():
+    """A finished chunk dispatches its done event only when something listens to it: no
+    EventEmitted for chunks nobody waits for."""
+    flow = TriggerFlow(name="quiet-done")
+
+    async def begin(data):
+        await data.async_emit("Go", 1)
+
+    flow.to(begin)
+    flow.when("Go").to(lambda data: data.input, name="on_go")
+    ex, events = watched(flow)
+    assert [e for e in events if isinstance(e, EventEmitted)] == [EventEmitted(ex.id, "Go")]
