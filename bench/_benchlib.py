@@ -54,6 +54,7 @@ UNITS: dict[str, str] = {
     "async_for_each_100000": "µs/item",
     "async_concurrent_10000": "µs/execution",
     "async_inflight_bytes": "bytes/item",
+    "async_for_each_peak_bytes": "bytes/item",
 }
 
 # Thresholds used by the capping rules in the TriggerFlow workloads.

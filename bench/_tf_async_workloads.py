@@ -22,6 +22,7 @@ EMIT_SIZES = (2_000, 10_000, 50_000)
 FOR_EACH_SIZES = (1_000, 10_000, 100_000)
 CONCURRENT = 10_000
 INFLIGHT_ITEMS = 100_000
+PEAK_ITEMS = 1_000_000  # the issue's own measure: an async for_each this long, unbounded
 PEER_BUDGET_S = 60.0  # a larger size whose projection exceeds this is skipped
 GATE_TIMEOUT_S = 120.0  # the in-flight workload gives up (null) if the items never all start
 
@@ -232,9 +233,43 @@ def async_inflight_bytes(rec: Recorder, flow_cls: Any, per_item_hint: float | No
                       "(each awaits one shared future until the last item starts)")
 
 
+def async_for_each_peak_bytes(rec: Recorder, flow_cls: Any, per_item_hint: float | None) -> None:
+    """Peak memory per item of one unbounded async for_each over 1,000,000 items whose handler
+    awaits a state write (it never has to wait): tracemalloc's peak minus what was allocated
+    before the run (the input list), per item. Includes the list of results it hands on."""
+    key = "async_for_each_peak_bytes"
+    items_n = PEAK_ITEMS
+    if per_item_hint is not None and per_item_hint * items_n / 1e6 > PEER_BUDGET_S:
+        items_n = max(1_000, int(PEER_BUDGET_S * 1e6 / per_item_hint / 4))
+    with rec.guard(key):
+        flow = flow_cls(name="bench_async_for_each_peak")
+
+        async def item(d):
+            await d.async_set_state("last", d.input)
+            return d.input
+
+        flow.to(lambda d: d.input).for_each().to(item).end_for_each().to(lambda d: len(d.input))
+
+        async def body(n: int) -> int:
+            items = list(range(n))
+            gc.collect()
+            tracemalloc.start()
+            base = tracemalloc.get_traced_memory()[0]
+            await flow.async_start(items)
+            peak = tracemalloc.get_traced_memory()[1] - base
+            tracemalloc.stop()
+            return peak
+
+        run_async(body(100))  # warm-up: lazy imports and caches
+        rec.set(key, run_async(body(items_n)) / items_n)
+        rec.note(key, f"tracemalloc peak of one async for_each over {items_n:,} items (handler awaits a state "
+                      "write, never suspends), results list included")
+
+
 def run_async_workloads(rec: Recorder, flow_cls: Any) -> None:
     async_chain_50(rec, flow_cls)
     async_emit_loops(rec, flow_cls)
     async_for_each(rec, flow_cls)
     async_concurrent(rec, flow_cls, rec.results.get("concurrent_500"))
     async_inflight_bytes(rec, flow_cls, rec.results.get("async_for_each_1000"))
+    async_for_each_peak_bytes(rec, flow_cls, rec.results.get("async_for_each_1000"))
