@@ -81,8 +81,8 @@ def _line_index(coverage: dict) -> dict[tuple[str, int], list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    # No default list here: argparse checks a list default against choices as one value, and refuses it.
-    parser.add_argument("groups", nargs="*", choices=list(GROUPS), help="default: every group")
+    # Checked below, not with choices=: argparse checks an empty list against choices and refuses it.
+    parser.add_argument("groups", nargs="*", help=f"any of {', '.join(GROUPS)}; default: every group")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--min-score", type=float, default=90.0)
     parser.add_argument("--reuse-coverage", action="store_true", help="keep build/mutation/coverage.json")
@@ -91,6 +91,9 @@ def main() -> int:
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
 
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}: choose from {', '.join(GROUPS)}")
     args.groups = args.groups or list(GROUPS)
     files = [f for group in args.groups for f in GROUPS[group]]
     coverage_path = OUT / "coverage.json"
