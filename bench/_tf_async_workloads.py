@@ -187,14 +187,31 @@ def async_concurrent(rec: Recorder, flow_cls: Any, per_execution_hint: float | N
         rec.set(key, (time.perf_counter() - t) / CONCURRENT * 1e6)
 
 
+def _items_within_budget(items_n: int, per_item_hint: float | None, floor: int) -> int:
+    """``items_n``, or fewer (not under ``floor``) when an engine's µs per item says the run
+    would take past the peer budget (agently's async for_each is that slow)."""
+    if per_item_hint is not None and per_item_hint * items_n / 1e6 > PEER_BUDGET_S:
+        return max(floor, int(PEER_BUDGET_S * 1e6 / per_item_hint / 4))
+    return items_n
+
+
+async def _peak_bytes_of_run(flow: Any, items: list[int]) -> int:
+    """tracemalloc's peak during ``flow.async_start(items)``, above what was allocated before it."""
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    await flow.async_start(items)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
 def async_inflight_bytes(rec: Recorder, flow_cls: Any, per_item_hint: float | None) -> None:
     """Peak memory per in-flight item: every item of an async for_each waits on one shared
     future until the last item has started, so all of them are alive at once. tracemalloc's
     peak, minus what was allocated before the run, divided by the number of items."""
     key = "async_inflight_bytes"
-    items_n = INFLIGHT_ITEMS
-    if per_item_hint is not None and per_item_hint * items_n / 1e6 > PEER_BUDGET_S:
-        items_n = max(100, int(PEER_BUDGET_S * 1e6 / per_item_hint / 4))
+    items_n = _items_within_budget(INFLIGHT_ITEMS, per_item_hint, floor=100)
     with rec.guard(key):
         flow = flow_cls(name="bench_async_inflight")
         box: dict[str, Any] = {}
@@ -214,13 +231,7 @@ def async_inflight_bytes(rec: Recorder, flow_cls: Any, per_item_hint: float | No
             loop = asyncio.get_running_loop()
             box.update(started=0, n=n, gate=loop.create_future())
             watchdog = loop.call_later(GATE_TIMEOUT_S, lambda: box["gate"].done() or box["gate"].set_result(None))
-            items = list(range(n))
-            gc.collect()
-            tracemalloc.start()
-            base = tracemalloc.get_traced_memory()[0]
-            await flow.async_start(items)
-            peak = tracemalloc.get_traced_memory()[1] - base
-            tracemalloc.stop()
+            peak = await _peak_bytes_of_run(flow, list(range(n)))
             watchdog.cancel()
             return peak
 
@@ -238,9 +249,7 @@ def async_for_each_peak_bytes(rec: Recorder, flow_cls: Any, per_item_hint: float
     awaits a state write (it never has to wait): tracemalloc's peak minus what was allocated
     before the run (the input list), per item. Includes the list of results it hands on."""
     key = "async_for_each_peak_bytes"
-    items_n = PEAK_ITEMS
-    if per_item_hint is not None and per_item_hint * items_n / 1e6 > PEER_BUDGET_S:
-        items_n = max(1_000, int(PEER_BUDGET_S * 1e6 / per_item_hint / 4))
+    items_n = _items_within_budget(PEAK_ITEMS, per_item_hint, floor=1_000)
     with rec.guard(key):
         flow = flow_cls(name="bench_async_for_each_peak")
 
@@ -250,18 +259,8 @@ def async_for_each_peak_bytes(rec: Recorder, flow_cls: Any, per_item_hint: float
 
         flow.to(lambda d: d.input).for_each().to(item).end_for_each().to(lambda d: len(d.input))
 
-        async def body(n: int) -> int:
-            items = list(range(n))
-            gc.collect()
-            tracemalloc.start()
-            base = tracemalloc.get_traced_memory()[0]
-            await flow.async_start(items)
-            peak = tracemalloc.get_traced_memory()[1] - base
-            tracemalloc.stop()
-            return peak
-
-        run_async(body(100))  # warm-up: lazy imports and caches
-        rec.set(key, run_async(body(items_n)) / items_n)
+        run_async(_peak_bytes_of_run(flow, list(range(100))))  # warm-up: lazy imports and caches
+        rec.set(key, run_async(_peak_bytes_of_run(flow, list(range(items_n)))) / items_n)
         rec.note(key, f"tracemalloc peak of one async for_each over {items_n:,} items (handler awaits a state "
                       "write, never suspends), results list included")
 

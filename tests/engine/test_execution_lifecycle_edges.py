@@ -574,11 +574,17 @@ def test_emit_nowait_checks_its_event_and_the_lifecycle():
         ex.emit_nowait("Ping")
 
 
-def test_emit_nowait_inside_a_running_loop_checks_before_it_spawns_anything():
-    """With a loop running, emit_nowait does not fall back to emit(): its own checks must refuse."""
-    flow = one_step_flow("nowait-in-loop")
+def ping_flow(name):
+    """A one-step flow with a handler for "Ping", and the list of inputs that handler heard."""
+    flow = one_step_flow(name)
     heard = []
     flow.when("Ping").to(lambda data: heard.append(data.input), name="on_ping")
+    return flow, heard
+
+
+def test_emit_nowait_inside_a_running_loop_checks_before_it_spawns_anything():
+    """With a loop running, emit_nowait does not fall back to emit(): its own checks must refuse."""
+    flow, heard = ping_flow("nowait-in-loop")
 
     async def main():
         ex = flow.create_execution(auto_close=False)
@@ -606,9 +612,7 @@ def test_emit_nowait_inside_a_running_loop_checks_before_it_spawns_anything():
 
 
 def test_async_emit_nowait_runs_the_handlers_after_it_returns():
-    flow = one_step_flow("nowait-async")
-    heard = []
-    flow.when("Ping").to(lambda data: heard.append(data.input), name="on_ping")
+    flow, heard = ping_flow("nowait-async")
 
     async def main():
         ex = flow.create_execution(auto_close=False)

@@ -256,21 +256,22 @@ def two_parallel_steps(flow, make):
     begin.to(make("right"), name="right")
 
 
+def returns_a_recording_coroutine(ran_in, name, result):
+    """A sync function that returns a coroutine; the coroutine notes the task it runs in."""
+    async def work(data):
+        ran_in[name] = asyncio.current_task()
+        await asyncio.sleep(0)
+        return result
+
+    return lambda data: work(data)
+
+
 def test_a_limited_sync_chunk_that_returns_a_coroutine_is_awaited_in_a_task_of_its_own():
     """Under a concurrency limit as without one: a sync handler that returns a coroutine has it
     awaited, and the user's coroutine runs in its own task, not in the caller's."""
     flow = TriggerFlow(name="limited")
     ran_in = {}
-
-    def make(name):
-        async def work(data):
-            ran_in[name] = asyncio.current_task()
-            await asyncio.sleep(0)
-            return f"{name} done"
-
-        return lambda data: work(data)
-
-    two_parallel_steps(flow, make)
+    two_parallel_steps(flow, lambda name: returns_a_recording_coroutine(ran_in, name, f"{name} done"))
 
     async def main():
         ex = flow.create_execution(auto_close=False, concurrency=2)
@@ -305,18 +306,9 @@ def test_a_predicate_verdict_that_is_not_awaitable_is_used_as_it_is():
 def test_a_sync_predicate_that_returns_a_coroutine_is_awaited_in_a_task_of_its_own():
     flow = TriggerFlow(name="async-verdicts")
     ran_in = {}
-
-    def make(name):
-        async def verdict(data):
-            ran_in[name] = asyncio.current_task()
-            await asyncio.sleep(0)
-            return True
-
-        return lambda data: verdict(data)
-
     begin = flow.to(lambda data: data.input, name="begin")
     for name in ("left", "right"):
-        begin.if_condition(make(name), name=name).to(lambda data: data.input, name=f"then_{name}").end_condition()
+        begin.if_condition(returns_a_recording_coroutine(ran_in, name, True), name=name).to(lambda data: data.input, name=f"then_{name}").end_condition()
 
     async def main():
         ex = flow.create_execution(auto_close=False)
