@@ -162,9 +162,23 @@ def page(browser):
     return context.new_page()
 
 
-def _run_all_cells(page) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+RAN_OR_QUEUED = re.compile(r"^\[(\*|\d+)\]:$")  # "[*]:" queued or running, "[3]:" ran
+
+
+def start_run_all(page, notebook) -> None:
+    """Run > Run All Cells, and see it take: a click that lands while the menu is still being
+    laid out can be lost (seen on CI), leaving every prompt at ``[ ]:``. Tried twice. Only a
+    prompt that shows a run counts: one not rendered yet reads "" and proves nothing."""
+    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
+    for _attempt in range(2):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if any(RAN_OR_QUEUED.match(text.strip()) for text in prompts.all_text_contents()):
+                return
+            page.wait_for_timeout(200)
+    raise AssertionError(f"Run All Cells did not start any cell; prompts: {prompts.all_text_contents()[:5]}")
 
 
 @pytest.mark.timeout(420)
@@ -184,7 +198,7 @@ def test_quickstart_runs_in_jupyterlab_and_the_panel_shows_the_final_state(lab, 
             .wait_for(state="visible", timeout=KERNEL_IDLE_TIMEOUT * 1000)
         page.keyboard.press("Control+b")  # fold the file browser away: more room for the notebook
 
-        _run_all_cells(page)
+        start_run_all(page, notebook)
 
         # The last code cell closes the watched execution and shows its final state. Stop early,
         # with what the kernel said, if an error or anything on stderr shows up instead.

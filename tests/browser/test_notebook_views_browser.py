@@ -19,7 +19,7 @@ import sys
 import time
 
 import pytest
-from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, REPO, JupyterLab
+from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, REPO, JupyterLab, start_run_all
 
 sys.path.insert(0, str(REPO / "scripts"))
 import run_notebooks  # noqa: E402
@@ -118,26 +118,11 @@ def test_the_demo_html_export_reads_offline(demo_export, browser):
     context.close()
 
 
-def _start_run_all(page, notebook) -> None:
-    """Run > Run All Cells, and see it take: a click that lands while the menu is still being
-    laid out can be lost (seen once on CI), leaving every prompt at ``[ ]:``. Tried twice."""
-    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
-    for _attempt in range(2):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if any(text.strip() != "[ ]:" for text in prompts.all_text_contents()):
-                return
-            page.wait_for_timeout(200)
-    raise AssertionError(f"Run All Cells did not start any cell; prompts: {prompts.all_text_contents()[:5]}")
-
-
 def _run_all_and_wait(page, notebook, last_text: str) -> None:
     page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\|\s*Idle$")) \
         .wait_for(state="visible", timeout=KERNEL_IDLE_TIMEOUT * 1000)
     page.keyboard.press("Control+b")
-    _start_run_all(page, notebook)
+    start_run_all(page, notebook)
     last_cell = notebook.locator(".jp-CodeCell").last
     errors = notebook.locator("[data-mime-type='application/vnd.jupyter.error']")
     deadline = time.monotonic() + RUN_ALL_TIMEOUT

@@ -21,7 +21,7 @@ import urllib.parse
 
 import nbformat
 import pytest
-from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, JupyterLab
+from test_jupyterlab_browser import ARTIFACTS, CHROMIUM, JupyterLab, start_run_all
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run WITH_BROWSER=1 bash scripts/setup_env.sh"
@@ -145,8 +145,7 @@ def test_a_wiring_cell_edited_in_jupyterlab_replaces_its_previous_wiring(browser
         wiring_cell, run_cell = cells.nth(1), cells.nth(2)
 
         # -- run all: the first wiring, no notice (nothing was replaced) ---------------------------
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        start_run_all(page, notebook)
         _wait_for_text(page, notebook, run_cell, "['fetch', 'clean', 'summarize']", "run all")
         _wait_idle(page, notebook)
         assert _stdout(wiring_cell) == []
