@@ -10,6 +10,7 @@ import gc
 import logging
 import time
 import traceback
+import warnings
 import weakref
 
 import pytest
@@ -233,9 +234,44 @@ def test_work_spawned_just_before_a_failure_is_never_started_and_not_left_counte
     flow.to(emit_then_fail)
     flow.when("Ping").to(lambda data: ran.append(data.input), name="on_ping")
     ex = flow.create_execution(auto_close=False)
-    with pytest.raises(ChunkError, match="after the emit"):
-        ex.start(None)
-    assert (ran, ex._inflight, ex._scope.tasks()) == ([], 0, set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the unstarted emit's coroutine is closed, not left "never awaited"
+        with pytest.raises(ChunkError, match="after the emit"):
+            ex.start(None)
+        gc.collect()
+    assert (ran, ex._inflight, ex._scope.tasks(), ex._scope._owned) == ([], 0, set(), {})
+
+
+@pytest.mark.parametrize("watch", [False, True], ids=["unwatched", "watched"])
+def test_each_emit_nowait_handler_starts_on_a_fresh_stack_and_its_task_is_forgotten(watch):
+    """A chain of handlers that emit_nowait each other: every handler runs in a task of its own,
+    one level deep (not one level deeper per link), and no finished task stays owned."""
+    from triggerflow_nb.runtime.emit_depth import emit_depth
+
+    flow = TriggerFlow(name="nowait-chain")
+    depths, tasks = [], set()
+
+    async def tick(data):
+        depths.append(emit_depth.get())
+        tasks.add(asyncio.current_task())
+        if data.input < 60:
+            data.emit_nowait("Tick", data.input + 1)
+
+    flow.to(lambda data: data.emit_nowait("Tick", 1), name="kick")
+    flow.when("Tick").to(tick)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        if watch:
+            ex.channel.subscribe(lambda event: None, state_changes=False)
+        await ex.async_start(None)
+        await ex.async_close()
+        return ex
+
+    ex = run(main())
+    assert depths == [1] * 60
+    assert len(tasks) == 60
+    assert (ex._inflight, ex._scope._owned) == (0, {})
 
 
 # -- closing ---------------------------------------------------------------------------------------

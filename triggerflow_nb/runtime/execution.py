@@ -49,6 +49,7 @@ from ..observe import (
 from ..reproducibility import new_execution_id, new_interrupt_id
 from . import sub_flow
 from .activation import Activation
+from .emit_depth import emit_depth
 from .frames import SLOT, Frames
 from .host import FlowHost
 from .interrupts import Interrupt
@@ -129,7 +130,8 @@ class Execution(GraphWalker):
         self._error: BaseException | None = None
         self._inflight = 0
         self._home_loop: asyncio.AbstractEventLoop | None = None  # where it runs, once started or loaded
-        self._scope = TaskScope(self.id)  # owns every task and root call of this execution
+        # Owns every task and root call of this execution.
+        self._scope = TaskScope(self.id, never_ran=self._detached_never_ran)
         self._release_error: Exception | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_event: asyncio.Event | None = None
@@ -305,29 +307,27 @@ class Execution(GraphWalker):
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
         self._enter()  # counted now, so auto-close cannot slip in before the task starts
-        started = False
+        self._scope.spawn_detached(self._run_detached(coro), coro)
 
-        async def run() -> None:
-            nonlocal started
-            started = True
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except (KeyboardInterrupt, SystemExit) as exc:
-                self._note_interrupt(type(exc).__name__)
-                raise
-            except BaseException as exc:  # nobody awaits this task: the failure closes the execution
-                await self._fail(exc)
-            finally:
-                self._leave()
+    async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
+        emit_depth.set(0)  # a task starts on a fresh stack (its own context): emits nest from there
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            self._note_interrupt(type(exc).__name__)
+            raise
+        except BaseException as exc:  # nobody awaits this task: the failure closes the execution
+            await self._fail(exc)
+        finally:
+            self._leave()
+            self._scope.forget(asyncio.current_task())
 
-        def never_started(task: asyncio.Task[Any]) -> None:
-            if not started:  # cancelled before its first step (a close): undo what spawning did
-                coro.close()
-                self._leave()
-
-        self._scope.spawn(run()).add_done_callback(never_started)
+    def _detached_never_ran(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """A detached task cancelled before its first step (a close): undo what spawning it did."""
+        coro.close()
+        self._leave()
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -701,7 +701,7 @@ class Execution(GraphWalker):
             # No loop to schedule on outside async code: run it through instead of losing it.
             self.emit(event, payload)
             return
-        self._spawn(self._awaited_emit(event, payload, ()))
+        self._spawn(self._awaited_emit(event, payload, (), depth=0))
 
     def _require_started(self, action: str) -> None:
         if not self._started:
@@ -714,7 +714,7 @@ class Execution(GraphWalker):
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)
-        self._spawn(self._awaited_emit(event, payload, frames))
+        self._spawn(self._awaited_emit(event, payload, frames, depth=0))
 
     # -- state -------------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 Two kinds of work run for an execution:
 
 * tasks it starts itself (``emit_nowait`` handlers, a sync chunk's emit, the auto-close
-  timer's close, a resumed path from the notebook): ``spawn`` creates and keeps them;
+  timer's close, a resumed path from the notebook): ``spawn`` creates and keeps them
+  (``spawn_detached``: tasks that forget themselves as they end, without a done callback);
 * root calls (``start``, ``emit``, ``continue_with``) that run in their *caller's* task:
   ``enter_root``/``exit_root`` record that task for the duration of the call.
 
@@ -19,21 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Coroutine
-from typing import Any
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 # Ids of the executions whose work runs in the current context (a root call or an owned task),
 # each once: a chain of 50,000 emit_nowait handlers spawning each other must not grow it.
 _running: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("triggerflow_nb_running", default=())
 
 
-class TaskScope:
-    __slots__ = ("_owner", "_owned", "_roots", "_cut", "_changed")
+def _not_started(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task``'s coroutine has not taken its first step yet (ours are all coroutines)."""
+    return inspect.getcoroutinestate(cast(Coroutine[Any, Any, Any], task.get_coro())) == inspect.CORO_CREATED
 
-    def __init__(self, owner_id: str):
+
+class TaskScope:
+    __slots__ = ("_owner", "_owned", "_roots", "_cut", "_changed", "_never_ran")
+
+    def __init__(self, owner_id: str, never_ran: Callable[[Any], None] | None = None):
         self._owner = owner_id
-        # Made on first use: most executions never spawn a task, and none is cut unless closed early.
-        self._owned: set[asyncio.Task[Any]] | None = None
+        # task -> None, or for a detached task (spawn_detached) what to hand ``never_ran`` if it is
+        # cancelled before its first step. Made on first use: most executions never spawn a task.
+        self._owned: dict[asyncio.Task[Any], Any] | None = None
+        self._never_ran = never_ran
         self._roots: dict[asyncio.Task[Any], int] = {}  # caller task -> nesting depth of root calls
         self._cut: set[asyncio.Task[Any]] | None = None
         self._changed: asyncio.Event | None = None  # made on demand: only closing waits on it
@@ -42,6 +51,17 @@ class TaskScope:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """A task of the execution's own; the scope holds it until it ends."""
+        task = self._create(coro, None)
+        task.add_done_callback(self.forget)
+        return task
+
+    def spawn_detached(self, coro: Coroutine[Any, Any, Any], unstarted: Any) -> None:
+        """A task that calls ``forget(current_task())`` itself as it ends: no done callback, which
+        would cost a loop turn per task (``emit_nowait`` chains spawn one per emit). If it is
+        cancelled before its first step, ``cancel_all`` hands ``unstarted`` to ``never_ran``."""
+        self._create(coro, unstarted)
+
+    def _create(self, coro: Coroutine[Any, Any, Any], unstarted: Any) -> asyncio.Task[Any]:
         running = _running.get()
         if self._owner in running:  # work of this execution spawning more: the context says so already
             task = asyncio.get_running_loop().create_task(coro)
@@ -52,14 +72,14 @@ class TaskScope:
             finally:
                 _running.reset(token)
         if self._owned is None:
-            self._owned = set()
-        self._owned.add(task)
-        task.add_done_callback(self._task_done)
+            self._owned = {}
+        self._owned[task] = unstarted
         return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def forget(self, task: asyncio.Task[Any] | None) -> None:
+        """``task`` has ended: no longer owned."""
         if self._owned is not None:
-            self._owned.discard(task)
+            self._owned.pop(task, None)  # type: ignore[arg-type]  # None is never a key
         self._notify()
 
     # -- root calls ------------------------------------------------------------------------------
@@ -99,9 +119,17 @@ class TaskScope:
     def cancel_all(self) -> None:
         """Cancel every owned task and every root call in flight, except the current task."""
         current = asyncio.current_task()
-        for task in list(self._owned or ()):
-            if task is not current:
-                task.cancel()
+        owned = self._owned or {}
+        for task, unstarted in list(owned.items()):
+            if task is current:
+                continue
+            task.cancel()
+            if unstarted is not None and _not_started(task):
+                # Its coroutine never runs now (the cancellation closes it at its first step), so
+                # nothing in it will forget the task or undo what spawning it did: do it here.
+                del owned[task]
+                if self._never_ran is not None:
+                    self._never_ran(unstarted)
         for task in list(self._roots):
             if task is not current and not task.done():
                 if self._cut is None:

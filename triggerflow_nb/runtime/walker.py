@@ -533,9 +533,9 @@ class GraphWalker:
             self._inline = outer
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
 
-    def _awaited_emit(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
+    def _awaited_emit(self, event: str, payload: Any, frames: Frames, depth: int = -1) -> Coroutine[Any, Any, None]:
         """The work an emit of ``event`` runs (not started): awaited by the emitter, or by the task
-        an ``emit_nowait`` spawns.
+        an ``emit_nowait`` spawns (which starts on a fresh stack: it passes ``depth=0``).
 
         An event with one plain listener, unwatched, is walked directly: no dispatch coroutine
         stays alive under the handler while it runs, which halves what a loop of handlers that
@@ -547,7 +547,8 @@ class GraphWalker:
                 node_id = node_ids[0]
                 mode = self.flow._graph.nodes[node_id].mode
                 if mode == "simple" or mode == "simple_or":
-                    depth = emit_depth.get()
+                    if depth < 0:
+                        depth = emit_depth.get()
                     if depth < MAX_INLINE_EMIT_DEPTH:
                         return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1)
         return self._dispatch_event(event, payload, frames)
