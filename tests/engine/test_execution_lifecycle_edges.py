@@ -265,12 +265,13 @@ def test_each_emit_nowait_handler_starts_on_a_fresh_stack_and_its_task_is_forgot
         if watch:
             ex.channel.subscribe(lambda event: None, state_changes=False)
         await ex.async_start(None)
+        ex.emit_nowait("Tick", 60)  # from outside too: its handler is one level deep
         await ex.async_close()
         return ex
 
     ex = run(main())
-    assert depths == [1] * 60
-    assert len(tasks) == 60
+    assert depths == [1] * 61
+    assert len(tasks) == 61
     assert (ex._inflight, ex._scope._owned) == (0, {})
 
 
