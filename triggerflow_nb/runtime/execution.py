@@ -310,6 +310,8 @@ class Execution(GraphWalker):
         self._scope.spawn_detached(self._run_detached(coro), coro)
 
     async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """What a detached task runs: ``coro``, whose failure closes the execution; the task
+        stops being counted and owned as it ends."""
         emit_depth.set(0)  # a task starts on a fresh stack (its own context): emits nest from there
         try:
             await coro

@@ -43,7 +43,7 @@ SUMMARY_FIELDS = ("flow_name", "flow_fingerprint", "status", "lifecycle_state", 
 LIST_COLUMNS = ("execution_id, flow_name, flow_fingerprint, status, lifecycle_state, waiting, state_keys, "
                 "resource_keys, version, saved_at, owner, lease_until")
 FREE = "(owner IS NULL OR lease_until < ?)"  # nobody holds a live lease
-FREED_RETRIES = 3  # a claim or delete refused by a lease that ended before we looked tries again
+FREED_RETRIES = 3  # a claim, delete or save refused by a lease that ended before we looked tries again
 
 
 class SQLStore(ExecutionStore):
