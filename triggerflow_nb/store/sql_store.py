@@ -95,29 +95,22 @@ class SQLStore(ExecutionStore):
         if expected_version is None and lease is None:
             return self._create(execution_id, columns, body, self._clock())
         sets = ", ".join(f"{name} = ?" for name in SUMMARY_FIELDS)
-        for _ in range(FREED_RETRIES):
-            now = self._clock()
-            where, params = "execution_id = ?", [execution_id]
-            if expected_version is not None:
-                where += " AND version = ?"
-                params.append(expected_version)
-            if lease is not None:
-                where += " AND owner = ? AND fence = ? AND lease_until >= ?"
-                params += [lease.owner, lease.fence, now]
-            else:
-                where += f" AND {FREE}"
-                params.append(now)
-            count, rows = self._call(
-                f"UPDATE {TABLE} SET {sets}, snapshot = ?, saved_at = ?, version = version + 1 WHERE {where} "
-                f"RETURNING version",
-                (*columns.values(), body, now, *params),
-            )
-            if count == 1:
-                return int(rows[0][0])
-            if lease is not None:
-                raise self._why_lease_cannot_save(execution_id, expected_version, lease, now)
-            self._raise_refusal(execution_id, expected_version, now, "save with expected_version or a lease")
-        raise StoreBusyError(execution_id, "save", FREED_RETRIES)
+        update = f"UPDATE {TABLE} SET {sets}, snapshot = ?, saved_at = ?, version = version + 1 WHERE "
+        if lease is None:
+            rows = self._on_unleased_row(
+                execution_id, expected_version, "save with expected_version or a lease",
+                lambda where, now: (f"{update}{where} RETURNING version", (*columns.values(), body, now)))
+            return int(rows[0][0])
+        now = self._clock()
+        where, params = "execution_id = ? AND owner = ? AND fence = ? AND lease_until >= ?", \
+            [execution_id, lease.owner, lease.fence, now]
+        if expected_version is not None:
+            where += " AND version = ?"
+            params.append(expected_version)
+        count, rows = self._call(f"{update}{where} RETURNING version", (*columns.values(), body, now, *params))
+        if count == 1:
+            return int(rows[0][0])
+        raise self._why_lease_cannot_save(execution_id, expected_version, lease, now)
 
     def _create(self, execution_id: str, columns: dict[str, Any], body: str, now: float) -> int:
         names = ", ".join(columns)
@@ -145,18 +138,29 @@ class SQLStore(ExecutionStore):
             return LeaseLostError(execution_id, lease.owner, lease.fence, lost)
         return VersionConflictError(execution_id, expected if expected is not None else version, version)
 
-    def _raise_refusal(self, execution_id: str, expected_version: Optional[int], now: float, action: str) -> None:
-        """Raise why a statement on the unleased row at ``expected_version`` matched nothing. Return
-        when the row is free at that version by now: a lease held at the statement ended before this
-        read (another worker finished in between), so the statement is worth one more try."""
-        row = self._row_state(execution_id)
-        if row is None:
-            raise ExecutionNotFoundError(execution_id, action)
-        version, owner, until, _ = row
-        if owner is not None and until is not None and until >= now:
-            raise LeaseHeldError(execution_id, owner, until, now)
-        if expected_version is not None and expected_version != version:
-            raise VersionConflictError(execution_id, expected_version, version)
+    def _on_unleased_row(self, execution_id: str, expected_version: Optional[int], action: str,
+                         statement: Callable[[str, float], tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Run ``statement(where, now)`` (its SQL and leading parameters) on the row of
+        ``execution_id`` while nobody holds a live lease on it, at ``expected_version`` when given;
+        its rows. Matching nothing, raise why: not found, leased, or saved since. A row found free
+        at that version after all had a lease that ended in between (another worker finished):
+        the statement is tried again, up to FREED_RETRIES times."""
+        for _ in range(FREED_RETRIES):
+            now = self._clock()
+            where, params = _unleased_row(execution_id, now, expected_version)
+            sql, leading = statement(where, now)
+            count, rows = self._call(sql, (*leading, *params))
+            if count == 1:
+                return rows
+            row = self._row_state(execution_id)
+            if row is None:
+                raise ExecutionNotFoundError(execution_id, action)
+            version, owner, until, _ = row
+            if owner is not None and until is not None and until >= now:
+                raise LeaseHeldError(execution_id, owner, until, now)
+            if expected_version is not None and expected_version != version:
+                raise VersionConflictError(execution_id, expected_version, version)
+        raise StoreBusyError(execution_id, action, FREED_RETRIES)
 
     @staticmethod
     def _lease_problem(lease: Lease, owner: Optional[str], until: Optional[float], fence: int,
@@ -173,14 +177,8 @@ class SQLStore(ExecutionStore):
     def delete(self, execution_id: str, *, expected_version: Optional[int] = None) -> None:
         check_id(execution_id)
         expected_version = check_version(expected_version)
-        for _ in range(FREED_RETRIES):
-            now = self._clock()
-            where, params = _unleased_row(execution_id, now, expected_version)
-            count, _ = self._call(f"DELETE FROM {TABLE} WHERE {where}", tuple(params))
-            if count == 1:
-                return
-            self._raise_refusal(execution_id, expected_version, now, "delete")
-        raise StoreBusyError(execution_id, "delete", FREED_RETRIES)
+        self._on_unleased_row(execution_id, expected_version, "delete",
+                              lambda where, now: (f"DELETE FROM {TABLE} WHERE {where}", ()))
 
     def prune(self, *, keep_latest: Optional[int] = None, older_than: Optional[float] = None,
               flow: Optional[str] = None, include_pending: bool = False) -> list[str]:
@@ -265,18 +263,12 @@ class SQLStore(ExecutionStore):
         check_id(owner, "owner")
         ttl = check_seconds(ttl, "ttl")
         expected_version = check_version(expected_version)
-        for _ in range(FREED_RETRIES):
-            now = self._clock()
-            where, params = _unleased_row(execution_id, now, expected_version)
-            count, rows = self._call(
-                f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 WHERE {where} "
-                f"RETURNING fence, lease_until, version",
-                (owner, now + ttl, *params))
-            if count == 1:
-                fence, until, version = rows[0]
-                return Lease(execution_id, owner, int(fence), float(until), int(version), ttl)
-            self._raise_refusal(execution_id, expected_version, now, f"claim for {owner!r}")
-        raise StoreBusyError(execution_id, f"claim for {owner!r}", FREED_RETRIES)
+        rows = self._on_unleased_row(
+            execution_id, expected_version, f"claim for {owner!r}",
+            lambda where, now: (f"UPDATE {TABLE} SET owner = ?, lease_until = ?, fence = fence + 1 WHERE {where} "
+                                f"RETURNING fence, lease_until, version", (owner, now + ttl)))
+        fence, until, version = rows[0]
+        return Lease(execution_id, owner, int(fence), float(until), int(version), ttl)
 
     def renew(self, lease: Lease, ttl: Optional[float] = None) -> Lease:
         check_lease(lease)
@@ -334,7 +326,8 @@ class SQLStore(ExecutionStore):
 
 def _unleased_row(execution_id: str, now: float, expected_version: Optional[int]) -> tuple[str, list[Any]]:
     """WHERE clause and parameters for the row of ``execution_id`` while nobody holds a live
-    lease on it (and at ``expected_version``, when given): what delete and claim may touch."""
+    lease on it (and at ``expected_version``, when given): what claim, delete and a save without
+    a lease may touch."""
     where, params = f"execution_id = ? AND {FREE}", [execution_id, now]
     if expected_version is not None:
         where += " AND version = ?"
