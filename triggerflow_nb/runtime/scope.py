@@ -57,7 +57,7 @@ class TaskScope:
 
     def spawn_detached(self, coro: Coroutine[Any, Any, Any], unstarted: Any) -> None:
         """A task that calls ``forget(current_task())`` itself as it ends: no done callback, which
-        would cost a loop turn per task (``emit_nowait`` chains spawn one per emit). If it is
+        costs a scheduled callback per task (``emit_nowait`` chains spawn one per emit). If it is
         cancelled before its first step, ``cancel_all`` hands ``unstarted`` to ``never_ran``."""
         self._create(coro, unstarted)
 
