@@ -239,13 +239,14 @@ def test_work_spawned_just_before_a_failure_is_never_started_and_not_left_counte
         with pytest.raises(ChunkError, match="after the emit"):
             ex.start(None)
         gc.collect()
-    assert (ran, ex._inflight, ex._scope.tasks(), ex._scope._owned) == ([], 0, set(), {})
+    assert (ran, ex._inflight, ex._scope.tasks(), ex._scope._owned or {}, bool(ex._scope._queue)) == ([], 0, set(), {}, False)
 
 
 @pytest.mark.parametrize("watch", [False, True], ids=["unwatched", "watched"])
 def test_each_emit_nowait_handler_starts_on_a_fresh_stack_and_its_task_is_forgotten(watch):
-    """A chain of handlers that emit_nowait each other: every handler runs in a task of its own,
-    one level deep (not one level deeper per link), and no finished task stays owned."""
+    """A chain of handlers that emit_nowait each other: every handler runs one level deep (not one
+    level deeper per link); handlers that never wait share one carrier task, and nothing stays
+    owned or queued."""
     from triggerflow_nb.runtime.emit_depth import emit_depth
 
     flow = TriggerFlow(name="nowait-chain")
@@ -271,8 +272,52 @@ def test_each_emit_nowait_handler_starts_on_a_fresh_stack_and_its_task_is_forgot
 
     ex = run(main())
     assert depths == [1] * 61
-    assert len(tasks) == 61
-    assert (ex._inflight, ex._scope._owned) == (0, {})
+    assert len(tasks) == 1 and None not in tasks
+    assert _left_behind(ex) == (0, {}, False)
+
+
+def _start_then_close(flow):
+    """Start ``flow`` (input None) and close it, in one loop; the closed execution."""
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(None)
+        await ex.async_close(timeout=5)
+        return ex
+
+    return run(main())
+
+
+def _left_behind(ex):
+    """What a finished execution still counts, owns and has queued: (0, {}, False) when nothing."""
+    return ex._inflight, ex._scope._owned or {}, bool(ex._scope._queue)
+
+
+def test_emit_nowait_handlers_that_wait_each_keep_the_task_they_started_in():
+    """A handler that suspends goes on in the task it started in (its carrier), one task per
+    waiting handler, and the handlers interleave as tasks created at the emits would."""
+    flow = TriggerFlow(name="nowait-waiting")
+    seen, order = {}, []
+
+    async def slow(data):
+        before = asyncio.current_task()
+        order.append(f"start {data.input}")
+        await asyncio.sleep(0.01 * (3 - data.input))
+        seen[data.input] = (before, asyncio.current_task())
+        order.append(f"end {data.input}")
+
+    async def kick(data):
+        for n in range(3):
+            data.emit_nowait("Slow", n)
+        order.append("kick done")
+
+    flow.to(kick)
+    flow.when("Slow").to(slow)
+
+    ex = _start_then_close(flow)
+    assert order == ["kick done", "start 0", "start 1", "start 2", "end 2", "end 1", "end 0"]
+    assert all(before is after for before, after in seen.values())
+    assert len({before for before, _after in seen.values()}) == 3
+    assert _left_behind(ex) == (0, {}, False)
 
 
 # -- closing ---------------------------------------------------------------------------------------
@@ -828,3 +873,61 @@ def test_a_watched_sub_flow_step_reports_no_done_event_nobody_listens_to():
     ex.start(1)
     assert ex.node_status() == {"sub": "done"}
     assert [e for e in events if isinstance(e, EventEmitted)] == []
+
+
+def test_a_keyboard_interrupt_in_an_emit_nowait_handler_strands_none_of_the_handlers_queued_after_it():
+    """A cell interrupted while the first of three queued handlers runs: the interrupt reaches the
+    loop's caller, as from a task; the other two still run when the loop goes on, and the close
+    says the run was cut short."""
+    flow = TriggerFlow(name="nowait-interrupt")
+    ran = []
+
+    def on_hit(data):
+        if data.input == 0:
+            raise KeyboardInterrupt
+        ran.append(data.input)
+
+    async def kick(data):
+        for n in range(3):
+            data.emit_nowait("Hit", n)
+
+    flow.to(kick)
+    flow.when("Hit").to(on_hit, name="on_hit")
+    loop = asyncio.new_event_loop()
+    try:
+        ex = flow.create_execution(auto_close=False)
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.wait_for(ex.async_start(None), 5))
+        loop.run_until_complete(asyncio.wait_for(ex.async_close(timeout=5), 5))
+    finally:
+        loop.close()
+    assert ran == [1, 2]
+    assert ex.result.get_meta()["close_reason"] == "closed after an interrupt (KeyboardInterrupt in chunk 'on_hit')"
+    assert (ex.get_status(), *_left_behind(ex)) == ("cancelled", 0, {}, False)
+
+
+def test_an_emit_nowait_handler_that_cancels_its_own_task_leaves_the_next_handler_alone():
+    """The handlers that never wait share a carrier task; one that cancels ``current_task()`` must
+    not cancel the next handler: that one runs in a fresh carrier."""
+    flow = TriggerFlow(name="nowait-self-cancel")
+    ran, tasks = [], []
+
+    async def on_hit(data):
+        tasks.append(asyncio.current_task())
+        if data.input == 0:
+            asyncio.current_task().cancel()
+            return
+        await asyncio.sleep(0)
+        ran.append(data.input)
+
+    async def kick(data):
+        for n in range(3):
+            data.emit_nowait("Hit", n)
+
+    flow.to(kick)
+    flow.when("Hit").to(on_hit)
+
+    ex = _start_then_close(flow)
+    assert ran == [1, 2]
+    assert len(set(tasks)) == 3 and tasks[0].cancelled()
+    assert _left_behind(ex) == (0, {}, False)

@@ -310,8 +310,8 @@ class Execution(GraphWalker):
         self._scope.spawn_detached(self._run_detached(coro), coro)
 
     async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """What a detached task runs: ``coro``, whose failure closes the execution; the task
-        stops being counted and owned as it ends."""
+        """What detached work runs: ``coro``, whose failure closes the execution; it stops being
+        counted as it ends."""
         emit_depth.set(0)  # a task starts on a fresh stack (its own context): emits nest from there
         try:
             await coro
@@ -324,10 +324,9 @@ class Execution(GraphWalker):
             await self._fail(exc)
         finally:
             self._leave()
-            self._scope.forget(asyncio.current_task())
 
     def _detached_never_ran(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """A detached task cancelled before its first step (a close): undo what spawning it did."""
+        """Detached work dropped before it started (a close): undo what spawning it did."""
         coro.close()
         self._leave()
 

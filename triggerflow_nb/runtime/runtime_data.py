@@ -80,20 +80,22 @@ class TriggerFlowRuntimeData:
     def set_state(self, key: str, value: Any, emit: bool = True) -> None:
         self.execution._write_state("set", key, value, emit, self, self._frames)
 
-    async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        await self.execution._async_write_state("set", key, value, emit, self, self._frames)
+    # The async writes are used as ``await data.async_set_state(...)``: plain methods returning the
+    # write itself (not started), not coroutines of their own, save a coroutine per write.
+    def async_set_state(self, key: str, value: Any, emit: bool = True) -> Coroutine[Any, Any, None]:
+        return self.execution._async_write_state("set", key, value, emit, self, self._frames)
 
     def append_state(self, key: str, value: Any, emit: bool = True) -> None:
         self.execution._write_state("append", key, value, emit, self, self._frames)
 
-    async def async_append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        await self.execution._async_write_state("append", key, value, emit, self, self._frames)
+    def async_append_state(self, key: str, value: Any, emit: bool = True) -> Coroutine[Any, Any, None]:
+        return self.execution._async_write_state("append", key, value, emit, self, self._frames)
 
     def del_state(self, key: str, emit: bool = True) -> None:
         self.execution._write_state("del", key, None, emit, self, self._frames)
 
-    async def async_del_state(self, key: str, emit: bool = True) -> None:
-        await self.execution._async_write_state("del", key, None, emit, self, self._frames)
+    def async_del_state(self, key: str, emit: bool = True) -> Coroutine[Any, Any, None]:
+        return self.execution._async_write_state("del", key, None, emit, self, self._frames)
 
     @property
     def state(self) -> StateNamespace:

@@ -2,9 +2,10 @@
 
 Two kinds of work run for an execution:
 
-* tasks it starts itself (``emit_nowait`` handlers, a sync chunk's emit, the auto-close
-  timer's close, a resumed path from the notebook): ``spawn`` creates and keeps them
-  (``spawn_detached``: tasks that forget themselves as they end, without a done callback);
+* work it starts itself (``emit_nowait`` handlers, a sync chunk's emit, the auto-close
+  timer's close, a resumed path from the notebook): ``spawn`` creates a task and keeps it;
+  ``spawn_detached`` queues the work for the loop's next turn, starts it there eagerly, and
+  keeps a task only for work that suspends;
 * root calls (``start``, ``emit``, ``continue_with``) that run in their *caller's* task:
   ``enter_root``/``exit_root`` record that task for the duration of the call.
 
@@ -24,6 +25,8 @@ import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
+from .tasks import EagerQueue
+
 # Ids of the executions whose work runs in the current context (a root call or an owned task),
 # each once: a chain of 50,000 emit_nowait handlers spawning each other must not grow it.
 _running: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("triggerflow_nb_running", default=())
@@ -35,7 +38,7 @@ def _not_started(task: asyncio.Task[Any]) -> bool:
 
 
 class TaskScope:
-    __slots__ = ("_owner", "_owned", "_roots", "_cut", "_changed", "_never_ran")
+    __slots__ = ("_owner", "_owned", "_roots", "_cut", "_changed", "_never_ran", "_queue")
 
     def __init__(self, owner_id: str, never_ran: Callable[[Any], None] | None = None):
         self._owner = owner_id
@@ -46,6 +49,7 @@ class TaskScope:
         self._roots: dict[asyncio.Task[Any], int] = {}  # caller task -> nesting depth of root calls
         self._cut: set[asyncio.Task[Any]] | None = None
         self._changed: asyncio.Event | None = None  # made on demand: only closing waits on it
+        self._queue: EagerQueue | None = None  # detached work (spawn_detached), made on first use
 
     # -- owned tasks ---------------------------------------------------------------------------
 
@@ -56,10 +60,30 @@ class TaskScope:
         return task
 
     def spawn_detached(self, coro: Coroutine[Any, Any, Any], unstarted: Any) -> None:
-        """A task that calls ``forget(current_task())`` itself as it ends: no done callback, which
-        costs a scheduled callback per task (``emit_nowait`` chains spawn one per emit). If it is
-        cancelled before its first step, ``cancel_all`` hands ``unstarted`` to ``never_ran``."""
-        self._create(coro, unstarted)
+        """Run ``coro`` from the loop's next turn on, as a task created now would, in a copy of the
+        current context, but without a task of its own unless it suspends (``EagerQueue``):
+        ``emit_nowait`` chains spawn a piece of work per emit, and a task costs a good part of it.
+        A piece that suspends is owned, in its carrier task, until it ends. If ``cancel_all``
+        comes before a piece started, ``unstarted`` goes to ``never_ran``.
+        """
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = EagerQueue(loop, self._own_suspended, self._notify)
+        elif queue.loop is not loop:  # a call from another thread's loop: a task there, as before
+            self._create(coro, unstarted).add_done_callback(self.forget)
+            return
+        running = _running.get()
+        context = contextvars.copy_context()
+        if self._owner not in running:
+            context.run(_running.set, (*running, self._owner))
+        queue.put(coro, unstarted, context)
+
+    def _own_suspended(self, task: asyncio.Task[Any]) -> None:
+        if self._owned is None:
+            self._owned = {}
+        self._owned[task] = None
+        task.add_done_callback(self.forget)
 
     def _create(self, coro: Coroutine[Any, Any, Any], unstarted: Any) -> asyncio.Task[Any]:
         running = _running.get()
@@ -119,6 +143,7 @@ class TaskScope:
     def cancel_all(self) -> None:
         """Cancel every owned task and every root call in flight, except the current task."""
         current = asyncio.current_task()
+        self._drop_queued()
         owned = self._owned or {}
         for task, unstarted in list(owned.items()):
             if task is current:
@@ -137,8 +162,19 @@ class TaskScope:
                 self._cut.add(task)
                 task.cancel()
 
+    def _drop_queued(self) -> None:
+        """Detached work that has not started never will: hand it to ``never_ran``."""
+        if self._queue is None:
+            return
+        for coro, unstarted in self._queue.drop():
+            coro.close()  # never started: closing it only marks it done (no "never awaited" warning)
+            if self._never_ran is not None:
+                self._never_ran(unstarted)
+
     def busy(self) -> bool:
         """Whether work other than the current task's is still running."""
+        if self._queue:
+            return True
         if not self._owned and not self._roots:
             return False
         current = asyncio.current_task()

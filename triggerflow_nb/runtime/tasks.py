@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Coroutine, Iterator
+import sys
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterator
 from inspect import isgenerator
 from typing import Any
 
@@ -109,10 +111,14 @@ _enter_task = asyncio.tasks._enter_task  # what Python 3.12's eager tasks do, wi
 _leave_task = asyncio.tasks._leave_task
 
 
-def _cancel_requested(task: asyncio.Task[Any]) -> bool:
-    """Whether someone asked to cancel ``task`` (Python 3.11+ can tell; 3.10 cannot, so no)."""
-    cancelling = getattr(task, "cancelling", None)
-    return cancelling is not None and cancelling() > 0
+if sys.version_info >= (3, 11):
+    def _cancel_requested(task: asyncio.Task[Any]) -> bool:
+        """Whether someone asked to cancel ``task``."""
+        return task.cancelling() > 0
+else:  # pragma: no cover  # CI runs 3.11
+    def _cancel_requested(task: asyncio.Task[Any]) -> bool:
+        """Python 3.10 cannot tell whether a cancellation was asked for: it says no."""
+        return False
 
 
 class _Carrier(Coroutine[Any, Any, Any]):
@@ -195,16 +201,24 @@ class EagerStarter:
 
     def start(self, coro: Any) -> asyncio.Task[Any] | None:
         """Run ``coro``'s first step; None if that finished it, else the task that goes on with it."""
+        context = contextvars.copy_context()
+        loop = self._loop
+        caller = _current_task(loop)
+        if caller is None:
+            return self.start_in(coro, context)
+        _leave_task(loop, caller)
+        try:
+            return self.start_in(coro, context)
+        finally:
+            _enter_task(loop, caller)
+
+    def start_in(self, coro: Any, context: contextvars.Context) -> asyncio.Task[Any] | None:
+        """``start`` in ``context``, called where no task runs (a callback of the loop)."""
         loop = self._loop
         task = self._task
         if task is None or task.done() or _cancel_requested(task):  # a carrier user code cancelled is not reused
             self._carrier = _Carrier()
             task = self._task = loop.create_task(self._carrier)
-        carrier = self._carrier
-        context = contextvars.copy_context()
-        caller = _current_task(loop)
-        if caller is not None:
-            _leave_task(loop, caller)
         _enter_task(loop, task)
         try:
             first = context.run(coro.send, None)
@@ -212,17 +226,83 @@ class EagerStarter:
             return None
         finally:
             _leave_task(loop, task)
-            if caller is not None:
-                _enter_task(loop, caller)
-        carrier.take(coro, first, context)  # type: ignore[union-attr]
+        self._carrier.take(coro, first, context)  # type: ignore[union-attr]  # set with _task
         self._task = self._carrier = None
         return task
+
+    @property
+    def carrier(self) -> asyncio.Task[Any] | None:
+        """The idle carrier task, if any (while a first step runs, the current task)."""
+        return self._task
 
     def close(self) -> None:
         """End the idle carrier, if any (it finishes at the loop's next turn)."""
         if self._task is not None:
             self._task.cancel()
             self._task = self._carrier = None
+
+
+class EagerQueue:
+    """Work queued to run from the loop's next turn on, as tasks created now would run it, but
+    each piece started eagerly there (``EagerStarter``): a piece that never suspends costs no
+    task. A piece that suspends goes on in its carrier task, handed to ``on_suspended``.
+
+    Pieces run in the order queued, each in the context it was queued with; a piece queued
+    while the queue runs waits for the next turn. ``on_drained`` is called whenever the queue
+    has run empty.
+    """
+
+    __slots__ = ("loop", "_pieces", "_handle", "_starter", "_on_suspended", "_on_drained")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_suspended: Callable[[asyncio.Task[Any]], None],
+                 on_drained: Callable[[], None]):
+        self.loop = loop  # read-only
+        self._pieces: deque[tuple[Any, Any, contextvars.Context]] = deque()  # (coroutine, unstarted, context)
+        self._handle: asyncio.Handle | None = None
+        self._starter = EagerStarter(loop)
+        self._on_suspended = on_suspended
+        self._on_drained = on_drained
+
+    def __bool__(self) -> bool:
+        return bool(self._pieces)
+
+    def put(self, coro: Any, unstarted: Any, context: contextvars.Context) -> None:
+        self._pieces.append((coro, unstarted, context))
+        if self._handle is None:
+            self._handle = self.loop.call_soon(self._run)
+
+    def drop(self) -> list[tuple[Any, Any]]:
+        """Take out every piece not started yet: [(coroutine, unstarted)]."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        dropped = [(coro, unstarted) for coro, unstarted, _context in self._pieces]
+        self._pieces.clear()
+        if _current_task(self.loop) is not self._starter.carrier:  # the one running a piece ends with _run
+            self._starter.close()
+        return dropped
+
+    def _run(self) -> None:
+        self._handle = None
+        pieces = self._pieces
+        starter = self._starter
+        try:
+            for _ in range(len(pieces)):
+                if not pieces:  # the piece that just ran dropped the rest (its execution closed)
+                    break
+                coro, _unstarted, context = pieces.popleft()
+                try:
+                    task = starter.start_in(coro, context)
+                except asyncio.CancelledError:  # it ended cancelled in its first step, as a task may
+                    continue
+                if task is not None:
+                    self._on_suspended(task)
+        finally:
+            if not pieces:
+                starter.close()  # nothing follows at once: no idle carrier waits for it
+                self._on_drained()
+            elif self._handle is None:  # cut short (a KeyboardInterrupt): the rest at the next turn
+                self._handle = self.loop.call_soon(self._run)
 
 
 class TaskJoin:
