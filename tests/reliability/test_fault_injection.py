@@ -174,3 +174,79 @@ def test_a_save_at_a_pause_continues_to_the_uninterrupted_close_snapshot(length,
     restored.continue_with(f"p{pause_at}", "ok")
     assert restored.close() == expected
     assert expected["trail"] == [[i, "ok" if i == pause_at else None] for i in range(length)]
+
+
+# -- emit_nowait handlers: queued, started eagerly, some suspending, and a close at any turn -----------
+
+HANDLER_KINDS = ("finish", "sleep", "sleep_long", "raise", "cancel_self", "emit_more")
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(kinds=st.lists(st.sampled_from(HANDLER_KINDS), min_size=1, max_size=8),
+       close_after_turns=st.integers(min_value=0, max_value=6), close_timeout=st.sampled_from([0.0, 0.05, None]))
+def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_close(kinds, close_after_turns,
+                                                                                       close_timeout):
+    """Whatever the handlers do (finish, wait, fail, cancel their own task, emit more) and whenever
+    the close comes: the handlers that started did so in the order of their emits, none starts
+    or goes on after close() returns, and the execution is left counting, owning and queueing
+    nothing, with no task of its own alive."""
+    flow = TriggerFlow(name="nowait-faults")
+    started, finished, late = [], [], []
+    closed = {"yes": False}
+
+    async def handler(data):
+        index = data.input
+        (late if closed["yes"] or data.execution.is_closed() else started).append(index)
+        kind = kinds[index] if index < len(kinds) else "finish"
+        if kind == "raise":
+            raise RuntimeError(f"handler {index} broke")
+        if kind == "cancel_self":
+            asyncio.current_task().cancel()
+        elif kind == "sleep":
+            await asyncio.sleep(0)
+        elif kind == "sleep_long":  # cut by a close with a timeout; a close without one waits for it
+            try:
+                await asyncio.sleep(30 if close_timeout is not None else 0.05)
+            finally:
+                await asyncio.sleep(0)  # cleanup that itself awaits
+        elif kind == "emit_more" and index < 50:
+            data.emit_nowait("Go", index + 100)
+        if closed["yes"]:
+            late.append(index)
+        finished.append(index)
+
+    async def kick(data):
+        for index in range(len(kinds)):
+            data.emit_nowait("Go", index)
+
+    flow.to(kick)
+    flow.when("Go").to(handler)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        starting = asyncio.ensure_future(ex.async_start(None))
+        for _ in range(close_after_turns):  # the close comes while handlers are queued, running or done
+            await asyncio.sleep(0)
+        try:
+            await asyncio.wait_for(ex.async_close(timeout=close_timeout), BOUND)
+        except TriggerFlowError:
+            pass  # the close reports the handler's failure
+        closed["yes"] = True
+        await asyncio.wait([starting], timeout=BOUND)
+        assert starting.done()
+        if not starting.cancelled():
+            starting.exception()  # a failure or a cut path is the start's to report; retrieved here
+        for _ in range(3):  # anything left of the execution would run in these turns
+            await asyncio.sleep(0)
+        leftover = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+        return ex, leftover
+
+    ex, leftover = asyncio.run(main())
+    assert late == []
+    assert [i for i in started if i < 100] == sorted(i for i in started if i < 100)
+    assert (ex._inflight, ex._scope._owned or {}, bool(ex._scope._queue), ex._scope.tasks()) == (0, {}, False, set())
+    assert leftover == set()
+    assert ex.is_closed()
+
+
+BOUND = 10.0
