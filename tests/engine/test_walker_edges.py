@@ -42,10 +42,14 @@ def test_a_failed_chunk_and_an_emitted_event_are_reported_on_the_channel():
     assert (failed.node_id, failed.error, type(failed.exception)) == ("boom", "ValueError: no", ValueError)
 
 
-def test_a_watched_sync_chunk_that_holds_the_loop_is_reported_once_with_its_time():
+@pytest.mark.parametrize("concurrency", [None, 2], ids=["unlimited", "limited"])
+def test_a_watched_sync_chunk_that_holds_the_loop_is_reported_once_with_its_time(concurrency):
     flow = TriggerFlow(name="blocking")
     flow.to(lambda data: time.sleep(0.6), name="slow").to(lambda data: None, name="quick")
-    ex, events = watched(flow)
+    ex = flow.create_execution(auto_close=False, concurrency=concurrency)
+    events = []
+    ex.channel.subscribe(events.append, state_changes=False)
+    ex.start(None)
     held = [e for e in events if isinstance(e, SyncChunkHeldLoop)]
     assert [(e.node_id, e.seconds >= 0.6) for e in held] == [("slow", True)]
     ex.close()

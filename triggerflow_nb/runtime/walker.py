@@ -163,7 +163,7 @@ class GraphWalker:
                             channel.publish(ChunkStarted(self.id, node_id))
                         try:
                             if self._semaphore is not None:
-                                out = await self._call_limited(fn, is_async, data)
+                                out = await self._call_limited(fn, is_async, data, observed and not is_async)
                             else:
                                 # Watched, a sync handler is timed: one that holds the loop long freezes the panel.
                                 out = self._timed_call(fn, data, node_id) if observed and not is_async else fn(data)
@@ -291,10 +291,12 @@ class GraphWalker:
                 tail = block.branches[frame[2] if activation.arms is None else activation.arms[frame[2]]].tail
         return tail is None or tail == node_id
 
-    async def _call_limited(self, fn: Callable[[Any], Any], is_async: bool, data: TriggerFlowRuntimeData) -> Any:
-        """Run a handler under the flow's concurrency limit (see _walk for the unlimited case)."""
+    async def _call_limited(self, fn: Callable[[Any], Any], is_async: bool, data: TriggerFlowRuntimeData,
+                            timed: bool) -> Any:
+        """Run a handler under the flow's concurrency limit (see _walk for the unlimited case);
+        ``timed``: a watched sync handler, timed as _walk times it."""
         async with self._semaphore:  # type: ignore[union-attr]  # only called when set
-            out = fn(data)
+            out = self._timed_call(fn, data, data.chunk_name) if timed else fn(data)
             if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
                 if self._inline:
                     await leave_inline(out)
