@@ -14,8 +14,8 @@ from triggerflow_nb.observe import ChunkFailed, EventEmitted, SyncChunkHeldLoop
 from triggerflow_nb.runtime.emit_depth import MAX_INLINE_EMIT_DEPTH
 
 
-def watched(flow, value=None):
-    ex = flow.create_execution(auto_close=False)
+def watched(flow, value=None, **options):
+    ex = flow.create_execution(auto_close=False, **options)
     events = []
     ex.channel.subscribe(events.append, state_changes=False)
     try:
@@ -46,10 +46,7 @@ def test_a_failed_chunk_and_an_emitted_event_are_reported_on_the_channel():
 def test_a_watched_sync_chunk_that_holds_the_loop_is_reported_once_with_its_time(concurrency):
     flow = TriggerFlow(name="blocking")
     flow.to(lambda data: time.sleep(0.6), name="slow").to(lambda data: None, name="quick")
-    ex = flow.create_execution(auto_close=False, concurrency=concurrency)
-    events = []
-    ex.channel.subscribe(events.append, state_changes=False)
-    ex.start(None)
+    ex, events = watched(flow, concurrency=concurrency)
     held = [e for e in events if isinstance(e, SyncChunkHeldLoop)]
     assert [(e.node_id, e.seconds >= 0.6) for e in held] == [("slow", True)]
     ex.close()
