@@ -212,8 +212,9 @@ class EagerStarter:
         finally:
             _enter_task(loop, caller)
 
-    def start_in(self, coro: Any, context: contextvars.Context) -> asyncio.Task[Any] | None:
-        """``start`` in ``context``, called where no task runs (a callback of the loop)."""
+    def start_in(self, coro: Any, context: contextvars.Context | None) -> asyncio.Task[Any] | None:
+        """``start`` in ``context``, called where no task runs (a callback of the loop); with
+        None, in the current context, which is the callback's own (``call_soon(context=...)``)."""
         loop = self._loop
         task = self._task
         if task is None or task.done() or _cancel_requested(task):  # a carrier user code cancelled is not reused
@@ -221,11 +222,13 @@ class EagerStarter:
             task = self._task = loop.create_task(self._carrier)
         _enter_task(loop, task)
         try:
-            first = context.run(coro.send, None)
+            first = coro.send(None) if context is None else context.run(coro.send, None)
         except StopIteration:
             return None
         finally:
             _leave_task(loop, task)
+        if context is None:  # a copy, taken now, holds what the first step set: later steps run there
+            context = contextvars.copy_context()
         self._carrier.take(coro, first, context)  # type: ignore[union-attr]  # set with _task
         self._task = self._carrier = None
         return task
@@ -243,66 +246,57 @@ class EagerStarter:
 
 
 class EagerQueue:
-    """Work queued to run from the loop's next turn on, as tasks created now would run it, but
-    each piece started eagerly there (``EagerStarter``): a piece that never suspends costs no
-    task. A piece that suspends goes on in its carrier task, handed to ``on_suspended``.
+    """Work queued to start at the loop's next turn, as tasks created now would start, but each
+    piece started eagerly there (``EagerStarter``): a piece that never suspends costs no task.
+    A piece that suspends goes on in its carrier task, handed to ``on_suspended``.
 
-    Pieces run in the order queued, each in the context it was queued with; a piece queued
-    while the queue runs waits for the next turn. ``on_drained`` is called whenever the queue
-    has run empty.
+    Each piece gets a callback of the loop of its own, run in the context it was queued with,
+    so pieces start in the order queued and interleave with other callbacks as tasks' first
+    steps would. ``on_drained`` is called whenever no piece is left to start.
     """
 
-    __slots__ = ("loop", "_pieces", "_handle", "_starter", "_on_suspended", "_on_drained")
+    __slots__ = ("loop", "_pieces", "_starter", "_on_suspended", "_on_drained")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_suspended: Callable[[asyncio.Task[Any]], None],
                  on_drained: Callable[[], None]):
         self.loop = loop  # read-only
-        self._pieces: deque[tuple[Any, Any, contextvars.Context]] = deque()  # (coroutine, unstarted, context)
-        self._handle: asyncio.Handle | None = None
+        # (coroutine, unstarted, the callback that starts it), in the order the callbacks run
+        self._pieces: deque[tuple[Any, Any, asyncio.Handle]] = deque()
         self._starter = EagerStarter(loop)
         self._on_suspended = on_suspended
         self._on_drained = on_drained
 
     def __bool__(self) -> bool:
+        """Whether a piece waits to start."""
         return bool(self._pieces)
 
     def put(self, coro: Any, unstarted: Any, context: contextvars.Context) -> None:
-        self._pieces.append((coro, unstarted, context))
-        if self._handle is None:
-            self._handle = self.loop.call_soon(self._run)
+        self._pieces.append((coro, unstarted, self.loop.call_soon(self._start_next, context=context)))
 
     def drop(self) -> list[tuple[Any, Any]]:
         """Take out every piece not started yet: [(coroutine, unstarted)]."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        dropped = [(coro, unstarted) for coro, unstarted, _context in self._pieces]
+        dropped = []
+        for coro, unstarted, handle in self._pieces:
+            handle.cancel()
+            dropped.append((coro, unstarted))
         self._pieces.clear()
-        if _current_task(self.loop) is not self._starter.carrier:  # the one running a piece ends with _run
+        if _current_task(self.loop) is not self._starter.carrier:  # one running a piece: _start_next ends it
             self._starter.close()
         return dropped
 
-    def _run(self) -> None:
-        self._handle = None
+    def _start_next(self) -> None:
         pieces = self._pieces
-        starter = self._starter
+        coro = pieces.popleft()[0]  # callbacks run in the order queued, and drop() cancels them all
         try:
-            for _ in range(len(pieces)):
-                if not pieces:  # the piece that just ran dropped the rest (its execution closed)
-                    break
-                coro, _unstarted, context = pieces.popleft()
-                try:
-                    task = starter.start_in(coro, context)
-                except asyncio.CancelledError:  # it ended cancelled in its first step, as a task may
-                    continue
-                if task is not None:
-                    self._on_suspended(task)
+            task = self._starter.start_in(coro, None)
+            if task is not None:
+                self._on_suspended(task)
+        except asyncio.CancelledError:  # it ended cancelled in its first step, as a task may
+            pass
         finally:
             if not pieces:
-                starter.close()  # nothing follows at once: no idle carrier waits for it
+                self._starter.close()  # nothing follows at once: no idle carrier waits for it
                 self._on_drained()
-            elif self._handle is None:  # cut short (a KeyboardInterrupt): the rest at the next turn
-                self._handle = self.loop.call_soon(self._run)
 
 
 class TaskJoin:
