@@ -931,3 +931,29 @@ def test_an_emit_nowait_handler_that_cancels_its_own_task_leaves_the_next_handle
     assert ran == [1, 2]
     assert len(set(tasks)) == 3 and tasks[0].cancelled()
     assert _left_behind(ex) == (0, {}, False)
+
+
+def test_a_keyboard_interrupt_outside_any_chunk_of_an_emit_nowait_handler_is_noted_too():
+    """An interrupt raised by a watcher while a detached handler's path runs (not by the chunk, so
+    the chunk's own bookkeeping never sees it): the close still says the run was cut short."""
+    from triggerflow_nb.observe import ChunkStarted
+
+    flow = TriggerFlow(name="nowait-watcher-interrupt")
+    flow.to(lambda data: data.emit_nowait("Hit", 1), name="kick")
+    flow.when("Hit").to(lambda data: None, name="on_hit")
+
+    def watcher(event):
+        if isinstance(event, ChunkStarted) and event.node_id == "on_hit":
+            raise KeyboardInterrupt
+
+    loop = asyncio.new_event_loop()
+    try:
+        ex = flow.create_execution(auto_close=False)
+        ex.channel.subscribe(watcher, state_changes=False)
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(asyncio.wait_for(ex.async_start(None), 5))
+        loop.run_until_complete(asyncio.wait_for(ex.async_close(timeout=5), 5))
+    finally:
+        loop.close()
+    assert ex.result.get_meta()["close_reason"] == "closed after an interrupt (KeyboardInterrupt)"
+    assert (ex.get_status(), *_left_behind(ex)) == ("cancelled", 0, {}, False)

@@ -320,7 +320,7 @@ class Execution(GraphWalker):
         except (KeyboardInterrupt, SystemExit) as exc:
             self._note_interrupt(type(exc).__name__)
             raise
-        except BaseException as exc:  # nobody awaits this task: the failure closes the execution
+        except BaseException as exc:  # nobody awaits this work: the failure closes the execution
             await self._fail(exc)
         finally:
             self._leave()
