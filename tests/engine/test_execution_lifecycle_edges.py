@@ -957,3 +957,30 @@ def test_a_keyboard_interrupt_outside_any_chunk_of_an_emit_nowait_handler_is_not
         loop.close()
     assert ex.result.get_meta()["close_reason"] == "closed after an interrupt (KeyboardInterrupt)"
     assert (ex.get_status(), *_left_behind(ex)) == ("cancelled", 0, {}, False)
+
+
+def test_an_emit_nowait_handler_resets_a_contextvar_token_it_set_before_a_wait():
+    """Every step of a detached handler runs in the one context its first step ran in, as in a
+    task: a token set before an await resets after it; the emitter's value is untouched."""
+    import contextvars
+
+    request_id = contextvars.ContextVar("request_id", default="none")
+    seen = []
+
+    async def handler(data):
+        token = request_id.set(f"req-{data.input}")
+        await asyncio.sleep(0)
+        seen.append(request_id.get())
+        request_id.reset(token)
+        seen.append(request_id.get())
+
+    async def kick(data):
+        request_id.set("kick")
+        data.emit_nowait("Go", 1)
+
+    flow = TriggerFlow(name="nowait-token")
+    flow.to(kick)
+    flow.when("Go").to(handler)
+    ex = _start_then_close(flow)
+    assert seen == ["req-1", "kick"]
+    assert _left_behind(ex) == (0, {}, False)

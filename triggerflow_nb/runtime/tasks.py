@@ -212,9 +212,8 @@ class EagerStarter:
         finally:
             _enter_task(loop, caller)
 
-    def start_in(self, coro: Any, context: contextvars.Context | None) -> asyncio.Task[Any] | None:
-        """``start`` in ``context``, called where no task runs (a callback of the loop); with
-        None, in the current context, which is the callback's own (``call_soon(context=...)``)."""
+    def start_in(self, coro: Any, context: contextvars.Context) -> asyncio.Task[Any] | None:
+        """``start`` in ``context``, called where no task runs (a callback of the loop)."""
         loop = self._loop
         task = self._task
         if task is None or task.done() or _cancel_requested(task):  # a carrier user code cancelled is not reused
@@ -222,13 +221,11 @@ class EagerStarter:
             task = self._task = loop.create_task(self._carrier)
         _enter_task(loop, task)
         try:
-            first = coro.send(None) if context is None else context.run(coro.send, None)
+            first = context.run(coro.send, None)
         except StopIteration:
             return None
         finally:
             _leave_task(loop, task)
-        if context is None:  # a copy, taken now, holds what the first step set: later steps run there
-            context = contextvars.copy_context()
         self._carrier.take(coro, first, context)  # type: ignore[union-attr]  # set with _task
         self._task = self._carrier = None
         return task
@@ -250,9 +247,10 @@ class EagerQueue:
     piece started eagerly there (``EagerStarter``): a piece that never suspends costs no task.
     A piece that suspends goes on in its carrier task, handed to ``on_suspended``.
 
-    Each piece gets a callback of the loop of its own, run in the context it was queued with,
-    so pieces start in the order queued and interleave with other callbacks as tasks' first
-    steps would. ``on_drained`` is called whenever no piece is left to start.
+    Each piece gets a callback of the loop of its own, so pieces start in the order queued and
+    interleave with other callbacks as tasks' first steps would. Every step of a piece runs in
+    the one context it was queued with (not a copy: a contextvar token set before a wait must
+    reset after it). ``on_drained`` is called whenever no piece is left to start.
     """
 
     __slots__ = ("loop", "_pieces", "_starter", "_on_suspended", "_on_drained")
@@ -260,8 +258,8 @@ class EagerQueue:
     def __init__(self, loop: asyncio.AbstractEventLoop, on_suspended: Callable[[asyncio.Task[Any]], None],
                  on_drained: Callable[[], None]):
         self.loop = loop  # read-only
-        # (coroutine, unstarted, the callback that starts it), in the order the callbacks run
-        self._pieces: deque[tuple[Any, Any, asyncio.Handle]] = deque()
+        # (coroutine, unstarted, its context, the callback that starts it), in the order they run
+        self._pieces: deque[tuple[Any, Any, contextvars.Context, asyncio.Handle]] = deque()
         self._starter = EagerStarter(loop)
         self._on_suspended = on_suspended
         self._on_drained = on_drained
@@ -271,12 +269,12 @@ class EagerQueue:
         return bool(self._pieces)
 
     def put(self, coro: Any, unstarted: Any, context: contextvars.Context) -> None:
-        self._pieces.append((coro, unstarted, self.loop.call_soon(self._start_next, context=context)))
+        self._pieces.append((coro, unstarted, context, self.loop.call_soon(self._start_next)))
 
     def drop(self) -> list[tuple[Any, Any]]:
         """Take out every piece not started yet: [(coroutine, unstarted)]."""
         dropped = []
-        for coro, unstarted, handle in self._pieces:
+        for coro, unstarted, _context, handle in self._pieces:
             handle.cancel()
             dropped.append((coro, unstarted))
         self._pieces.clear()
@@ -286,9 +284,9 @@ class EagerQueue:
 
     def _start_next(self) -> None:
         pieces = self._pieces
-        coro = pieces.popleft()[0]  # callbacks run in the order queued, and drop() cancels them all
+        coro, _unstarted, context, _handle = pieces.popleft()  # callbacks run in the order queued
         try:
-            task = self._starter.start_in(coro, None)
+            task = self._starter.start_in(coro, context)
             if task is not None:
                 self._on_suspended(task)
         except asyncio.CancelledError:  # it ended cancelled in its first step, as a task may
