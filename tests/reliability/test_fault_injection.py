@@ -223,7 +223,10 @@ def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_
     flow.to(kick)
     flow.when("Go").to(handler)
 
+    loop_errors = []  # what reached the loop's exception handler: a callback that failed, a lost task error
+
     async def main():
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: loop_errors.append(context))
         ex = flow.create_execution(auto_close=False)
         starting = asyncio.ensure_future(ex.async_start(None))
         for _ in range(close_after_turns):  # the close comes while handlers are queued, running or done
@@ -243,6 +246,7 @@ def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_
         return ex, leftover
 
     ex, leftover = asyncio.run(main())
+    assert loop_errors == []
     assert late == []
     assert [i for i in started if i < 100] == sorted(i for i in started if i < 100)
     assert (ex._inflight, ex._scope._owned or {}, bool(ex._scope._queue), ex._scope.tasks()) == (0, {}, False, set())

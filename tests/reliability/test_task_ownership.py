@@ -313,3 +313,70 @@ def test_a_failing_background_branch_ends_the_run_while_start_waits():
     assert ex.status == "failed"
     assert ex.result.get_meta()["close_reason"] == "chunk 'boom' failed: ValueError: branch broke"
     assert ex._scope.tasks() == set()
+
+
+def test_close_from_a_handler_that_an_outside_emit_nowait_started_is_refused_too():
+    """A handler started by ``execution.emit_nowait`` from a notebook cell (outside any of the
+    execution's work) is the execution's own work all the same: close() there is refused."""
+    flow = TriggerFlow(name="selfclose-nowait")
+    flow.to(lambda data: None, name="begin")
+    seen = []
+
+    async def closes_itself(data):
+        try:
+            await data.execution.async_close()
+        except LifecycleError as exc:
+            seen.append(type(exc).__name__)
+
+    flow.when("Poke").to(closes_itself)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(None)
+        ex.emit_nowait("Poke", 1)
+        await asyncio.sleep(0.05)
+        await ex.async_close(timeout=1)
+        return ex
+
+    ex = asyncio.run(asyncio.wait_for(main(), BOUND))
+    assert seen == ["LifecycleError"]
+    assert ex.is_closed()
+
+
+@pytest.mark.parametrize("cleanup_seconds, warned", [(0.0, False), (0.6, True)], ids=["prompt", "stuck"])
+def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(caplog, cleanup_seconds, warned):
+    """close(timeout) cancels what runs and waits for its cleanup within the timeout: no word when
+    the cleanup finishes in time, one warning (releasing anyway) when it does not."""
+    flow = TriggerFlow(name="cleanup")
+
+    async def slow(data):
+        try:
+            await asyncio.sleep(3600)
+        finally:  # a cleanup that ignores cancellation for cleanup_seconds (longer than the close's timeout)
+            loop = asyncio.get_running_loop()
+            end = loop.time() + cleanup_seconds
+            while loop.time() < end:
+                try:
+                    await asyncio.sleep(end - loop.time())
+                except asyncio.CancelledError:
+                    pass
+
+    flow.to(lambda data: data.emit_nowait("Go", 1), name="begin")
+    flow.when("Go").to(slow)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        await ex.async_start(None)
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await ex.async_close(timeout=0.2)
+        return ex, time.monotonic() - started
+
+    with caplog.at_level("WARNING", logger="triggerflow_nb"):
+        ex, took = asyncio.run(asyncio.wait_for(main(), BOUND))
+    warnings_logged = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    assert len(warnings_logged) == (1 if warned else 0)
+    if warned:
+        assert warnings_logged[0].startswith(f"execution {ex.id}: work still running ")
+        assert warnings_logged[0].endswith("s after it was cancelled; releasing anyway")
+    assert took < BOUND and ex.is_closed()
