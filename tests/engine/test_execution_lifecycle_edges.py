@@ -984,3 +984,29 @@ def test_an_emit_nowait_handler_resets_a_contextvar_token_it_set_before_a_wait()
     ex = _start_then_close(flow)
     assert seen == ["req-1", "kick"]
     assert _left_behind(ex) == (0, {}, False)
+
+
+def test_emit_nowait_after_the_execution_moved_to_a_new_loop_still_costs_no_task_per_handler():
+    """An execution started under one event loop and emitting under a later one (the first one
+    closed, as after a second ``asyncio.run``): its detached work moves to the new loop, so
+    handlers that never wait still share one carrier instead of a task each."""
+    flow = TriggerFlow(name="nowait-moved")
+    tasks = []
+
+    async def handler(data):
+        tasks.append(asyncio.current_task())
+
+    flow.to(lambda data: data.emit_nowait("Go", 0), name="begin")
+    flow.when("Go").to(handler)
+    ex = flow.create_execution(auto_close=False)
+    run(ex.async_start(None))
+
+    async def emit_three_then_close():
+        for n in range(1, 4):
+            ex.emit_nowait("Go", n)
+        await ex.async_close(timeout=5)
+
+    run(emit_three_then_close())
+    assert len(tasks) == 4
+    assert len(set(tasks[1:])) == 1
+    assert _left_behind(ex) == (0, {}, False)

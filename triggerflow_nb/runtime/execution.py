@@ -312,7 +312,7 @@ class Execution(GraphWalker):
     async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
         """What detached work runs: ``coro``, whose failure closes the execution; it stops being
         counted as it ends."""
-        emit_depth.set(0)  # a task starts on a fresh stack (its own context): emits nest from there
+        emit_depth.set(0)  # it starts on a fresh stack, in its own context: emits nest from there
         try:
             await coro
         except asyncio.CancelledError:

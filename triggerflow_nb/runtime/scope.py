@@ -68,9 +68,9 @@ class TaskScope:
         """
         loop = asyncio.get_running_loop()
         queue = self._queue
-        if queue is None:
+        if queue is None or (queue.loop is not loop and not queue):  # first use, or the execution moved loops
             queue = self._queue = EagerQueue(loop, self._own_suspended, self._notify)
-        elif queue.loop is not loop:  # a call from another thread's loop: a task there, as before
+        elif queue.loop is not loop:  # pieces still wait on another thread's loop: a task here, as before
             self._create(coro, unstarted).add_done_callback(self.forget)
             return
         running = _running.get()
