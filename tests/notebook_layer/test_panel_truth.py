@@ -123,8 +123,11 @@ class Session:
             ex.start(op[1])
         elif kind == "emit":
             ex.emit(op[1], self.writes)
-        elif kind == "emit_fails":
-            with pytest.raises(ChunkError, match="chunk 'boom' raised ValueError: boom"):
+        elif kind == "emit_fails":  # fails while the handler is broken; once fixed, it runs
+            if self.broken["boom"]:
+                with pytest.raises(ChunkError, match="chunk 'boom' raised ValueError: boom"):
+                    ex.emit(op[1])
+            else:
                 ex.emit(op[1])
         elif kind == "save":
             ex.save()
