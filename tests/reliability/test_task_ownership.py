@@ -380,3 +380,46 @@ def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(capl
         assert warnings_logged[0].startswith(f"execution {ex.id}: work still running ")
         assert warnings_logged[0].endswith("s after it was cancelled; releasing anyway")
     assert took < BOUND and ex.is_closed()
+
+
+def test_a_start_cancelled_while_its_failure_closes_the_run_still_lets_the_close_finish(db_provider):
+    """A chunk fails while a detached handler still runs: the start call closes the run, waiting for
+    that handler's cleanup. Cancelling the start call right then (an interrupted cell) must not
+    leave the close half done: the cleanup still runs before the release, the release happens
+    once, and a close() from outside returns instead of waiting for an announcement that never comes."""
+    log, _ = db_provider
+    flow = TriggerFlow(name="cancelled-while-failing")
+
+    async def begin(data):
+        data.require_resource("db")
+        data.emit_nowait("Side", 1)
+        await asyncio.sleep(0)  # the side handler starts and waits
+        raise RuntimeError("begin broke")
+
+    async def side(data):
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.sleep(0.05)  # cleanup that itself awaits
+            log.append("side cleaned up")
+
+    flow.to(begin)
+    flow.when("Side").to(side)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False, execution_environments=["db"])
+        starting = asyncio.ensure_future(ex.async_start(None))
+        while not ex.is_closed():  # the failure froze the run: the start call now waits for the cleanup
+            await asyncio.sleep(0)
+        starting.cancel()
+        await asyncio.wait([starting], timeout=BOUND)
+        try:
+            await asyncio.wait_for(ex.async_close(timeout=1), BOUND)
+        except ChunkError:
+            pass  # the close reports the chunk's failure
+        return ex, starting
+
+    ex, starting = asyncio.run(asyncio.wait_for(main(), BOUND))
+    assert starting.cancelled()
+    assert log == ["started", "side cleaned up", "released"]
+    assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())

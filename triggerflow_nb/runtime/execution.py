@@ -586,10 +586,22 @@ class Execution(GraphWalker):
         if not self._freeze(status, reason):
             await self._wait_closed()  # closing already (elsewhere): return once it has finished
             return
+        if not self._scope.busy() and not self._environment_leases:
+            await self._release_and_announce(status, reason, None)  # nothing to wait for: it never suspends
+            return
+        # Waiting for cleanup or a release: in an owned task, so that a caller cancelled meanwhile
+        # (an interrupted cell, a cancelled start) cannot leave the close half done, never announced.
+        caller = asyncio.current_task()
+        await asyncio.shield(self._scope.spawn(self._settle_and_release(status, reason, deadline, caller)))
+
+    async def _settle_and_release(self, status: ExecutionStatus, reason: str, deadline: float | None,
+                                  caller: asyncio.Task[Any] | None) -> None:
+        """The rest of ``_finish``: wait for the cancelled work's cleanup (not for ``caller``, which
+        waits for this), then release and announce."""
         loop = asyncio.get_running_loop()
-        if self._scope.busy():
+        if self._scope.busy(besides=caller):
             grace = CLEANUP_GRACE if deadline is None else max(0.0, (deadline - loop.time()) * _CLEANUP_SHARE)
-            if not await self._scope.wait_quiet(grace):
+            if not await self._scope.wait_quiet(grace, besides=caller):
                 logger.warning("execution %s: work still running %.3gs after it was cancelled; releasing anyway",
                                self.id, grace)
         await self._release_and_announce(status, reason, None if deadline is None else deadline - loop.time())

@@ -171,20 +171,21 @@ class TaskScope:
             if self._never_ran is not None:
                 self._never_ran(unstarted)
 
-    def busy(self) -> bool:
-        """Whether work other than the current task's is still running."""
+    def busy(self, besides: asyncio.Task[Any] | None = None) -> bool:
+        """Whether work other than the current task's (and ``besides``') is still running."""
         if self._queue:
             return True
         if not self._owned and not self._roots:
             return False
         current = asyncio.current_task()
-        return any(t is not current for t in self._owned or ()) or any(t is not current for t in self._roots)
+        return (any(t is not current and t is not besides for t in self._owned or ())
+                or any(t is not current and t is not besides for t in self._roots))
 
-    async def wait_quiet(self, timeout: float | None) -> bool:
-        """Wait until ``busy()`` is False, at most ``timeout`` seconds; whether it got there."""
+    async def wait_quiet(self, timeout: float | None, besides: asyncio.Task[Any] | None = None) -> bool:
+        """Wait until ``busy(besides)`` is False, at most ``timeout`` seconds; whether it got there."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        while self.busy():
+        while self.busy(besides):
             if self._changed is None:
                 self._changed = asyncio.Event()
             self._changed.clear()
@@ -192,11 +193,11 @@ class TaskScope:
             if remaining is not None and remaining <= 0:
                 # Out of time, but one turn of the loop lets just-cancelled work run its cleanup.
                 await asyncio.sleep(0)
-                return not self.busy()
+                return not self.busy(besides)
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except asyncio.TimeoutError:
-                return not self.busy()
+                return not self.busy(besides)
         return True
 
     def _notify(self) -> None:
