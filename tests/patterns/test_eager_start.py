@@ -27,17 +27,19 @@ def async_for_each(body, after=None):
 
 def test_async_items_that_never_wait_share_one_idle_task_and_leave_none():
     counts = []
+    before = set()  # once a test made a loop re-entrant, asyncio.run reuses a loop earlier tests left tasks on
 
     async def item(d):
         await d.async_set_state("last", d.input)
-        counts.append(len(asyncio.all_tasks()))
+        counts.append(len(asyncio.all_tasks() - before))
         return d.input * 2
 
     async def main():
+        before.update(asyncio.all_tasks() - {asyncio.current_task()})
         snapshot = await async_for_each(item, after=lambda d: d.set_state("out", d.input)).async_start(
             list(range(3000)))
         await asyncio.sleep(0)  # the idle carrier ends at the loop's next turn
-        return snapshot, [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+        return snapshot, [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task() and not t.done()]
 
     snapshot, left = asyncio.run(main())
     assert snapshot == {"last": 2999, "out": [i * 2 for i in range(3000)]}
