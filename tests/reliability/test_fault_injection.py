@@ -14,6 +14,7 @@ import os
 import time
 
 import pytest
+import uvloop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -182,15 +183,22 @@ def test_a_save_at_a_pause_continues_to_the_uninterrupted_close_snapshot(length,
 HANDLER_KINDS = ("finish", "sleep", "sleep_long", "raise", "cancel_self", "emit_more")
 
 
+# asyncio's own loop, where queued work waits in the loop's ready queue itself, and uvloop, where
+# it goes through call_soon
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@pytest.mark.parametrize("loop_kind", sorted(LOOPS))
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(kinds=st.lists(st.sampled_from(HANDLER_KINDS), min_size=1, max_size=8),
        close_after_turns=st.integers(min_value=0, max_value=6), close_timeout=st.sampled_from([0.0, 0.05, None]))
-def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_close(kinds, close_after_turns,
+def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_close(loop_kind, kinds,
+                                                                                       close_after_turns,
                                                                                        close_timeout):
     """Whatever the handlers do (finish, wait, fail, cancel their own task, emit more) and whenever
-    the close comes: the handlers that started did so in the order of their emits, none starts
-    or goes on after close() returns, and the execution is left counting, owning and queueing
-    nothing, with no task of its own alive."""
+    the close comes, on either kind of loop: the handlers that started did so in the order of
+    their emits, none starts or goes on after close() returns, and the execution is left
+    counting, owning and queueing nothing, with no task of its own alive."""
     flow = TriggerFlow(name="nowait-faults")
     started, finished, late = [], [], []
     closed = {"yes": False}
@@ -245,7 +253,8 @@ def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_
         leftover = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
         return ex, leftover
 
-    ex, leftover = asyncio.run(main())
+    with asyncio.Runner(loop_factory=LOOPS[loop_kind]) as runner:
+        ex, leftover = runner.run(main())
     assert loop_errors == []
     assert late == []
     assert [i for i in started if i < 100] == sorted(i for i in started if i < 100)
