@@ -49,7 +49,6 @@ from ..observe import (
 from ..reproducibility import new_execution_id, new_interrupt_id
 from . import sub_flow
 from .activation import Activation
-from .emit_depth import emit_depth
 from .frames import SLOT, Frames
 from .host import FlowHost
 from .interrupts import Interrupt
@@ -304,26 +303,22 @@ class Execution(GraphWalker):
         if not self._finished and self._interrupted is None:
             self._interrupted = what
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """A detached piece of work (emit_nowait, a sync chunk's emit) owned by this execution."""
-        self._enter()  # counted now, so auto-close cannot slip in before the task starts
-        self._scope.spawn_detached(self._run_detached(coro), coro)
+    def _spawn(self, detached: Coroutine[Any, Any, Any]) -> None:
+        """Run detached work (an ``emit_nowait``, a sync chunk's emit or write), owned by this
+        execution: ``detached`` is a detached walk or ``_run_detached``, which end by ``_leave()``."""
+        self._enter()  # counted now, so auto-close cannot slip in before it starts
+        self._scope.spawn_detached(detached, detached)
 
-    async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """What detached work runs: ``coro``, whose failure closes the execution; it stops being
-        counted as it ends."""
-        emit_depth.set(0)  # it starts on a fresh stack, in its own context: emits nest from there
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except (KeyboardInterrupt, SystemExit) as exc:
+    async def _detached_failed(self, exc: BaseException) -> bool:
+        """Nobody awaits detached work: its failure closes the execution. A cancellation and an
+        interrupt go on up (False), the interrupt noted first."""
+        if isinstance(exc, asyncio.CancelledError):
+            return False
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             self._note_interrupt(type(exc).__name__)
-            raise
-        except BaseException as exc:  # nobody awaits this work: the failure closes the execution
-            await self._fail(exc)
-        finally:
-            self._leave()
+            return False
+        await self._fail(exc)
+        return True
 
     def _detached_never_ran(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Detached work dropped before it started (a close): undo what spawning it did."""
@@ -714,7 +709,7 @@ class Execution(GraphWalker):
             # No loop to schedule on outside async code: run it through instead of losing it.
             self.emit(event, payload)
             return
-        self._spawn(self._awaited_emit(event, payload, (), depth=0))
+        self._spawn(self._awaited_emit(event, payload, (), depth=0, detached=True))
 
     def _require_started(self, action: str) -> None:
         if not self._started:
@@ -727,7 +722,7 @@ class Execution(GraphWalker):
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)
-        self._spawn(self._awaited_emit(event, payload, frames, depth=0))
+        self._spawn(self._awaited_emit(event, payload, frames, depth=0, detached=True))
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -783,7 +778,7 @@ class Execution(GraphWalker):
         """A write from sync code: the branches it triggers are scheduled (close() waits for them)."""
         triggered = self._write_and_trigger(op, key, value, emit, where, frames)
         if triggered is not None:
-            self._spawn(triggered)
+            self._spawn(self._run_detached(triggered))
 
     async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> None:
         """A write from async code: waits for the branches it triggers."""

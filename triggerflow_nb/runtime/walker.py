@@ -117,6 +117,14 @@ class GraphWalker:
     def _note_interrupt(self, what: str) -> None:
         raise NotImplementedError
 
+    async def _detached_failed(self, exc: BaseException) -> bool:
+        """Detached work (nobody awaits it) raised ``exc``: True if handled, False to re-raise."""
+        raise NotImplementedError
+
+    def _leave(self) -> None:
+        """A piece of work counted when it was spawned has ended."""
+        raise NotImplementedError
+
     async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str,
                                  frames: Frames) -> None:
         raise NotImplementedError
@@ -128,13 +136,15 @@ class GraphWalker:
     # One loop on purpose (hence noqa): any step moved into a coroutine of its own is a frame
     # more per step, and per level of awaited emits (see the docstring).
     async def _walk(self, node_id: str, value: Any, frames: Frames, *, from_successors: bool = False,  # noqa: C901
-                    resume: Resume | None = None, emit_level: int = -1) -> None:
+                    resume: Resume | None = None, emit_level: int = -1, detached: bool = False) -> None:
         """Run from ``node_id`` (or, with ``from_successors=True``, from its successors) until the path ends.
 
         Chunks run right here, not in a coroutine of their own: a loop of handlers that await
         their emits nests one ``_walk`` per emit, and every frame kept alive per level costs
         memory and garbage-collector time. A path that an awaited emit walks directly
         (``_awaited_emit``) sets the emit depth its dispatch would have set: ``emit_level``.
+        A ``detached`` walk is the whole of an ``emit_nowait``'s work: it does what the host's
+        ``_run_detached`` wrapper would, without the wrapper's coroutine per emit.
         """
         if emit_level >= 0:
             emit_depth.set(emit_level)
@@ -215,9 +225,14 @@ class GraphWalker:
                 # Several successors run concurrently; the one that reaches the arm's tail returns.
                 await self._gather(self._walks(targets, out, frames))
                 return
+        except BaseException as exc:
+            if not detached or not await self._detached_failed(exc):
+                raise
         finally:
             if emit_level >= 0:  # set(), not reset(token): see _dispatch_event
                 emit_depth.set(emit_level - 1)
+            if detached:
+                self._leave()
 
     def _unwind(self, node_id: str, frames: Frames) -> tuple[str, Frames, list[str] | None, Frame | None]:
         """Where a path that ran out of successors at ``node_id`` goes on: returning through the
@@ -535,9 +550,11 @@ class GraphWalker:
             self._inline = outer
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
 
-    def _awaited_emit(self, event: str, payload: Any, frames: Frames, depth: int = -1) -> Coroutine[Any, Any, None]:
-        """The work an emit of ``event`` runs (not started): awaited by the emitter, or by the task
-        an ``emit_nowait`` spawns (which starts on a fresh stack: it passes ``depth=0``).
+    def _awaited_emit(self, event: str, payload: Any, frames: Frames, depth: int = -1,
+                      detached: bool = False) -> Coroutine[Any, Any, None]:
+        """The work an emit of ``event`` runs (not started): awaited by the emitter, or, with
+        ``detached=True``, all the work of an ``emit_nowait`` (which starts on a fresh stack: it
+        passes ``depth=0``).
 
         An event with one plain listener, unwatched, is walked directly: no dispatch coroutine
         stays alive under the handler while it runs, which halves what a loop of handlers that
@@ -552,8 +569,21 @@ class GraphWalker:
                     if depth < 0:
                         depth = emit_depth.get()
                     if depth < MAX_INLINE_EMIT_DEPTH:
-                        return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1)
-        return self._dispatch_event(event, payload, frames)
+                        return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1,
+                                          detached=detached)
+        dispatch = self._dispatch_event(event, payload, frames)
+        return self._run_detached(dispatch) if detached else dispatch
+
+    async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """What detached work that is not a walk of its own runs: ``coro``, on a fresh stack."""
+        emit_depth.set(0)  # it starts in its own context: emits nest from there
+        try:
+            await coro
+        except BaseException as exc:
+            if not await self._detached_failed(exc):
+                raise
+        finally:
+            self._leave()
 
     async def _dispatch_event(self, event: str, payload: Any, frames: Frames) -> None:
         """Run every `when` branch listening to ``event``; and-joins collect per execution and scope."""
