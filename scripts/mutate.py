@@ -36,6 +36,7 @@ GROUPS: dict[str, list[str]] = {
                  "triggerflow_nb/persistence/consistency.py", "triggerflow_nb/persistence/files.py"],
     "walker": ["triggerflow_nb/runtime/walker.py"],
     "execution": ["triggerflow_nb/runtime/execution.py"],
+    "tasks": ["triggerflow_nb/runtime/scope.py", "triggerflow_nb/runtime/tasks.py"],
 }
 FAST_TESTS = ["tests/engine", "tests/seed", "tests/persistence", "tests/patterns", "tests/reliability"]
 OUT = ROOT / "build" / "mutation"
