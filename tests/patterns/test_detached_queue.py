@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 
-from triggerflow_nb import TriggerFlow
 from triggerflow_nb.runtime.tasks import EagerQueue
 
 BOUND = 10.0

@@ -5,6 +5,7 @@ the test instead of hanging the run.
 """
 
 import asyncio
+import gc
 import threading
 import time
 
@@ -423,3 +424,47 @@ def test_a_start_cancelled_while_its_failure_closes_the_run_still_lets_the_close
     assert starting.cancelled()
     assert log == ["started", "side cleaned up", "released"]
     assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
+
+
+@pytest.mark.parametrize("observed", [False, True], ids=["unwatched", "watched"])
+@pytest.mark.parametrize("where", ["emit_nowait handler", "start call"])
+def test_a_run_whose_loop_is_closed_under_it_cleans_up_without_calling_it_a_failure(where, observed):
+    """A loop closed while a chunk waits (a kernel shut down, a script's loop dropped): the
+    garbage collector closes the waiting coroutines with GeneratorExit. The chunk's cleanup
+    runs; the engine awaits nothing more (that would be "coroutine ignored GeneratorExit",
+    an unraisable error, which this suite turns into a failure) and records the chunk as
+    cancelled, not failed. Watched, an emit goes through the dispatch instead of a direct walk."""
+    flow = TriggerFlow(name="loop-closed-under-it")
+    seen = []
+
+    async def wait_forever(data):
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            seen.append(f"cleanup of {data.input}")
+
+    async def kick(data):
+        data.emit_nowait("Go", "handler")
+
+    if where == "emit_nowait handler":
+        flow.to(kick)
+        flow.when("Go").to(wait_forever)
+    else:
+        flow.to(wait_forever)
+
+    loop = asyncio.new_event_loop()
+    ex = flow.create_execution(auto_close=False)
+    events = []
+    if observed:
+        ex.channel.subscribe(lambda event: events.append(type(event).__name__), state_changes=False)
+    starting = loop.create_task(ex.async_start("start"))
+    for _ in range(3):
+        loop.run_until_complete(asyncio.sleep(0))
+    assert seen == []  # it waits
+    loop.close()
+    del ex, starting, loop
+    gc.collect()
+    assert seen == ["cleanup of handler" if where == "emit_nowait handler" else "cleanup of start"]
+    if observed:
+        before = ["ExecutionStarted", "ChunkStarted", "ChunkFinished", "EventEmitted"] if where == "emit_nowait handler" else ["ExecutionStarted"]
+        assert events == [*before, "ChunkStarted", "ChunkCancelled", "ExecutionSettled"]

@@ -73,7 +73,7 @@ from .status import (
     NodeStatus,
 )
 from .stream import RuntimeStream
-from .walker import GraphWalker
+from .walker import INTERRUPTS, GraphWalker
 
 logger = logging.getLogger("triggerflow_nb")
 T = TypeVar("T")
@@ -286,7 +286,7 @@ class Execution(GraphWalker):
                 ) from None
             self._note_interrupt("CancelledError")
             raise
-        except (KeyboardInterrupt, SystemExit) as exc:
+        except INTERRUPTS as exc:
             self._note_interrupt(type(exc).__name__)
             raise
         except BaseException as exc:  # an Exception, or any other BaseException a chunk raised
@@ -314,7 +314,7 @@ class Execution(GraphWalker):
         interrupt go on up (False), the interrupt noted first."""
         if isinstance(exc, asyncio.CancelledError):
             return False
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        if isinstance(exc, INTERRUPTS):
             self._note_interrupt(type(exc).__name__)
             return False
         await self._fail(exc)
@@ -355,7 +355,7 @@ class Execution(GraphWalker):
             # Mounting managed environments is part of the root call, so a close() racing with
             # it cuts it too (and the leases acquired so far are released, never leaked).
             await self._root(self._mount_and_walk(value) if self._environments else self._begin(value))
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+        except (asyncio.CancelledError, *INTERRUPTS):
             if self._close_when_idle:  # flow.start(): nobody holds a handle to close it later
                 self._finish_now(CANCELLED, f"interrupted ({self._interrupted})")
             raise

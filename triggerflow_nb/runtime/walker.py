@@ -91,6 +91,11 @@ def fan_out_items(value: Any) -> list[Any]:
     return [value]
 
 
+# What stops a run from outside: an interrupted cell, sys.exit(), a coroutine closed because its
+# loop went away (GeneratorExit, where nothing may be awaited). Noted; never a chunk's failure.
+INTERRUPTS = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
 class GraphWalker:
     """The dispatch half of an execution: graph semantics only.
 
@@ -320,7 +325,7 @@ class GraphWalker:
 
     def _chunk_raised(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData) -> BaseException | None:
         """Record what a chunk raised; return the error to raise in its place, or None to re-raise it."""
-        if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, SystemExit)):
+        if isinstance(exc, (asyncio.CancelledError, *INTERRUPTS)):
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
             self._node_status[node_id] = CANCELLED
