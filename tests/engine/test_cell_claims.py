@@ -99,3 +99,70 @@ def test_the_replaced_line_names_edges_and_lone_nodes():
     assert cell_key("abc-1", "x = 1") == "cell:abc-1"
     assert cell_key(None, "x = 1") == cell_key("", "x = 1") != cell_key(None, "x = 2")
     assert cell_key(None, "x = 1").startswith("source:")
+
+
+# -- a paused run whose wiring a re-run cell changed ---------------------------------------------------
+
+
+def pausing_steps(flow, resume_to="next"):
+    flow.chunk(name="a")(lambda data: data.input + 1)
+    flow.chunk(name="p")(lambda data: data.pause_for(type="ask", payload="?", resume_to=resume_to)
+                         if data.resume is None else data.resume.value)
+    flow.chunk(name="b")(lambda data: data.set_state("b", data.input))
+
+
+def paused(flow):
+    ex = flow.create_execution(auto_close=False)
+    ex.start(1)
+    (interrupt_id,) = ex.get_pending_interrupts()
+    return ex, interrupt_id
+
+
+def refused_and_untouched(ex, interrupt_id, gap):
+    with pytest.raises(FlowDefinitionError) as caught:
+        ex.continue_with(interrupt_id, "yes")
+    assert str(caught.value) == (
+        f"interrupt {interrupt_id!r} paused at chunk 'p', and flow {ex.flow.name!r} no longer has {gap} it goes on "
+        f"through (its wiring changed since the pause): wire it back and call continue_with again; the interrupt "
+        f"is still pending")
+    assert ex.get_pending_interrupts()[interrupt_id]["status"] == "waiting"
+    assert (ex.is_closed(), ex.get_status(), ex.get_state()) == (False, "waiting", {})
+
+
+@pytest.mark.parametrize("resume_to", ["next", "self"])
+def test_continue_with_a_paused_chunk_a_rerun_cell_removed_is_refused_until_it_is_wired_back(cells, resume_to):
+    """Before, "self" raised a bare KeyError and left the run failed and closed, and "next" ended
+    the path silently, as if the steps after the pause had never been wired."""
+    cells.now = "make"
+    flow = TriggerFlow(name="rewired")
+    pausing_steps(flow, resume_to)
+    cells.now = "wire"
+    flow.to("a").to("p").to("b")
+    ex, interrupt_id = paused(flow)
+
+    flow._forget_cell("wire")  # the cell runs again, without p
+    flow.to("a").to("b")
+    refused_and_untouched(ex, interrupt_id, "the chunk 'p'")
+
+    flow._forget_cell("wire")  # and once more, as it was
+    flow.to("a").to("p").to("b")
+    ex.continue_with(interrupt_id, "yes")
+    assert ex.get_state() == {"b": "yes"}
+
+
+@pytest.mark.parametrize("block", ["for_each", "if_condition"])
+def test_continue_with_a_pause_inside_a_block_a_rerun_cell_removed_is_refused(cells, block):
+    cells.now = "make"
+    flow = TriggerFlow(name="rewired-block")
+    pausing_steps(flow)
+    cells.now = "wire"
+    if block == "for_each":
+        flow.to(lambda data: [data.input], name="items").for_each().to("p").end_for_each().to("b")
+    else:
+        flow.to("a").if_condition(lambda value: True).to("p").end_condition().to("b")
+    (block_id,) = [node_id for node_id, node in flow._graph.nodes.items() if node.kind in ("for_each", "if")]
+    ex, interrupt_id = paused(flow)
+
+    flow._forget_cell("wire")  # the cell runs again with p outside any block
+    flow.to("a").to("p").to("b")
+    refused_and_untouched(ex, interrupt_id, f"the block {block_id!r}" if block == "for_each" else f"arm 0 of the block {block_id!r}")

@@ -20,6 +20,7 @@ from ..definition.graph import START_ID, Node, state_written_event
 from ..environments.manager import Lease, execution_environment, normalize_requests
 from ..errors import (
     ChunkError,
+    FlowDefinitionError,
     InterruptError,
     InvalidArgumentError,
     LifecycleError,
@@ -965,6 +966,14 @@ class Execution(GraphWalker):
                 f"(pending: {[i.id for i in self._pending_interrupts()]})"
             )
         self._require_open(f"continue interrupt {interrupt_id!r}")
+        if interrupt.resume_to == "next" or interrupt.resume_to == "self":
+            gap = self._continuation_gap(interrupt.node_id, interrupt.frames)
+            if gap is not None:
+                raise FlowDefinitionError(
+                    f"interrupt {interrupt_id!r} paused at chunk {interrupt.node_id!r}, and flow {self.flow.name!r} "
+                    f"no longer has {gap} it goes on through (its wiring changed since the pause): wire it back "
+                    f"and call continue_with again; the interrupt is still pending"
+                )
         interrupt.status = RESUMED
         interrupt.resumed_at = time.time()
         interrupt.resume_value = payload

@@ -295,6 +295,31 @@ class GraphWalker:
         walk = self._walk
         return [walk(node_id, value, frames) for node_id in node_ids]
 
+    def _continuation_gap(self, node_id: str, frames: Frames) -> str | None:
+        """What a path paused at ``node_id`` would go on through that the graph no longer has (a
+        notebook cell re-run without it), or None: resuming must not meet a missing node midway.
+        A path's frames hold those of every block around it, so they are all that is checked."""
+        nodes = self.flow._graph.nodes
+        node = nodes.get(node_id)
+        if node is None or node.kind != CHUNK:
+            return f"the chunk {node_id!r}"
+        for kind, ref, index in frames:
+            if kind == THEN:
+                block = nodes.get(ref)
+                if block is None or index >= len(block.branches):
+                    return f"arm {index} of the block {ref!r}"
+                continue
+            activation = self._activations.get(ref)
+            if activation is None:  # that fan-out has finished: nothing returns into it
+                continue
+            block = nodes.get(activation.node_id)
+            if block is None:
+                return f"the block {activation.node_id!r}"
+            arm = index if activation.arms is None else activation.arms[index]  # a for_each's slot is an item
+            if block.kind != FOR_EACH and arm >= len(block.branches):
+                return f"branch {arm} of the block {activation.node_id!r}"
+        return None
+
     def _ends_arm(self, node_id: str, frame: Frame) -> bool:
         """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
         nodes = self.flow._graph.nodes
