@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from triggerflow_nb import FlowDefinitionError, TriggerFlow
+from triggerflow_nb import ChunkError, FlowDefinitionError, TriggerFlow
 from triggerflow_nb.definition import cell_claims
 
 
@@ -166,3 +166,33 @@ def test_continue_with_a_pause_inside_a_block_a_rerun_cell_removed_is_refused(ce
     flow._forget_cell("wire")  # the cell runs again with p outside any block
     flow.to("a").to("p").to("b")
     refused_and_untouched(ex, interrupt_id, f"the block {block_id!r}" if block == "for_each" else f"arm 0 of the block {block_id!r}")
+
+
+def test_retry_of_a_failed_chunk_a_rerun_cell_removed_is_refused_until_it_is_wired_back(cells):
+    cells.now = "make"
+    flow = TriggerFlow(name="rewired-retry")
+    flow.chunk(name="a")(lambda data: data.input + 1)
+    flow.chunk(name="boom")(lambda data: 1 / 0)
+    flow.chunk(name="b")(lambda data: data.set_state("b", data.input))
+    cells.now = "wire"
+    flow.to("a").to("boom").to("b")
+    ex = flow.create_execution(auto_close=False)
+    with pytest.raises(ChunkError):
+        ex.start(1)
+
+    flow._forget_cell("wire")  # the cell runs again, without boom
+    flow.to("a").to("b")
+    with pytest.raises(FlowDefinitionError) as caught:
+        ex.retry()
+    assert str(caught.value) == (
+        "chunk 'boom' failed, and flow 'rewired-retry' no longer has the chunk 'boom' it goes on through (its wiring "
+        "changed since the failure): wire it back and call retry() again; the execution stays as it failed")
+    assert (ex.is_closed(), ex.get_status(), ex.retryable_chunk()) == (True, "failed", "boom")
+
+    cells.now = "make"
+    flow.chunk(name="boom")(lambda data: data.input * 10)  # fixed, and wired back
+    cells.now = "wire"
+    flow._forget_cell("wire")
+    flow.to("a").to("boom").to("b")
+    ex.retry()
+    assert ex.get_state() == {"b": 20}

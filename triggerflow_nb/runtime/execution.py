@@ -438,6 +438,8 @@ class Execution(GraphWalker):
                 f"retry() cannot rebuild them: start a new execution"
             )
         self.flow._validate_runnable()
+        self._require_wired(node_id, data._frames, f"chunk {node_id!r} failed", "the failure", "retry()",
+                            "the execution stays as it failed")
         for key, old in (data._undo or {}).items():
             if old is _ABSENT:
                 self._state.pop(key, None)
@@ -455,6 +457,15 @@ class Execution(GraphWalker):
         if self._error is not None:
             raise self._error
         return await self._state_once_settled()
+
+    def _require_wired(self, node_id: str, frames: Frames, what: str, since: str, call: str, kept: str) -> None:
+        """Refuse to go on from ``node_id`` if the graph no longer has what that path goes on through."""
+        gap = self._continuation_gap(node_id, frames)
+        if gap is not None:
+            raise FlowDefinitionError(
+                f"{what}, and flow {self.flow.name!r} no longer has {gap} it goes on through (its wiring changed "
+                f"since {since}): wire it back and call {call} again; {kept}"
+            )
 
     def retryable_chunk(self) -> str | None:
         """The chunk retry() would run again now, or None (see ``async_retry``)."""
@@ -967,13 +978,9 @@ class Execution(GraphWalker):
             )
         self._require_open(f"continue interrupt {interrupt_id!r}")
         if interrupt.resume_to == "next" or interrupt.resume_to == "self":
-            gap = self._continuation_gap(interrupt.node_id, interrupt.frames)
-            if gap is not None:
-                raise FlowDefinitionError(
-                    f"interrupt {interrupt_id!r} paused at chunk {interrupt.node_id!r}, and flow {self.flow.name!r} "
-                    f"no longer has {gap} it goes on through (its wiring changed since the pause): wire it back "
-                    f"and call continue_with again; the interrupt is still pending"
-                )
+            self._require_wired(interrupt.node_id, interrupt.frames,
+                                f"interrupt {interrupt_id!r} paused at chunk {interrupt.node_id!r}", "the pause",
+                                "continue_with", "the interrupt is still pending")
         interrupt.status = RESUMED
         interrupt.resumed_at = time.time()
         interrupt.resume_value = payload
