@@ -8,6 +8,7 @@ import asyncio
 import gc
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -316,6 +317,33 @@ def test_a_failing_background_branch_ends_the_run_while_start_waits():
     assert ex._scope.tasks() == set()
 
 
+def test_a_failure_that_cuts_a_waiting_start_call_finishes_closing_as_soon_as_the_call_has_left():
+    """The failure's close waits for the cut start call to leave, and is woken when it does:
+    a close() after the start call has raised returns at once, not after the 10 s cleanup grace."""
+    flow = TriggerFlow(name="bg-close")
+    flow.when("bg").to(lambda data: 1 / 0, name="boom")
+
+    async def first(data):
+        data.emit_nowait("bg")
+        try:
+            await asyncio.sleep(30)  # cut when the branch fails
+        finally:
+            await asyncio.sleep(0.05)  # a cleanup that takes a while: the close waits for it
+
+    flow.to(first)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ZeroDivisionError"):
+            await asyncio.wait_for(ex.async_start(None), BOUND)
+        with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ZeroDivisionError"):  # close reports it too
+            await asyncio.wait_for(ex.async_close(), 2.0)
+        return ex
+
+    ex = asyncio.run(main())
+    assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
+
+
 def test_close_from_a_handler_that_an_outside_emit_nowait_started_is_refused_too():
     """A handler started by ``execution.emit_nowait`` from a notebook cell (outside any of the
     execution's work) is the execution's own work all the same: close() there is refused."""
@@ -344,8 +372,13 @@ def test_close_from_a_handler_that_an_outside_emit_nowait_started_is_refused_too
     assert ex.is_closed()
 
 
-@pytest.mark.parametrize("cleanup_seconds, warned", [(0.0, False), (0.6, True)], ids=["prompt", "stuck"])
-def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(caplog, cleanup_seconds, warned):
+@pytest.mark.parametrize("timeout, cleanup_seconds, warned", [
+    (0.2, 0.0, False),  # a cleanup that needs one turn of the loop
+    (1.0, 0.02, False),  # cleanups that need many turns (20 and 40 ms), well within their share (0.1 s of 1 s)
+    (0.0, 0.0, False),  # no time at all: the one turn a cancelled task needs is still given
+    (0.2, 0.3, True),
+], ids=["prompt", "many-turns", "no-time", "stuck"])
+def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(caplog, timeout, cleanup_seconds, warned):
     """close(timeout) cancels what runs and waits for its cleanup within the timeout: no word when
     the cleanup finishes in time, one warning (releasing anyway) when it does not."""
     flow = TriggerFlow(name="cleanup")
@@ -353,16 +386,16 @@ def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(capl
     async def slow(data):
         try:
             await asyncio.sleep(3600)
-        finally:  # a cleanup that ignores cancellation for cleanup_seconds (longer than the close's timeout)
+        finally:  # a cleanup that ignores cancellation for cleanup_seconds (the second handler's twice as long)
             loop = asyncio.get_running_loop()
-            end = loop.time() + cleanup_seconds
+            end = loop.time() + cleanup_seconds * data.input
             while loop.time() < end:
                 try:
                     await asyncio.sleep(end - loop.time())
                 except asyncio.CancelledError:
                     pass
 
-    flow.to(lambda data: data.emit_nowait("Go", 1), name="begin")
+    flow.to(lambda data: [data.emit_nowait("Go", 1), data.emit_nowait("Go", 2)], name="begin")
     flow.when("Go").to(slow)
 
     async def main():
@@ -370,7 +403,7 @@ def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(capl
         await ex.async_start(None)
         await asyncio.sleep(0.01)
         started = time.monotonic()
-        await ex.async_close(timeout=0.2)
+        await ex.async_close(timeout=timeout)
         return ex, time.monotonic() - started
 
     with caplog.at_level("WARNING", logger="triggerflow_nb"):
@@ -381,6 +414,37 @@ def test_close_warns_exactly_when_cancelled_work_outlasts_its_cleanup_share(capl
         assert warnings_logged[0].startswith(f"execution {ex.id}: work still running ")
         assert warnings_logged[0].endswith("s after it was cancelled; releasing anyway")
     assert took < BOUND and ex.is_closed()
+
+
+def test_closing_with_nothing_left_to_wait_for_says_nothing_and_leaves_no_task(caplog):
+    """Idle, completed or failed: a close that has nothing running to wait for neither warns nor
+    waits out a cleanup grace, and leaves no task of its own behind."""
+    flow = TriggerFlow(name="nothing-to-wait-for")
+    flow.to(lambda data: data.set_state("x", data.input), name="store")
+    failing = TriggerFlow(name="fails")
+    failing.to(lambda data: 1 / 0, name="boom")
+
+    async def main():
+        async with asyncio.timeout(BOUND):  # bounded without a task of its own around this one
+            # once a test made a loop re-entrant, asyncio.run reuses a loop earlier tests left tasks on
+            before = asyncio.all_tasks()
+            idle = flow.create_execution(auto_close=False)
+            await idle.async_start(1)
+            started = time.monotonic()
+            snapshot = await idle.async_close()
+            took = time.monotonic() - started
+            completed = await flow.async_start(2)
+            with pytest.raises(ChunkError):
+                await failing.async_start(None)
+            await asyncio.sleep(0)
+            left = asyncio.all_tasks() - before
+            return snapshot, took, completed, left
+
+    with caplog.at_level("WARNING", logger="triggerflow_nb"):
+        snapshot, took, completed, left = asyncio.run(main())
+    assert (snapshot, completed, left) == ({"x": 1}, {"x": 2}, set())
+    assert [r.getMessage() for r in caplog.records] == []
+    assert took < 0.5  # far below the 10 s cleanup grace a close waits out for work it thinks runs
 
 
 def test_a_start_cancelled_while_its_failure_closes_the_run_still_lets_the_close_finish(db_provider):
@@ -468,3 +532,65 @@ def test_a_run_whose_loop_is_closed_under_it_cleans_up_without_calling_it_a_fail
     if observed:
         before = ["ExecutionStarted", "ChunkStarted", "ChunkFinished", "EventEmitted"] if where == "emit_nowait handler" else ["ExecutionStarted"]
         assert events == [*before, "ChunkStarted", "ChunkCancelled", "ExecutionSettled"]
+
+
+def test_close_cuts_a_start_call_that_made_a_nested_root_call_and_keeps_nothing_of_it(caplog):
+    """A chunk that emits through the execution itself (a root call nested in the start call's
+    task): once the nested call returns, the start call is still a root call, so a close cuts it,
+    waits for its cleanup without a warning, and keeps no reference to its task afterwards."""
+    flow = TriggerFlow(name="nested-root")
+    log = []
+
+    async def begin(data):
+        await data.execution.async_emit("Side", 1)  # a root call inside this root call
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            log.append("begin cleaned up")
+
+    flow.to(begin)
+    flow.when("Side").to(lambda data: data.set_state("side", data.input), name="side")
+
+    async def main():
+        async with asyncio.timeout(BOUND):
+            ex = flow.create_execution(auto_close=False)
+            starting = asyncio.ensure_future(ex.async_start(None))
+            await asyncio.sleep(0.01)
+            snapshot = await ex.async_close(timeout=1.0)
+            await asyncio.wait([starting])
+            error = starting.exception()
+            caller = weakref.ref(starting)
+            del starting
+            return ex, snapshot, (type(error), str(error)), caller  # the error's frames hold the task
+
+    with caplog.at_level("WARNING", logger="triggerflow_nb"):
+        ex, snapshot, (error_type, message), caller = asyncio.run(main())
+    assert (snapshot, log, ex.get_status()) == ({"side": 1}, ["begin cleaned up"], "cancelled")
+    assert error_type is LifecycleError and "was closed while this call was running" in message
+    assert [r.getMessage() for r in caplog.records] == []
+    gc.collect()
+    assert caller() is None  # the closed execution does not hold the cut caller's task
+
+
+def test_a_caller_that_closed_a_run_with_work_left_to_cut_can_close_it_again():
+    """The close hands its waiting to a task of the execution's own; the caller's context must
+    not come back marked as the execution's work, or its next close() would be refused as a close
+    from inside."""
+    flow = TriggerFlow(name="close-twice")
+
+    async def waits(data):
+        await asyncio.sleep(3600)
+
+    flow.to(lambda data: data.emit_nowait("Go", 1), name="begin")
+    flow.when("Go").to(waits)
+
+    async def main():
+        async with asyncio.timeout(BOUND):
+            ex = flow.create_execution(auto_close=False)
+            await ex.async_start(None)
+            await asyncio.sleep(0)
+            first = await ex.async_close(timeout=0.1)
+            return ex, first, await ex.async_close()
+
+    ex, first, again = asyncio.run(main())
+    assert (first, again, ex.get_status()) == ({}, {}, "cancelled")
