@@ -224,3 +224,25 @@ def test_an_awaited_emit_still_returns_after_its_handlers_and_checks_the_event_f
     flow.when("Go").to(handler)
     flow.start(None)
     assert order == ["handled 1", "after emit"]
+
+
+def test_the_caller_is_the_current_task_again_between_and_after_eager_starts():
+    """Each eager first step runs as its carrier; the caller's task is the current one again
+    before the next item starts and once the for_each has finished."""
+    seen = []
+
+    async def item(d):
+        await d.async_set_state("last", d.input)  # never waits: every item finishes in its first step
+        return d.input
+
+    async def after(d):
+        seen.append(asyncio.current_task())
+
+    async def main():
+        caller = asyncio.current_task()
+        flow = async_for_each(item, after=after)
+        await flow.async_start([1, 2, 3])
+        return caller, asyncio.current_task()
+
+    caller, afterwards = asyncio.run(main())
+    assert seen == [caller] and afterwards is caller

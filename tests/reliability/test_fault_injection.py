@@ -224,9 +224,13 @@ def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_
             late.append(index)
         finished.append(index)
 
-    async def kick(data):
+    kicked = []
+
+    async def kick(data):  # never waits: if it starts, it finishes (an emit_nowait that raised would stop it)
+        kicked.append("started")
         for index in range(len(kinds)):
             data.emit_nowait("Go", index)
+        kicked.append("done")
 
     flow.to(kick)
     flow.when("Go").to(handler)
@@ -256,6 +260,7 @@ def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_
     with asyncio.Runner(loop_factory=LOOPS[loop_kind]) as runner:
         ex, leftover = runner.run(main())
     assert loop_errors == []
+    assert kicked in ([], ["started", "done"])
     assert late == []
     assert [i for i in started if i < 100] == sorted(i for i in started if i < 100)
     assert (ex._inflight, ex._scope._owned or {}, bool(ex._scope._queue), ex._scope.tasks()) == (0, {}, False, set())

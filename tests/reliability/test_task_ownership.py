@@ -594,3 +594,68 @@ def test_a_caller_that_closed_a_run_with_work_left_to_cut_can_close_it_again():
 
     ex, first, again = asyncio.run(main())
     assert (first, again, ex.get_status()) == ({}, {}, "cancelled")
+
+
+def test_a_handler_whose_failure_closes_the_run_cancels_every_other_waiting_handler():
+    """The failing handler closes the run from its own task, which the close skips; every other
+    handler still waiting is cancelled (its cleanup runs) whatever order they started in."""
+    flow = TriggerFlow(name="fail-cancels-the-rest")
+    log = []
+
+    async def handler(data):
+        if data.input == "fails":
+            await asyncio.sleep(0.01)
+            raise RuntimeError("handler broke")
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            log.append(f"{data.input} cleaned up")
+
+    flow.to(lambda data: [data.emit_nowait("Go", name) for name in ("before", "fails", "after")], name="kick")
+    flow.when("Go").to(handler)
+
+    async def main():
+        async with asyncio.timeout(BOUND):
+            ex = flow.create_execution(auto_close=False)
+            await ex.async_start(None)  # returns once kick has run; the handlers go on
+            with pytest.raises(ChunkError, match=r"^chunk 'handler' raised RuntimeError: handler broke$"):
+                await ex.async_close()  # waits for the handlers, until the failure closes the run
+            return ex, sorted(log)
+
+    ex, cleaned = asyncio.run(main())
+    assert cleaned == ["after cleaned up", "before cleaned up"]
+    assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
+
+
+def test_a_close_that_drops_queued_handlers_ends_the_idle_task_waiting_to_carry_them():
+    """Handler A queued handler B and finished; the carrier task that would run B's first step is
+    idle. A failure in the start call closes the run before B starts: B is dropped, and the idle
+    carrier must end with it, not wait forever for work that will never come."""
+    flow = TriggerFlow(name="drop-ends-the-carrier")
+    ran = []
+
+    async def kick(data):
+        data.emit_nowait("Go", "A")
+        await asyncio.sleep(0)  # A runs, and queues B
+        raise RuntimeError("kick broke")
+
+    async def handler(data):
+        ran.append(data.input)
+        if data.input == "A":
+            data.emit_nowait("Go", "B")
+
+    flow.to(kick)
+    flow.when("Go").to(handler)
+
+    async def main():
+        async with asyncio.timeout(BOUND):
+            before = asyncio.all_tasks()  # asyncio.run may reuse a loop earlier tests left tasks on
+            ex = flow.create_execution(auto_close=False)
+            with pytest.raises(ChunkError, match=r"^chunk 'kick' raised RuntimeError: kick broke$"):
+                await ex.async_start(None)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return ex, asyncio.all_tasks() - before
+
+    ex, left = asyncio.run(main())
+    assert (ran, ex.get_status(), left) == (["A"], "failed", set())
