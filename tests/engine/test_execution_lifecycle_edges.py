@@ -320,6 +320,28 @@ def test_emit_nowait_handlers_that_wait_each_keep_the_task_they_started_in():
     assert _left_behind(ex) == (0, {}, False)
 
 
+def test_a_handler_that_waits_after_one_that_did_not_goes_on_in_the_carrier_left_idle_for_it():
+    """A finishes in its first step and queues B for the next turn; the carrier it ran in is
+    idle meanwhile (parked). B waits: the parked carrier must wake up and go on with B."""
+    flow = TriggerFlow(name="idle-carrier-wakes")
+    order = []
+
+    async def step(data):
+        order.append(f"start {data.input}")
+        if data.input == "A":
+            data.emit_nowait("Go", "B")
+        else:
+            await asyncio.sleep(0.01)
+        order.append(f"end {data.input}")
+
+    flow.to(lambda data: data.emit_nowait("Go", "A"), name="kick")
+    flow.when("Go").to(step)
+
+    ex = _start_then_close(flow)
+    assert order == ["start A", "end A", "start B", "end B"]
+    assert _left_behind(ex) == (0, {}, False)
+
+
 # -- closing ---------------------------------------------------------------------------------------
 
 

@@ -246,3 +246,19 @@ def test_the_caller_is_the_current_task_again_between_and_after_eager_starts():
 
     caller, afterwards = asyncio.run(main())
     assert seen == [caller] and afterwards is caller
+
+
+def test_when_two_items_fail_in_the_same_turn_the_first_failure_is_the_one_reported():
+    gate = {}
+
+    async def item(d):
+        await gate["open"]  # both items wake in the same turn, in start order
+        raise (ValueError("first") if d.input == 0 else KeyError("second"))
+
+    async def main():
+        gate["open"] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_later(0.01, gate["open"].set_result, None)
+        await async_for_each(item).async_start([0, 1])
+
+    with pytest.raises(ChunkError, match=r"^chunk 'item' raised ValueError: first$"):
+        asyncio.run(asyncio.wait_for(main(), 5.0))

@@ -239,3 +239,20 @@ def test_a_chunk_listener_of_a_sync_item_chunk_may_wait(sink):
     out = flow.start([1, 2, 3])
     assert sorted(out["seen"]) == [2, 4, 6]
     assert sink == [[2, 4, 6]]
+
+
+def test_a_path_started_inline_that_first_waits_on_a_future_goes_on_when_it_is_done():
+    """An outer item's path starts inline (its first step is sync) and first suspends inside the
+    engine, on the future a nested for_each of waiting async items joins on: its task must take
+    that future over and wait on it, not resume the path before the inner items are done."""
+    flow = TriggerFlow(name="nested-inline")
+
+    async def inner(data):
+        await asyncio.sleep(0.01 * data.input)
+        return data.input * 2
+
+    (flow.to(lambda data: [[1, 2], [3]], name="rows").for_each()
+         .to(lambda data: data.input, name="row").for_each().to(inner).end_for_each()
+         .end_for_each().to(lambda data: data.set_state("out", data.input), name="store"))
+
+    assert asyncio.run(asyncio.wait_for(flow.async_start(None), 5.0)) == {"out": [[2, 4], [6]]}

@@ -659,3 +659,37 @@ def test_a_close_that_drops_queued_handlers_ends_the_idle_task_waiting_to_carry_
 
     ex, left = asyncio.run(main())
     assert (ran, ex.get_status(), left) == (["A"], "failed", set())
+
+
+@pytest.mark.parametrize("queued", ["emit_nowait", "state write"])
+def test_a_close_drops_queued_detached_work_so_a_watcher_hears_nothing_after_the_close(queued):
+    """The start call's chunk queues work (an emit, or a write a branch listens to) and then
+    fails: the failure closes the run before that work starts. Dropped, it never runs, and
+    nothing of it is left never awaited: the last event a watcher hears is the close."""
+    flow = TriggerFlow(name="dropped-when-closed")
+
+    def kick(data):
+        if queued == "emit_nowait":
+            data.emit_nowait("Go", 1)
+        else:
+            data.set_state("k", 1, emit=True)
+        raise RuntimeError("kick broke")
+
+    flow.to(kick)
+    flow.when("Go").to(lambda data: data.set_state("went", data.input), name="go")
+    flow.when({"state": "k"}).to(lambda data: data.set_state("went", data.input), name="on_k")
+    events = []
+
+    async def main():
+        async with asyncio.timeout(BOUND):
+            ex = flow.create_execution(auto_close=False)
+            ex.channel.subscribe(lambda event: events.append(type(event).__name__), state_changes=False)
+            with pytest.raises(ChunkError, match=r"^chunk 'kick' raised RuntimeError: kick broke$"):
+                await ex.async_start(None)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return ex
+
+    ex = asyncio.run(main())
+    assert events[-1] == "ExecutionClosed" and "EventEmitted" not in events
+    assert (ex.get_state(), ex._inflight) == ({} if queued == "emit_nowait" else {"k": 1}, 0)

@@ -304,11 +304,22 @@ class Execution(GraphWalker):
         if not self._finished and self._interrupted is None:
             self._interrupted = what
 
-    def _spawn(self, detached: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, detached: Coroutine[Any, Any, Any], unstarted: Coroutine[Any, Any, Any]) -> None:
         """Run detached work (an ``emit_nowait``, a sync chunk's emit or write), owned by this
-        execution: ``detached`` is a detached walk or ``_run_detached``, which end by ``_leave()``."""
+        execution: ``detached`` is a detached walk or ``_run_detached``, which end by ``_leave()``.
+        ``unstarted`` is what to close if it never starts: the work ``_run_detached`` wraps (closing
+        an unstarted wrapper cannot close what it holds), else ``detached`` itself."""
         self._enter()  # counted now, so auto-close cannot slip in before it starts
-        self._scope.spawn_detached(detached, detached)
+        self._scope.spawn_detached(detached, unstarted)
+
+    def _spawn_emit(self, event: str, payload: Any, frames: Frames) -> None:
+        """Detach all the work of an emit of ``event``, which starts on a fresh stack (depth 0)."""
+        walk = self._direct_walk(event, payload, 0, detached=True)
+        if walk is not None:
+            self._spawn(walk, walk)
+        else:
+            dispatch = self._dispatch_event(event, payload, frames)
+            self._spawn(self._run_detached(dispatch), dispatch)
 
     async def _detached_failed(self, exc: BaseException) -> bool:
         """Nobody awaits detached work: its failure closes the execution. A cancellation and an
@@ -721,7 +732,7 @@ class Execution(GraphWalker):
             # No loop to schedule on outside async code: run it through instead of losing it.
             self.emit(event, payload)
             return
-        self._spawn(self._awaited_emit(event, payload, (), depth=0, detached=True))
+        self._spawn_emit(event, payload, ())
 
     def _require_started(self, action: str) -> None:
         if not self._started:
@@ -734,7 +745,7 @@ class Execution(GraphWalker):
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
         _check_event(event)
-        self._spawn(self._awaited_emit(event, payload, frames, depth=0, detached=True))
+        self._spawn_emit(event, payload, frames)
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -790,7 +801,7 @@ class Execution(GraphWalker):
         """A write from sync code: the branches it triggers are scheduled (close() waits for them)."""
         triggered = self._write_and_trigger(op, key, value, emit, where, frames)
         if triggered is not None:
-            self._spawn(self._run_detached(triggered))
+            self._spawn(self._run_detached(triggered), triggered)
 
     async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> None:
         """A write from async code: waits for the branches it triggers."""
