@@ -77,6 +77,7 @@ from .stream import RuntimeStream
 from .walker import INTERRUPTS, GraphWalker
 
 logger = logging.getLogger("triggerflow_nb")
+_DISPATCH_CODE = GraphWalker._dispatch_event.__code__  # tells an emit's dispatch from its direct walk
 T = TypeVar("T")
 
 # close(timeout=T): the work gets 80% of T to drain; what is cancelled then gets half of the rest
@@ -314,12 +315,11 @@ class Execution(GraphWalker):
 
     def _spawn_emit(self, event: str, payload: Any, frames: Frames) -> None:
         """Detach all the work of an emit of ``event``, which starts on a fresh stack (depth 0)."""
-        walk = self._direct_walk(event, payload, 0, detached=True)
-        if walk is not None:
-            self._spawn(walk, walk)
+        work = self._awaited_emit(event, payload, frames, depth=0, detached=True)
+        if getattr(work, "cr_code", None) is _DISPATCH_CODE:  # a dispatch: it needs the detached wrapper
+            self._spawn(self._run_detached(work), work)
         else:
-            dispatch = self._dispatch_event(event, payload, frames)
-            self._spawn(self._run_detached(dispatch), dispatch)
+            self._spawn(work, work)
 
     async def _detached_failed(self, exc: BaseException) -> bool:
         """Nobody awaits detached work: its failure closes the execution. A cancellation and an

@@ -580,30 +580,28 @@ class GraphWalker:
             self._inline = outer
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
 
-    def _awaited_emit(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
-        """The work an emit of ``event`` runs (not started), which the emitter awaits.
+    def _awaited_emit(self, event: str, payload: Any, frames: Frames, depth: int = -1,
+                      detached: bool = False) -> Coroutine[Any, Any, None]:
+        """The work an emit of ``event`` runs (not started): awaited by the emitter, or, with
+        ``detached=True``, run as an ``emit_nowait``'s (it starts on a fresh stack: ``depth=0``).
 
         An event with one plain listener, unwatched, is walked directly: no dispatch coroutine
         stays alive under the handler while it runs, which halves what a loop of handlers that
-        await their emits keeps per level. Anything else goes through ``_dispatch_event``.
+        await their emits keeps per level; detached, that walk is the whole of the work. Anything
+        else goes through ``_dispatch_event`` (detached work wraps it: see Execution._spawn_emit).
         """
-        walk = self._direct_walk(event, payload, emit_depth.get())
-        return walk if walk is not None else self._dispatch_event(event, payload, frames)
-
-    def _direct_walk(self, event: str, payload: Any, depth: int,
-                     detached: bool = False) -> Coroutine[Any, Any, None] | None:
-        """The walk of an emit of ``event`` at emit ``depth`` that needs no dispatch (see
-        ``_awaited_emit``), or None; ``detached``: all the work of an ``emit_nowait``."""
-        if self._channel.active or depth >= MAX_INLINE_EMIT_DEPTH:
-            return None
-        node_ids = self.flow._graph.listeners.get(event)
-        if node_ids is None or len(node_ids) != 1:
-            return None
-        node_id = node_ids[0]
-        mode = self.flow._graph.nodes[node_id].mode
-        if mode != "simple" and mode != "simple_or":
-            return None
-        return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1, detached=detached)
+        if not self._channel.active:
+            node_ids = self.flow._graph.listeners.get(event)
+            if node_ids is not None and len(node_ids) == 1:
+                node_id = node_ids[0]
+                mode = self.flow._graph.nodes[node_id].mode
+                if mode == "simple" or mode == "simple_or":
+                    if depth < 0:
+                        depth = emit_depth.get()
+                    if depth < MAX_INLINE_EMIT_DEPTH:
+                        return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1,
+                                          detached=detached)
+        return self._dispatch_event(event, payload, frames)
 
     async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
         """What detached work that is not a walk of its own runs: ``coro``, on a fresh stack."""
