@@ -445,3 +445,36 @@ def test_a_batch_slot_frame_retargeted_to_the_other_branch():
         s["continuation"]["activations"][0]["slots"] = [None, None]
     refused(mutate(snapshot, edit), "the continuation of interrupt 'slow' returns into arm 0 of 'both', but 'slow' "
                                     "sits in another arm", flow=batch_flow)
+
+
+def hit_all_flow():
+    flow = TriggerFlow(name="hit-all-rules")
+
+    async def case_wait(data):
+        await data.async_pause_for(type="case", interrupt_id="case")
+
+    flow.to(lambda data: data.input, name="first") \
+        .match(mode="hit_all", name="m").case(lambda data: data.input > 1, name="gt1").to(case_wait, name="case_wait") \
+        .case(lambda data: data.input > 2, name="gt2").to(lambda data: "gt2", name="gt2_arm") \
+        .end_match().to(lambda data: data.set_state("hits", data.input), name="hits")
+    return flow
+
+
+def test_a_hit_all_slot_frame_naming_the_slot_of_another_case():
+    """Found by the snapshot fuzzer: a path paused in case 0 that says it returns into the slot of
+    case 1 would end where case 1 ends nothing, and the steps after the match would never run."""
+    ex = hit_all_flow().create_execution(auto_close=False)
+    ex.start(3)
+    saved = json.loads(json.dumps(ex.save()))
+    ex.close(pending_interrupts="cancel")
+    assert saved["interrupts"][0]["continuation"] == [["slot", "m#1", 0]]
+
+    target = hit_all_flow().create_execution(auto_close=False)
+    target.load(saved)
+    target.continue_with("case", "ok")
+    assert target.close() == {"hits": ["ok", "gt2"]}
+
+    def edit(s):
+        s["interrupts"][0]["continuation"] = [["slot", "m#1", 1]]
+    refused(mutate(saved, edit), "the continuation of interrupt 'case' returns into arm 1 of 'm', but 'case_wait' "
+                                 "sits in another arm", flow=hit_all_flow)

@@ -71,7 +71,7 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
             # the snapshot lacks, its result would have nowhere to go
             if frame[0] == SLOT and frame[1] not in activations and not closed:
                 _check_side_path(frame, owner, where, graph, arm_exits)
-        _check_nesting(frames, where, owner, arms, graph)
+        _check_nesting(frames, where, owner, arms, graph, activations)
     if not closed:  # a closed run may have stopped mid-fan-out: nothing will continue it
         for activation_id, activation in activations.items():
             pointed_at = len(open_slots[activation_id])
@@ -136,8 +136,8 @@ def _frame_block(frame: SavedFrame) -> str:
     return target if frame[0] == THEN else target.rpartition("#")[0]  # an activation is "<node>#<n>"
 
 
-def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
-                   arms: dict[tuple[str, int], set[str]], graph: FlowGraph) -> None:
+def _check_nesting(frames: list[SavedFrame], where: str, owner: str, arms: dict[tuple[str, int], set[str]],
+                   graph: FlowGraph, activations: dict[str, ActivationRecord]) -> None:
     """The frames must name, outermost first, exactly the blocks whose arms hold ``where``:
     a frame dropped, added or reordered would send the path's value to the wrong place."""
     enclosing = {block for (block, _), content in arms.items() if where in content}
@@ -153,11 +153,18 @@ def _check_nesting(frames: list[SavedFrame], where: str, owner: str,
     # never recognised as the arm's end, and the steps after the block silently never run.
     for position, frame in enumerate(frames):
         block = named[position]
+        arm = int(frame[2])
         if frame[0] != THEN and graph.nodes[block].kind != BATCH:
-            continue  # a for_each has one arm; a hit_all slot may run any matching case
+            # A for_each has one arm. A hit_all match's slot runs the case its activation lists
+            # for it; once that fan-out has finished, only a side path points there (checked apart).
+            activation = activations.get(str(frame[1]))
+            cases = None if activation is None else activation.get("arms")
+            if graph.nodes[block].kind != MATCH or cases is None or arm >= len(cases):
+                continue
+            arm = cases[arm]
         held = named[position + 1] if position + 1 < len(named) else where
-        if held not in arms.get((block, int(frame[2])), ()):
-            raise _corrupt(f"the continuation of {owner} returns into arm {frame[2]} of {block!r}, but {held!r} "
+        if held not in arms.get((block, arm), ()):
+            raise _corrupt(f"the continuation of {owner} returns into arm {arm} of {block!r}, but {held!r} "
                            f"sits in another arm")
 
 
