@@ -8,6 +8,7 @@ Each case pins behaviour that a mutation run (scripts/mutate.py execution) showe
 import asyncio
 import gc
 import logging
+import threading
 import time
 import traceback
 import warnings
@@ -340,6 +341,68 @@ def test_a_handler_that_waits_after_one_that_did_not_goes_on_in_the_carrier_left
     ex = _start_then_close(flow)
     assert order == ["start A", "end A", "start B", "end B"]
     assert _left_behind(ex) == (0, {}, False)
+
+
+@pytest.mark.parametrize("how", ["emit_nowait", "emit", "triggering write"])
+def test_work_a_chunk_detaches_from_its_worker_thread_lands_on_the_executions_loop(how):
+    """A chunk that hands blocking work to a thread (asyncio.to_thread) may emit, or write state a
+    branch listens to, from there: the work goes to the execution's loop, counted as usual."""
+    flow = TriggerFlow(name=f"from-a-thread-{how}")
+    ran_on = []
+
+    def in_thread(data):
+        if how == "emit_nowait":
+            data.emit_nowait("Go", 1)
+        elif how == "emit":
+            data.emit("Go", 1)
+        else:
+            data.set_state("k", 1)
+
+    async def work(data):
+        await asyncio.to_thread(in_thread, data)
+
+    def go(data):
+        ran_on.append(threading.current_thread() is threading.main_thread())
+        data.set_state("went", data.input)
+
+    flow.to(work)
+    flow.when("Go").to(go)
+    flow.when({"state": "k"}).to(go, name="on_k")
+
+    ex = _start_then_close(flow)
+    assert (ex.get_status(), ran_on) == ("completed", [True])
+    assert ex.get_state()["went"] == 1
+    assert _left_behind(ex) == (0, {}, False)
+
+
+def test_an_emit_from_a_thread_that_outlives_the_executions_loop_is_refused_and_counts_nothing():
+    flow = TriggerFlow(name="thread-outlives-loop")
+    release, done = threading.Event(), threading.Event()
+    seen = []
+
+    def late(data):
+        release.wait(10)
+        try:
+            data.emit_nowait("Go", 1)
+        except Exception as exc:  # the thread's own caller would see this
+            seen.append((type(exc).__name__, str(exc)))
+        done.set()
+
+    def work(data):
+        threading.Thread(target=late, args=(data,), daemon=True).start()
+
+    flow.to(work)
+    flow.when("Go").to(lambda data: data.set_state("went", 1), name="go")
+    ex = flow.create_execution(auto_close=False)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(ex.async_start(None))
+    loop.close()
+    release.set()
+    assert done.wait(10)
+    assert seen == [("LifecycleError", f"execution {ex.id} cannot take work from this thread: its event loop is not "
+                                       f"running (emit or write from the chunk itself, or from a thread while the "
+                                       f"chunk that started it still runs)")]
+    assert (ex._inflight, ex.get_state()) == (0, {})
 
 
 # -- closing ---------------------------------------------------------------------------------------

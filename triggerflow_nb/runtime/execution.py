@@ -77,6 +77,7 @@ from .stream import RuntimeStream
 from .walker import INTERRUPTS, GraphWalker
 
 logger = logging.getLogger("triggerflow_nb")
+_running_loop = asyncio._get_running_loop  # None in a thread without a loop (a chunk's worker thread)
 _DISPATCH_CODE = GraphWalker._dispatch_event.__code__  # tells an emit's dispatch from its direct walk
 T = TypeVar("T")
 
@@ -310,8 +311,28 @@ class Execution(GraphWalker):
         execution: ``detached`` is a detached walk or ``_run_detached``, which end by ``_leave()``.
         ``unstarted`` is what to close if it never starts: the work ``_run_detached`` wraps (closing
         an unstarted wrapper cannot close what it holds), else ``detached`` itself."""
+        if _running_loop() is None:  # a chunk's worker thread (asyncio.to_thread): hand it to the loop
+            self._spawn_from_thread(detached, unstarted)
+            return
         self._enter()  # counted now, so auto-close cannot slip in before it starts
         self._scope.spawn_detached(detached, unstarted)
+
+    def _spawn_from_thread(self, detached: Coroutine[Any, Any, Any], unstarted: Coroutine[Any, Any, Any]) -> None:
+        """``_spawn`` for a thread without a loop: the work is handed to the execution's loop. The
+        chunk that runs the thread is still in flight meanwhile, so nothing settles before it lands."""
+        loop = self._home_loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._spawn, detached, unstarted)
+                return
+            except RuntimeError:  # the loop was closed
+                pass
+        detached.close()
+        unstarted.close()
+        raise LifecycleError(
+            f"execution {self.id} cannot take work from this thread: its event loop is not running (emit or "
+            f"write from the chunk itself, or from a thread while the chunk that started it still runs)"
+        )
 
     def _spawn_emit(self, event: str, payload: Any, frames: Frames) -> None:
         """Detach all the work of an emit of ``event``, which starts on a fresh stack (depth 0)."""
