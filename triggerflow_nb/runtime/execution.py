@@ -913,6 +913,12 @@ class Execution(GraphWalker):
     def _put_into_stream(self, item: Any) -> None:
         if self._lifecycle == CLOSED:
             raise LifecycleError(f"cannot put into the stream of execution {self.id}: it is closed")
+        loop = self._home_loop
+        if _running_loop() is None and loop is not None and loop.is_running():
+            # From a chunk's worker thread while the loop runs: readers wait on that loop, and
+            # only a call made thread-safe wakes it (else they would see the item at its next turn).
+            loop.call_soon_threadsafe(self._put_into_stream, item)
+            return
         index = self._stream.put(item)
         if self._channel.active:
             self._channel.publish(StreamItem(self.id, index, item))
