@@ -255,15 +255,18 @@ class _Piece:
     loop runs it as it runs a ``Handle`` (``_run``, ``_cancelled``, and ``_callback``, which a
     debug loop names in its slow-callback warning)."""
 
-    __slots__ = ("coro", "unstarted", "context", "_callback", "_cancelled", "_loop")
+    __slots__ = ("coro", "unstarted", "context", "_queue", "_cancelled")
 
     def __init__(self, coro: Any, unstarted: Any, context: contextvars.Context, queue: EagerQueue):
         self.coro = coro
         self.unstarted = unstarted
         self.context = context
-        self._callback = queue._start_next
+        self._queue = queue
         self._cancelled = False
-        self._loop = queue.loop
+
+    @property
+    def _callback(self) -> Callable[[], None]:
+        return self._queue._start_next
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -275,12 +278,12 @@ class _Piece:
         if self._cancelled:  # only a loop without a ready queue calls a dropped piece
             return
         try:
-            self._callback()
+            self._queue._start_next()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:  # as a Handle reports a callback's failure
-            self._loop.call_exception_handler({"message": f"Exception in callback {self._callback!r}",
-                                               "exception": exc, "handle": self})
+            self._queue.loop.call_exception_handler({"message": f"Exception in callback {self._callback!r}",
+                                                     "exception": exc, "handle": self})
 
 
 class EagerQueue:
