@@ -23,6 +23,13 @@ class Activation:
         self.awaiting = True  # the fan-out step is still awaiting its items
         self.arms = arms  # hit_all: the arm index each slot runs (the matching cases); None otherwise
 
+    def arm(self, slot: int) -> int:
+        """The arm of the block that ``slot`` runs: a hit_all match's case, a batch's branch, or a
+        for_each's one arm (its slots are items)."""
+        if self.arms is not None:
+            return self.arms[slot]
+        return slot if self.keys is not None else 0
+
     def result(self) -> Any:
         if self.keys is None:
             return self.slots

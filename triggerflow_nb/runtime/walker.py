@@ -315,8 +315,8 @@ class GraphWalker:
             block = nodes.get(activation.node_id)
             if block is None:
                 return f"the block {activation.node_id!r}"
-            arm = index if activation.arms is None else activation.arms[index]  # a for_each's slot is an item
-            if block.kind != FOR_EACH and arm >= len(block.branches):
+            arm = activation.arm(index)
+            if arm >= len(block.branches):
                 return f"branch {arm} of the block {activation.node_id!r}"
         return None
 
@@ -329,11 +329,7 @@ class GraphWalker:
             activation = self._activations.get(frame[1])
             if activation is None:  # that fan-out finished already: only a side path can end now
                 return False
-            block = nodes[activation.node_id]
-            if block.kind == FOR_EACH:
-                tail = block.branches[0].tail
-            else:  # a batch branch, or a hit_all match's case (slot -> arm in activation.arms)
-                tail = block.branches[frame[2] if activation.arms is None else activation.arms[frame[2]]].tail
+            tail = nodes[activation.node_id].branches[activation.arm(frame[2])].tail
         return tail is None or tail == node_id
 
     async def _call_limited(self, fn: Callable[[Any], Any], is_async: bool, data: TriggerFlowRuntimeData,
