@@ -29,3 +29,17 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def raw(spec: StoreSpec, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Reach into the backing database, as a broken disk or a careless admin would."""
+    if spec.kind == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(spec.where, isolation_level=None) as conn:
+            return conn.execute(sql, params).fetchall()
+    import psycopg
+
+    with psycopg.connect(spec.where, autocommit=True) as conn:
+        cur = conn.execute(sql.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []

@@ -11,7 +11,7 @@ import pytest
 from approval_flow import build_flow, paused_execution, snapshot_like
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from specs import FakeClock, open_store
+from specs import FakeClock, open_store, raw
 
 from triggerflow_nb.errors import InvalidSnapshotError, TriggerFlowError
 from triggerflow_nb.store import (
@@ -42,6 +42,8 @@ def closed_snap(execution_id: str, flow_name: str | None = None):
         s["flow_name"] = flow_name
     return s
 
+ID_RULE = "; ids and names are 1 to 255 characters of text without NUL characters or lone surrogates: use one that keeps it"
+
 
 @pytest.fixture
 def clock():
@@ -54,20 +56,6 @@ def timed(spec, clock):
     opened = open_store(spec, clock=clock)
     yield opened
     opened.close()
-
-
-def raw(spec, sql, params=()):
-    """Reach into the backing database, as a broken disk or a careless admin would."""
-    if spec.kind == "sqlite":
-        import sqlite3
-
-        with sqlite3.connect(spec.where, isolation_level=None) as conn:
-            return conn.execute(sql, params).fetchall()
-    import psycopg
-
-    with psycopg.connect(spec.where, autocommit=True) as conn:
-        cur = conn.execute(sql.replace("?", "%s"), params)
-        return cur.fetchall() if cur.description else []
 
 
 # -- create / get ------------------------------------------------------------------------------------
@@ -431,8 +419,8 @@ def test_a_lease_for_another_execution_is_refused(store):
 
 
 @pytest.mark.parametrize("owner, ttl, message", [
-    ("", 1, "owner must be a non-empty string, got ''"),
-    (None, 1, "owner must be a non-empty string, got None"),
+    ("", 1, "owner must be a non-empty string, got ''" + ID_RULE),
+    (None, 1, "owner must be a non-empty string, got None" + ID_RULE),
     ("w", 0, "ttl must be a finite number of seconds > 0, got 0"),
     ("w", -3, "ttl must be a finite number of seconds > 0, got -3"),
     ("w", float("nan"), "ttl must be a finite number of seconds > 0, got nan"),

@@ -9,6 +9,7 @@ from .errors import (
     CorruptRowError,
     ExecutionExistsError,
     ExecutionNotFoundError,
+    InvalidIdError,
     LeaseHeldError,
     LeaseLostError,
     StoreBusyError,
@@ -30,8 +31,8 @@ from .resume import (
 from .sqlite import SQLiteStore
 
 __all__ = [
-    "CorruptRowError", "ExecutionExistsError", "ExecutionNotFoundError", "ExecutionStore", "Lease",
-    "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore", "StoreBusyError", "StoreConfigError",
-    "StoreError", "StoredExecution", "Summary", "VersionConflictError", "async_load_execution", "async_resume",
-    "async_save_execution", "load_execution", "resume", "save_execution", "stored_version",
+    "CorruptRowError", "ExecutionExistsError", "ExecutionNotFoundError", "ExecutionStore", "InvalidIdError",
+    "Lease", "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore", "StoreBusyError",
+    "StoreConfigError", "StoreError", "StoredExecution", "Summary", "VersionConflictError", "async_load_execution",
+    "async_resume", "async_save_execution", "load_execution", "resume", "save_execution", "stored_version",
 ]

@@ -12,8 +12,12 @@ import builtins
 import math
 from typing import Any, Optional
 
-from .errors import StoreConfigError
+from .errors import InvalidIdError, StoreConfigError
 from .records import Lease, Page, StoredExecution
+
+MAX_ID_LENGTH = 255  # PostgreSQL indexes ids and flow names: 255 four-byte characters stay far below its limit
+ID_RULE = (f"ids and names are 1 to {MAX_ID_LENGTH} characters of text without NUL characters or lone "
+           f"surrogates")
 
 
 def storable_text(text: str) -> bool:
@@ -28,12 +32,22 @@ def storable_text(text: str) -> bool:
     return True
 
 
+def id_problem(value: Any) -> Optional[str]:
+    """What breaks the id rule (ID_RULE) in ``value``, or None. One rule for every store, checked
+    before the database, so that both backends refuse the same ids the same way."""
+    if not isinstance(value, str) or not value:
+        return f"must be a non-empty string, got {value!r}"
+    if len(value) > MAX_ID_LENGTH:
+        return f"{value[:40]!r}... is {len(value)} characters long"
+    if not storable_text(value):
+        return f"{value!r} contains a NUL character or a lone surrogate"
+    return None
+
+
 def check_id(execution_id: Any, what: str = "execution_id") -> str:
-    if not isinstance(execution_id, str) or not execution_id:
-        raise StoreConfigError(f"{what} must be a non-empty string, got {execution_id!r}")
-    if not storable_text(execution_id):
-        raise StoreConfigError(f"{what} {execution_id!r} contains a NUL character or a lone surrogate, which "
-                               f"stores cannot keep: use printable text")
+    problem = id_problem(execution_id)
+    if problem is not None:
+        raise InvalidIdError(what, execution_id, problem, ID_RULE)
     return execution_id
 
 

@@ -6,7 +6,9 @@ execution (and owner, version or fence involved) and says what to do next.
 
 from __future__ import annotations
 
-from ..errors import TriggerFlowError
+from typing import Any
+
+from ..errors import InvalidSnapshotError, TriggerFlowError
 
 
 class StoreError(TriggerFlowError, RuntimeError):
@@ -15,6 +17,18 @@ class StoreError(TriggerFlowError, RuntimeError):
 
 class StoreConfigError(StoreError, TypeError, ValueError):
     """A bad argument to a store call (wrong type, out of range) or a store that cannot open."""
+
+
+class InvalidIdError(StoreConfigError, InvalidSnapshotError):
+    """An execution id, flow name, owner or status breaks the one id rule every store keeps.
+
+    Also an ``InvalidSnapshotError``: ``put()`` of a snapshot whose id or flow name breaks the
+    rule is refused before anything is written."""
+
+    def __init__(self, what: str, value: Any, problem: str, rule: str):
+        self.what = what
+        self.value = value
+        super().__init__(f"{what} {problem}; {rule}: use one that keeps it")
 
 
 class ExecutionExistsError(StoreError):

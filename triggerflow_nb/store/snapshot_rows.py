@@ -45,9 +45,11 @@ def validated(snapshot: dict[str, Any]) -> dict[str, Any]:
         raise InvalidSnapshotError(str(exc).replace("corrupt snapshot:", "corrupt snapshot, not stored:", 1)) from None
     if not snapshot["execution_id"]:
         raise InvalidSnapshotError("corrupt snapshot, not stored: execution_id is empty")
-    from .base import storable_text
+    from .base import check_id, storable_text
 
-    for field in ("execution_id", "flow_name", "flow_fingerprint", "status"):
+    for field in ("execution_id", "flow_name"):  # the indexed columns: the one id rule
+        check_id(snapshot[field], f"snapshot not stored: its {field}")
+    for field in ("flow_fingerprint", "status"):
         if not storable_text(snapshot[field]):
             raise InvalidSnapshotError(
                 f"snapshot not stored: its {field} {snapshot[field]!r} contains a NUL character or a lone "

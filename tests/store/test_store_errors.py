@@ -1,0 +1,68 @@
+"""What a store says when the database or the input is bad: ids that break the id rule, rows
+damaged on disk, a locked or full SQLite file, a PostgreSQL connection the server dropped.
+Each is a typed StoreError that says what to do, and nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from approval_flow import build_flow, paused_execution, snapshot_like
+
+from triggerflow_nb.errors import InvalidSnapshotError
+from triggerflow_nb.store import ExecutionNotFoundError, InvalidIdError, StoreConfigError
+
+FLOW = build_flow()
+BASE = paused_execution(FLOW).save()  # a real paused snapshot: one pending 'approval' interrupt
+RULE = "ids and names are 1 to 255 characters of text without NUL characters or lone surrogates: use one that keeps it"
+
+
+def snap(execution_id: str, **state):
+    return snapshot_like(BASE, execution_id, **state)
+
+
+def astral(count: int, seed: int) -> str:
+    """Text of four-byte UTF-8 characters that does not compress: the worst case for an index entry."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0x10000, 0x2FFFF)) for _ in range(count))
+
+
+# -- the id rule --------------------------------------------------------------------------------------
+
+def test_an_id_longer_than_the_rule_is_refused_alike_before_the_database(store):
+    store.put(snap("a"))
+    long_id = astral(10_000, seed=1)  # PostgreSQL's index cannot hold it; SQLite would keep it
+    with pytest.raises(InvalidIdError) as err:
+        store.put(snap(long_id))
+    assert str(err.value) == f"snapshot not stored: its execution_id {long_id[:40]!r}... is 10000 characters long; {RULE}"
+    assert isinstance(err.value, InvalidSnapshotError) and isinstance(err.value, StoreConfigError)
+    too_long = "x" * 256
+    for call, what in [(lambda: store.get(too_long), "execution_id"),
+                       (lambda: store.delete(too_long), "execution_id"),
+                       (lambda: store.claim(too_long, "w", 5), "execution_id"),
+                       (lambda: store.claim("a", too_long, 5), "owner"),
+                       (lambda: store.list(flow=too_long), "flow"),
+                       (lambda: store.next_runnable("expense-approval", too_long, 5), "owner")]:
+        with pytest.raises(InvalidIdError) as err:
+            call()
+        assert str(err.value) == f"{what} {'x' * 40!r}... is 256 characters long; {RULE}"
+    flowless = snap("b")
+    flowless["flow_name"] = too_long
+    with pytest.raises(InvalidIdError, match=r"^snapshot not stored: its flow_name 'x+'\.\.\. is 256 characters long"):
+        store.put(flowless)
+    assert [s.execution_id for s in store.list()] == ["a"]  # nothing else reached a row
+    assert store.get("a").version == 1 and store.get("a").lease_owner is None
+
+
+def test_the_longest_id_and_flow_name_the_rule_allows_are_kept_by_every_store(store):
+    longest = snap(astral(255, seed=2))
+    longest["flow_name"] = astral(255, seed=3)
+    assert store.put(longest) == 1
+    assert store.get(longest["execution_id"]).snapshot == longest
+    [summary] = store.list(flow=longest["flow_name"])
+    assert summary.execution_id == longest["execution_id"]
+    lease = store.claim(longest["execution_id"], astral(255, seed=4), 5)
+    store.release(lease)
+    store.delete(longest["execution_id"])
+    with pytest.raises(ExecutionNotFoundError):
+        store.get(longest["execution_id"])
