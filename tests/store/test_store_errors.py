@@ -8,9 +8,10 @@ import random
 
 import pytest
 from approval_flow import build_flow, paused_execution, snapshot_like
+from specs import StoreSpec, open_store, raw
 
 from triggerflow_nb.errors import InvalidSnapshotError
-from triggerflow_nb.store import ExecutionNotFoundError, InvalidIdError, StoreConfigError
+from triggerflow_nb.store import CorruptRowError, ExecutionNotFoundError, InvalidIdError, StoreConfigError
 
 FLOW = build_flow()
 BASE = paused_execution(FLOW).save()  # a real paused snapshot: one pending 'approval' interrupt
@@ -66,3 +67,67 @@ def test_the_longest_id_and_flow_name_the_rule_allows_are_kept_by_every_store(st
     store.delete(longest["execution_id"])
     with pytest.raises(ExecutionNotFoundError):
         store.get(longest["execution_id"])
+
+
+# -- damaged rows -------------------------------------------------------------------------------------
+
+LEFT_AS_IS = "the row was left as it is: delete it with store.delete('bad') or restore it from a backup"
+FIELD = {"waiting": "pending_interrupts", "state_keys": "state_keys", "resource_keys": "resource_keys"}
+
+
+@pytest.mark.parametrize("column, damage, detail", [
+    ("waiting", "not json", "not JSON: Expecting value: line 1 column 1 (char 0)"),
+    ("waiting", '[["only an id"]]', "the JSON is not a list of [interrupt id, type] pairs"),
+    ("state_keys", '{"n": 1}', "the JSON is not a list of names"),
+    ("resource_keys", "[1, 2]", "the JSON is not a list of names"),
+])
+def test_a_damaged_summary_column_marks_its_row_and_the_others_are_listed(store, spec, column, damage, detail):
+    for execution_id in ("a", "bad", "c"):
+        store.put(snap(execution_id, n=1))
+    raw(spec, f"UPDATE tfnb_executions SET {column} = ? WHERE execution_id = ?", (damage, "bad"))
+    message = f"the stored summary column {column!r} of execution 'bad' is unreadable ({detail}); {LEFT_AS_IS}"
+    page = store.list()
+    assert [(s.execution_id, s.unreadable) for s in page] == [("c", None), ("bad", message), ("a", None)]
+    good, bad = page[2], page[1]
+    assert getattr(bad, FIELD[column]) == () and getattr(good, FIELD[column]) != ()
+    for field in set(FIELD.values()) - {FIELD[column]}:
+        assert getattr(bad, field) == getattr(good, field)
+    assert [s.execution_id for s in store.list(has_pending=True)] == ["c", "bad", "a"]
+    with pytest.raises(CorruptRowError) as err:
+        store.get("bad")
+    assert str(err.value) == message and (err.value.execution_id, err.value.column) == ("bad", column)
+    assert store.get("a").snapshot == snap("a", n=1)
+    shown = store._repr_mimebundle_()["text/plain"]
+    assert shown.count("⚠ unreadable (waiting)") == 1 and "bad" in shown
+    browser = store.browse()
+    assert [s.execution_id for s in browser.summaries] == ["c", "bad", "a"]
+    browser.close()
+    store.delete("bad")
+    assert [s.execution_id for s in store.list()] == ["c", "a"]
+
+
+@pytest.fixture
+def sqlite_spec(tmp_path):
+    return StoreSpec("sqlite", str(tmp_path / "executions.db"))
+
+
+@pytest.mark.parametrize("column, damage, detail", [
+    ("snapshot", "CAST(X'7b2261223aff7d' AS TEXT)", "the column holds bytes that are not UTF-8 text"),
+    ("waiting", "CAST(X'5b5dff' AS TEXT)", "the column holds bytes that are not UTF-8 text"),
+    ("snapshot", "X'7b7d'", "the column holds bytes, not JSON text"),
+    ("state_keys", "X'5b5d'", "the column holds bytes, not JSON text"),
+])
+def test_bytes_a_damaged_sqlite_page_holds_are_reported_for_that_row_alone(sqlite_spec, column, damage, detail):
+    """Only SQLite can hold these: PostgreSQL checks the type and the encoding of every value."""
+    with open_store(sqlite_spec) as store:
+        store.put(snap("a"))
+        store.put(snap("bad"))
+        raw(sqlite_spec, f"UPDATE tfnb_executions SET {column} = {damage} WHERE execution_id = 'bad'")
+        what = "snapshot" if column == "snapshot" else f"summary column {column!r}"
+        message = f"the stored {what} of execution 'bad' is unreadable ({detail}); {LEFT_AS_IS}"
+        assert [(s.execution_id, s.unreadable) for s in store.list()] == [
+            ("bad", None if column == "snapshot" else message), ("a", None)]
+        with pytest.raises(CorruptRowError) as err:
+            store.get("bad")
+        assert str(err.value) == message
+        assert store.get("a").snapshot == snap("a")

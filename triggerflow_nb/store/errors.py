@@ -108,11 +108,13 @@ class StoreBusyError(StoreError):
 
 
 class CorruptRowError(StoreError):
-    """A stored row does not hold a readable JSON snapshot."""
+    """A stored row does not hold a readable JSON snapshot, or one of its summary columns is damaged."""
 
-    def __init__(self, execution_id: str, detail: str):
+    def __init__(self, execution_id: str, detail: str, column: str = "snapshot"):
         self.execution_id = execution_id
+        self.column = column
+        what = "snapshot" if column == "snapshot" else f"summary column {column!r}"
         super().__init__(
-            f"the stored snapshot of execution {execution_id!r} is unreadable ({detail}); the row was left as "
+            f"the stored {what} of execution {execution_id!r} is unreadable ({detail}); the row was left as "
             f"it is: delete it with store.delete({execution_id!r}) or restore it from a backup"
         )

@@ -41,6 +41,8 @@ class Summary:
     saved_at: float
     lease_owner: Optional[str]
     lease_until: Optional[float]
+    # Set when a summary column of the row is damaged (its fields then read empty): what get() raises.
+    unreadable: Optional[str] = None
 
     def lease_text(self, now: float) -> str:
         if self.lease_owner is None or self.lease_until is None:

@@ -68,15 +68,40 @@ def encode(snapshot: dict[str, Any]) -> str:
 
 
 def decode(execution_id: str, text: Any) -> SavedExecution:
-    if not isinstance(text, str):
-        raise CorruptRowError(execution_id, f"the snapshot column holds {type(text).__name__}, not JSON text")
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise CorruptRowError(execution_id, f"not JSON: {exc}") from None
+    value = _json_column(execution_id, "snapshot", text)
     if not isinstance(value, dict) or value.get("execution_id") != execution_id:
         raise CorruptRowError(execution_id, "the JSON is not this execution's snapshot")
     return SavedExecution(value)
+
+
+def _json_column(execution_id: str, column: str, text: Any) -> Any:
+    from .base import storable_text
+
+    if not isinstance(text, str):
+        raise CorruptRowError(execution_id, f"the column holds {type(text).__name__}, not JSON text", column)
+    if not storable_text(text):  # bytes that were not UTF-8, read back leniently (see SQLiteStore)
+        raise CorruptRowError(execution_id, "the column holds bytes that are not UTF-8 text", column)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CorruptRowError(execution_id, f"not JSON: {exc}", column) from None
+
+
+def summary_column(execution_id: str, column: str, text: Any) -> tuple[Any, ...]:
+    """A summary column read back: ``waiting`` as (interrupt id, type) pairs, ``state_keys`` and
+    ``resource_keys`` as names. A damaged one raises CorruptRowError naming the column."""
+    value = _json_column(execution_id, column, text)
+    if column == "waiting":
+        if isinstance(value, list) and all(_is_pair(item) for item in value):
+            return tuple(tuple(item) for item in value)
+        raise CorruptRowError(execution_id, "the JSON is not a list of [interrupt id, type] pairs", column)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise CorruptRowError(execution_id, "the JSON is not a list of names", column)
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
 
 
 def summary_columns(snapshot: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ lease lost, missing). That read only builds the error message; it never decides 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any, Optional
 
 from .base import ExecutionStore, check_id, check_lease, check_seconds, check_version
 from .errors import (
+    CorruptRowError,
     ExecutionExistsError,
     ExecutionNotFoundError,
     LeaseHeldError,
@@ -30,6 +30,7 @@ from .snapshot_rows import (
     encode,
     encode_cursor,
     snapshot_of,
+    summary_column,
     summary_columns,
     validated,
 )
@@ -42,6 +43,7 @@ SUMMARY_FIELDS = ("flow_name", "flow_fingerprint", "status", "lifecycle_state", 
                   "state_keys", "resource_keys")
 LIST_COLUMNS = ("execution_id, flow_name, flow_fingerprint, status, lifecycle_state, waiting, state_keys, "
                 "resource_keys, version, saved_at, owner, lease_until")
+JSON_SUMMARY = ("waiting", "state_keys", "resource_keys")  # summary columns holding JSON lists
 FREE = "(owner IS NULL OR lease_until < ?)"  # nobody holds a live lease
 FREED_RETRIES = 3  # a claim, delete or save refused by a lease that ended before we looked tries again
 
@@ -217,11 +219,13 @@ class SQLStore(ExecutionStore):
     def get(self, execution_id: str) -> StoredExecution:
         check_id(execution_id)
         _, rows = self._call(
-            f"SELECT version, saved_at, owner, lease_until, snapshot FROM {TABLE} WHERE execution_id = ?",
-            (execution_id,))
+            f"SELECT version, saved_at, owner, lease_until, {', '.join(JSON_SUMMARY)}, snapshot FROM {TABLE} "
+            f"WHERE execution_id = ?", (execution_id,))
         if not rows:
             raise ExecutionNotFoundError(execution_id, "get")
-        version, saved_at, owner, until, body = rows[0]
+        version, saved_at, owner, until, *summary, body = rows[0]
+        for column, text in zip(JSON_SUMMARY, summary, strict=True):
+            summary_column(execution_id, column, text)  # a damaged summary is refused like a damaged body
         return StoredExecution(execution_id, int(version), float(saved_at), decode(execution_id, body), owner,
                                None if until is None else float(until))
 
@@ -336,12 +340,21 @@ def _unleased_row(execution_id: str, now: float, expected_version: Optional[int]
 
 
 def _summary(row: tuple[Any, ...]) -> Summary:
+    """One listed row. A damaged summary column does not hide the others: the row is listed with
+    that field empty and ``unreadable`` saying what get() will raise."""
     (execution_id, flow_name, fingerprint, status, lifecycle, waiting, state_keys, resource_keys, version,
      saved_at, owner, until) = row
+    fields: dict[str, tuple[Any, ...]] = {}
+    unreadable: Optional[str] = None
+    for column, text in zip(JSON_SUMMARY, (waiting, state_keys, resource_keys), strict=True):
+        try:
+            fields[column] = summary_column(execution_id, column, text)
+        except CorruptRowError as exc:
+            fields[column] = ()
+            unreadable = unreadable or str(exc)
     return Summary(
         execution_id=execution_id, flow_name=flow_name, flow_fingerprint=fingerprint, status=status,
-        lifecycle_state=lifecycle, pending_interrupts=tuple((i, t) for i, t in json.loads(waiting)),
-        state_keys=tuple(json.loads(state_keys)), resource_keys=tuple(json.loads(resource_keys)),
-        version=int(version), saved_at=float(saved_at), lease_owner=owner,
-        lease_until=None if until is None else float(until),
+        lifecycle_state=lifecycle, pending_interrupts=fields["waiting"], state_keys=fields["state_keys"],
+        resource_keys=fields["resource_keys"], version=int(version), saved_at=float(saved_at), lease_owner=owner,
+        lease_until=None if until is None else float(until), unreadable=unreadable,
     )

@@ -33,6 +33,12 @@ INSERT OR IGNORE INTO tfnb_meta (key, value) VALUES ('schema_version', '{SCHEMA_
 DURABILITY = {"full": "FULL", "normal": "NORMAL"}
 
 
+def _lenient_text(raw: bytes) -> str:
+    """Text that is not UTF-8 (a damaged page) reads back with lone surrogates instead of failing
+    the whole query: the damaged row is then reported as corrupt and the others are read."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
 class SQLiteStore(SQLStore):
     """Executions in one SQLite file.
 
@@ -55,6 +61,7 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error as exc:
             raise StoreConfigError(f"cannot open SQLite store {self.path!r}: {exc}; check the directory exists "
                                    f"and is writable") from None
+        self._conn.text_factory = _lenient_text
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={DURABILITY[durability]}")

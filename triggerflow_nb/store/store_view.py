@@ -31,7 +31,8 @@ def ago(seconds: float) -> str:
 def row_cells(summary: Summary, now: float) -> list[str]:
     """Plain-text cells of one row, in HEADERS order."""
     waiting = ", ".join(f"⏸ {kind}" for _, kind in summary.pending_interrupts) or "—"
-    return [summary.execution_id[:12], summary.flow_name, summary.status, waiting,
+    status = summary.status if summary.unreadable is None else f"⚠ unreadable ({summary.status})"
+    return [summary.execution_id[:12], summary.flow_name, status, waiting,
             ", ".join(summary.state_keys) or "—", ", ".join(summary.resource_keys) or "—",
             str(summary.version), ago(now - summary.saved_at), summary.lease_text(now)]
 
