@@ -34,12 +34,14 @@ class FlowData:
         if no_warning:
             return
         # warn_explicit with a fresh registry: Python's "default" filter would otherwise show
-        # a location's warning only once, and this one must show on every call.
+        # a location's warning only once, and this one must show on every call. No
+        # module_globals: a notebook cell's globals have __spec__ = None, which Python 3.12+
+        # refuses there (ValueError); linecache already holds the source of cells and files.
         frame = sys._getframe(stacklevel - 1)
         warnings.warn_explicit(
             _WARNING.format(flow=self._flow_name, op=op, key=key), RuntimeWarning,
             frame.f_code.co_filename, frame.f_lineno, module=frame.f_globals.get("__name__", "<unknown>"),
-            registry={}, module_globals=frame.f_globals,
+            registry={},
         )
 
     def get(self, key: str, default: Any = None, *, no_warning: bool = False, stacklevel: int = 4) -> Any:
