@@ -8,7 +8,6 @@ unobserved run pays one truth test per publish point.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from .errors import InvalidArgumentError
 
 logger = logging.getLogger("triggerflow_nb")
 
-_dc = {"frozen": True, "slots": True} if sys.version_info >= (3, 10) else {"frozen": True}
+_dc = {"frozen": True, "slots": True}
 
 
 @dataclass(**_dc)

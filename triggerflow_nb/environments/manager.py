@@ -206,7 +206,7 @@ class ExecutionEnvironmentManager:
             releasing = loop.create_task(self.release(lease))
             try:
                 await asyncio.wait_for(asyncio.shield(releasing), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._finish_in_background(releasing)
                 errors.append(f"{lease.key!r}: not released within the close timeout (still being released "
                               f"in the background, within its provider's limit)")
@@ -229,7 +229,7 @@ class ExecutionEnvironmentManager:
         limit = provider.timeout if provider.timeout is not None else self._default_timeout
         try:
             return await asyncio.wait_for(call, limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise EnvironmentProviderError(
                 f"provider {provider.kind!r} did not {action} resource {key!r} within {limit:g}s; raise its "
                 f"limit with execution_environment.register({provider.kind!r}, ..., timeout=...)"

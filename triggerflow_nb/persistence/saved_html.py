@@ -77,7 +77,7 @@ def _when(value: Any) -> str:
         if not shows_wall_clock():
             return TIME_HIDDEN
         try:
-            return datetime.datetime.fromtimestamp(value, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return datetime.datetime.fromtimestamp(value, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         except (OverflowError, OSError, ValueError):
             pass
     return "at an unknown time" if value is None else str(value)

@@ -196,7 +196,7 @@ class TaskScope:
                 return not self.busy(besides)
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return not self.busy(besides)
         return True
 

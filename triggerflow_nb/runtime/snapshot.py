@@ -14,9 +14,9 @@ truth. ``restore`` trusts its input: call it only with a snapshot that passed
 from __future__ import annotations
 
 import time
-from typing import Any, Final, Literal, Optional, Union, cast
+from typing import Any, Final, Literal, NotRequired, Optional, Union, cast
 
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from ..errors import LifecycleError, SaveError, StateSerializationError
 from ..layers.state import to_state_value

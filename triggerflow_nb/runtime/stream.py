@@ -48,5 +48,5 @@ class RuntimeStream:
             self._waiters.append(waiter)
             try:
                 await asyncio.wait_for(waiter, timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
