@@ -344,6 +344,37 @@ def test_a_failure_that_cuts_a_waiting_start_call_finishes_closing_as_soon_as_th
     assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
 
 
+def test_a_start_call_cut_by_a_failure_elsewhere_raises_once_that_close_is_done():
+    """The caller hears of a failure elsewhere only once the failure's close is done: the cut
+    path's cleanup has run and no task of the execution is left. Before, the start call raised
+    while the cleanup still waited to run, and on Python 3.12+ (whose wait_for adds no task of
+    its own) a loop that stopped with the call (nest_asyncio's run) never ran it."""
+    flow = TriggerFlow(name="bg-settled")
+    flow.when("bg").to(lambda data: 1 / 0, name="boom")
+    cleaned = []
+
+    async def first(data):
+        data.emit_nowait("bg")
+        try:
+            await asyncio.sleep(30)  # cut when the branch fails
+        finally:
+            for _ in range(3):  # a cleanup of a few turns of the loop
+                await asyncio.sleep(0)
+            cleaned.append("first")
+
+    flow.to(first)
+
+    async def main():
+        ex = flow.create_execution(auto_close=False)
+        with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ZeroDivisionError"):
+            await asyncio.wait_for(ex.async_start(None), BOUND)
+        return ex, list(cleaned), ex._scope.tasks(), ex.get_lifecycle_state()
+
+    ex, cleaned_when_raised, tasks_when_raised, lifecycle = asyncio.run(main())
+    assert (cleaned_when_raised, tasks_when_raised, lifecycle, ex.get_status()) == (["first"], set(), "closed",
+                                                                                    "failed")
+
+
 def test_close_from_a_handler_that_an_outside_emit_nowait_started_is_refused_too():
     """A handler started by ``execution.emit_nowait`` from a notebook cell (outside any of the
     execution's work) is the execution's own work all the same: close() there is refused."""

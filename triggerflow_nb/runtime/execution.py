@@ -274,14 +274,16 @@ class Execution(GraphWalker):
         owned by the scope: close() can cut it, and then its caller gets a LifecycleError."""
         entered = self._scope.enter_root()
         self._enter()
+        failed_elsewhere = False
         try:
             return await coro
         except asyncio.CancelledError:
             if self._scope.was_cut(entered[0]):
                 task = entered[0]
-                if task is not None and hasattr(task, "uncancel"):
-                    task.uncancel()  # the cancellation was ours and ends here (3.11+)
+                if task is not None:
+                    task.uncancel()  # the cancellation was ours and ends here
                 if self._error is not None:  # cut because the run failed elsewhere: that is the news
+                    failed_elsewhere = True
                     raise self._error from None
                 raise LifecycleError(
                     f"execution {self.id} of flow {self.flow.name!r} was closed while this call was running "
@@ -300,6 +302,10 @@ class Execution(GraphWalker):
         finally:
             self._leave()
             self._scope.exit_root(entered)
+            if failed_elsewhere:
+                # The failure's close waited for this call to leave; the caller hears of the failure
+                # once that close is done (cleanup run, environments released), not while it runs.
+                await self._wait_closed()
 
     def _note_interrupt(self, what: str) -> None:
         """Remember that a run was cut short (a cell interrupted, an await cancelled)."""
@@ -579,7 +585,7 @@ class Execution(GraphWalker):
                 self._idle_event = asyncio.Event()
             try:  # most of the time for the work to drain; the rest for cleanup and release
                 await asyncio.wait_for(self._idle_event.wait(), None if timeout is None else timeout * _DRAIN_SHARE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 status, reason = CANCELLED, f"close timeout after {timeout}s: running work was cancelled"
         if pending:
             reason = f"closed with {len(pending)} interrupt(s) cancelled"
