@@ -165,7 +165,8 @@ def resume(flow: Any, store: ExecutionStore, execution_id: str, *, owner: str,
                 if close_when_done and not execution.get_pending_interrupts():
                     execution.close()
             except BaseException:
-                _save_failure(execution, store, beat.lease)
+                if _failed(execution):
+                    _save_failure(execution, store, beat.lease)
                 raise
             save_execution(execution, store, lease=beat.lease)
             lease = beat.lease
@@ -193,13 +194,22 @@ async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, o
                 if close_when_done and not execution.get_pending_interrupts():
                     await execution.async_close()
             except BaseException:
-                await asyncio.to_thread(_save_failure, execution, store, beat.lease)
+                if _failed(execution):
+                    await asyncio.shield(asyncio.to_thread(_save_failure, execution, store, beat.lease))
                 raise
             await async_save_execution(execution, store, lease=beat.lease)
             lease = beat.lease
         return execution
     finally:
-        await asyncio.to_thread(_release, store, lease)
+        # Shielded: a second cancellation (a worker shutting down) must not leave the lease held until it expires.
+        await asyncio.shield(asyncio.to_thread(_release, store, lease))
+
+
+def _failed(execution: Any) -> bool:
+    """Whether a resume that raised ended the run for real (a chunk failed). A resume cut short
+    (KeyboardInterrupt, a cancelled await, a wrong interrupt id) ended nothing: the row keeps its
+    last waiting version, so that the run can be resumed again."""
+    return bool(execution.get_status() == "failed")
 
 
 def _save_failure(execution: Any, store: ExecutionStore, lease: Lease) -> None:
