@@ -304,8 +304,10 @@ class Execution(GraphWalker):
             self._scope.exit_root(entered)
             if failed_elsewhere:
                 # The failure's close waited for this call to leave; the caller hears of the failure
-                # once that close is done (cleanup run, environments released), not while it runs.
+                # once that close is done (cleanup run, environments released) and the failed path's
+                # own task has ended, not while they run.
                 await self._wait_closed()
+                await self._scope.wait_quiet(CLEANUP_GRACE)
 
     def _note_interrupt(self, what: str) -> None:
         """Remember that a run was cut short (a cell interrupted, an await cancelled)."""
