@@ -5,6 +5,7 @@
 #
 #   bash scripts/demo.sh                  # all notebooks in notebooks/
 #   bash scripts/demo.sh 01_quickstart    # only the ones named
+#   PYTHON_VERSION=3.13 bash scripts/demo.sh   # in a Python 3.13 kernel (its own .venv-3.13)
 #
 # Exits non-zero if a notebook fails, after printing the failing cell and its traceback.
 #
@@ -14,6 +15,7 @@
 # runs again in a fresh kernel and any output that differs fails the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 bash scripts/setup_env.sh
 export TRIGGERFLOW_NB_REPRODUCIBLE="${TRIGGERFLOW_NB_REPRODUCIBLE-0}"
-exec .venv/bin/python scripts/run_notebooks.py --out build/demo "$@"
+exec "$VENV/bin/python" scripts/run_notebooks.py --out build/demo "$@"

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up shared by the two README commands: Debian packages, a venv in the
 # repo, the package with its test extras, and a Jupyter kernel that points at the venv.
+#
+# The main venv is .venv, made with python3 (3.11 on these machines). PYTHON_VERSION=3.13
+# makes .venv-3.13 with that interpreter instead (found by scripts/python_for.sh, which
+# fails with what to install when the machine lacks it); VENV names another folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,14 +23,19 @@ fi
 
 bash scripts/setup_postgres.sh  # the PostgresStore tests start a real server
 
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || { echo "==> creating .venv"; "$PY" -m venv .venv; }
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+source scripts/venv.sh
+if [ -n "${PYTHON_VERSION:-}" ]; then
+  PY=$(bash scripts/python_for.sh "$PYTHON_VERSION")
+else
+  PY=${PYTHON:-python3}
+fi
+[ -x "$VENV/bin/python" ] || { echo "==> creating $VENV ($("$PY" -V))"; "$PY" -m venv "$VENV"; }
+stamp=$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "==> installing triggerflow_nb and its test tools into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
-  .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (triggerflow_nb)" >/dev/null
-  rm -f .venv/.installed-*
+  echo "==> installing triggerflow_nb and its test tools into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (triggerflow_nb)" >/dev/null
+  rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

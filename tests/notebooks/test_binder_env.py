@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -55,6 +54,15 @@ def _run(cmd: list[str], cwd: Path, timeout: int) -> None:
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
 
 
+def _runtime_python() -> str:
+    """The interpreter binder/runtime.txt names (Binder builds with that one), found as the
+    project's scripts find it; a machine without it fails here, saying what to install."""
+    version = (REPO / "binder" / "runtime.txt").read_text().strip().removeprefix("python-")
+    found = subprocess.run(["bash", str(REPO / "scripts" / "python_for.sh"), version], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    return found.stdout.strip()
+
+
 @pytest.fixture(scope="module")
 def binder_kernel(tmp_path_factory):
     """A kernel from a clean venv where only binder/requirements.txt was installed."""
@@ -62,8 +70,7 @@ def binder_kernel(tmp_path_factory):
     clone = root / "repo"
     shutil.copytree(REPO, clone, ignore=NOT_IN_A_CLONE)
     venv = root / "venv"
-    base_python = getattr(sys, "_base_executable", sys.executable)
-    _run([base_python, "-m", "venv", str(venv)], root, 120)
+    _run([_runtime_python(), "-m", "venv", str(venv)], root, 120)
     python = venv / "bin" / "python"
     _run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", "binder/requirements.txt"],
          clone, 900)
@@ -93,13 +100,15 @@ def test_kernel_runs_in_the_binder_venv_with_the_package_installed_from_the_clon
         "print(sys.prefix)\n"
         "print(triggerflow_nb.__file__)\n"
         "print(ipywidgets.__version__.split('.')[0])\n"
-        "print('</svg>' in graphviz.Digraph(body=['a -> b']).pipe(format='svg').decode())"
+        "print('</svg>' in graphviz.Digraph(body=['a -> b']).pipe(format='svg').decode())\n"
+        "print('%d.%d' % sys.version_info[:2])"
     )]
     path = binder_kernel["workdir"] / "probe.ipynb"
     nbformat.write(probe, path)
     result = run_notebooks.execute_notebook(path, binder_kernel["workdir"], kernel_name=binder_kernel["name"])
-    prefix, package, widgets_major, svg = stdout(result.executed.cells[0]).splitlines()
+    prefix, package, widgets_major, svg, version = stdout(result.executed.cells[0]).splitlines()
     assert Path(prefix) == binder_kernel["venv"]
+    assert f"python-{version}" == (REPO / "binder" / "runtime.txt").read_text().strip()
     assert Path(package).is_relative_to(binder_kernel["clone"])
     assert widgets_major == "8"
     assert svg == "True"  # graphviz found `dot` and drew an SVG
