@@ -167,9 +167,10 @@ class EagerStarter:
 
     Why: a task per for_each item or handler costs time, memory and garbage-collector work
     even when the user's ``async def`` never waits. This is Python 3.12's eager task start,
-    built for 3.11 (asyncio.eager_task_factory does not exist there) and kept on 3.12+, where
-    it is faster than ``Task(eager_start=True)``: a path that never suspends makes no task
-    at all (bench/eager_start.py), with what user code may rely on kept as a task would give it:
+    built for 3.11 (which lacks it) and kept on 3.12+ so that every version behaves alike: a
+    path that never suspends costs there what the interpreter's eager task costs, and one that
+    suspends a few µs more (bench/eager_start.py). What user code may rely on is kept as a task
+    would give it:
 
     * ``asyncio.current_task()`` during the first step is the task that goes on with the
       path if it suspends (``asyncio.timeout``, ``TaskGroup`` and the execution's scope
