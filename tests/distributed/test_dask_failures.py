@@ -3,6 +3,7 @@
 import asyncio
 import os
 import re
+import sys
 import time
 
 import pytest
@@ -250,7 +251,8 @@ def test_a_result_that_cannot_travel_back_fails_its_item(client):
 
     _, error = run_until_failed(one_step_flow(make, DaskExecutor(client, batch_size=4)), [0, 1, 2, 3])
     assert type(error).__name__ == "RemoteSerializationError"
-    assert re.fullmatch(r"the result of item 2 \(lock\) cannot be sent back from the worker: .*; return plain data "
+    assert re.fullmatch(r"the result of chunk 'make' for item 2 \(lock\) cannot be sent back from the worker: .*; "
+                        r"return plain data "
                         r"\(numbers, strings, lists, dicts\) \(item 2 of 'for_each@first', on Dask worker "
                         r"tcp://[\d.:]+\)", str(error)), str(error)
 
@@ -265,4 +267,101 @@ def test_a_closed_client_is_refused_with_advice(client):
     assert type(error).__name__ == "ExecutorConfigError"
     assert str(error) == ("the Dask client of 'for_each@first' is closed: connect a new Client and pass "
                           "DaskExecutor(new_client, ...) to the block (re-run its cell)")
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+
+
+DRIVER_PID = os.getpid()  # travels by value with this module: workers see the notebook's pid
+
+
+def _rebuild_on_workers_only(value):
+    if os.getpid() == DRIVER_PID:
+        raise RuntimeError("only rebuilt on workers")
+    return WorkerOnly(value)
+
+
+class WorkerOnly:
+    """A result that pickles on the worker but cannot be rebuilt in the notebook process."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __reduce__(self):
+        return (_rebuild_on_workers_only, (self.value,))
+
+
+def test_a_result_that_cannot_be_rebuilt_in_the_notebook_fails_its_item(client):
+    workers = set(client.scheduler_info()["workers"])
+
+    def make(d):
+        return WorkerOnly(d.input) if d.input == 6 else d.input
+
+    execution, error = run_until_failed(one_step_flow(make, DaskExecutor(client, batch_size=4)), list(range(8)))
+    assert type(error).__name__ == "RemoteSerializationError"
+    match = re.fullmatch(r"the result of chunk 'make' for item 6 cannot be rebuilt in the notebook process: "
+                         r"RuntimeError: only rebuilt on workers; return plain data \(numbers, strings, lists, "
+                         r"dicts\) or make its type importable here \(item 6 of 'for_each@first', on Dask worker "
+                         r"(tcp://127\.0\.0\.1:\d+)\)", str(error))
+    assert match, str(error)
+    assert match.group(1) in workers and error.worker == match.group(1)
+    assert (error.item_index, error.chunk_name) == (6, "make")
+    assert type(error.__cause__) is RuntimeError and str(error.__cause__) == "only rebuilt on workers"
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+    assert execution.node_status()["make"] == "failed"
+
+
+class StopItem(BaseException):
+    """Not an Exception: what `except Exception` in a worker would let through."""
+
+
+@pytest.mark.parametrize("stop, shown", [
+    (StopItem("custom"), "StopItem: custom"),
+    (KeyboardInterrupt("interrupted"), "KeyboardInterrupt: interrupted"),
+    (SystemExit(3), "SystemExit: 3"),
+])
+def test_an_item_raising_a_base_exception_names_its_index_chunk_and_worker(client, stop, shown):
+    workers = set(client.scheduler_info()["workers"])
+
+    def check(d):
+        if d.input == 5:
+            raise stop
+        return d.input
+
+    execution, error = run_until_failed(one_step_flow(check, DaskExecutor(client, batch_size=4)), list(range(8)))
+    assert type(error) is RemoteItemError
+    match = re.fullmatch(rf"chunk 'check' raised {shown} \(item 5 of 'for_each@first', on Dask worker "
+                         rf"(tcp://127\.0\.0\.1:\d+)\)", str(error))
+    assert match, str(error)
+    assert match.group(1) in workers and error.worker == match.group(1)
+    assert (error.item_index, error.chunk_name, error.block_id) == (5, "check", "for_each@first")
+    assert type(error.original).__name__ == type(stop).__name__ and error.__cause__ is error.original
+    assert ", in check\n" in error.remote_traceback
+    assert error.remote_traceback.splitlines()[-1].endswith(shown)
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+    assert execution.node_status()["check"] == "failed"
+    assert len(client.scheduler_info()["workers"]) == 2  # no worker died of it
+
+
+def test_a_body_that_cannot_be_rebuilt_on_workers_names_the_items_and_the_worker(client, tmp_path, monkeypatch):
+    import importlib
+
+    (tmp_path / "notebook_only_helpers.py").write_text("def double(d):\n    return d.input * 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # the notebook process has the module; workers do not
+    helpers = importlib.import_module("notebook_only_helpers")
+    workers = set(client.scheduler_info()["workers"])
+
+    try:
+        execution, error = run_until_failed(one_step_flow(helpers.double, DaskExecutor(client, batch_size=4)),
+                                            list(range(3)))
+    finally:
+        del sys.modules["notebook_only_helpers"]
+    assert type(error).__name__ == "RemoteSerializationError"
+    match = re.fullmatch(r"items 0\.\.2 of 'for_each@first' could not start on Dask worker (tcp://127\.0\.0\.1:\d+): "
+                         r"the body's handlers or the items cannot be rebuilt there \(ModuleNotFoundError: No module "
+                         r"named 'notebook_only_helpers'\); install every module they use on the workers, for the "
+                         r"same Python as the notebook, or define the handlers in a notebook cell \(they then travel "
+                         r"by value\) \(item 0 of 'for_each@first', on Dask worker \1\)", str(error))
+    assert match, str(error)
+    assert match.group(1) in workers and error.worker == match.group(1)
+    assert (error.item_index, error.chunk_name) == (0, "double")
+    assert execution.node_status()["double"] == "failed"
     assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}

@@ -7,6 +7,7 @@ import pytest
 
 from triggerflow_nb import TriggerFlow
 from triggerflow_nb.distributed import ItemExecutor, RemoteItemError
+from triggerflow_nb.distributed.batch_outcome import unpack
 from triggerflow_nb.distributed.batch_runner import run_batch
 
 
@@ -24,7 +25,7 @@ class ReversedBatches:
         for span in reversed(spans):
             self.batches.append(span)
             batch = [(i, job.body_of[i], job.items[i]) for i in span]
-            on_batch(cloudpickle.loads(run_batch(uuid.uuid4().hex, blob, cloudpickle.dumps(batch))))
+            on_batch(unpack(run_batch(uuid.uuid4().hex, blob, cloudpickle.dumps(batch))))
 
 
 def test_results_are_joined_in_item_order_whatever_order_batches_report():

@@ -1,8 +1,9 @@
-"""What runs on a worker: one batch of items through their body, results back as bytes.
+"""What runs on a worker: one batch of items through their body, results back pickled.
 
 The job (handlers and worker context) is unpickled once per worker and job, not once
 per batch. The batch stops at its first failing item (the driver cancels the rest);
-results are pickled here so that one that cannot travel fails its own item by index.
+results are pickled here, one by one, so that one that cannot travel fails its own item
+(batch_outcome).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import cloudpickle
 
-from .errors import RemoteSerializationError
+from .batch_outcome import Failure, pack
 from .worker_data import WorkerData
 from .worker_loop import run_on_worker_loop
 
@@ -44,20 +45,26 @@ def _worker_address() -> str:
         return f"pid {os.getpid()}"
 
 
-def _error_record(index: int, chunk: str, worker: str, exc: BaseException) -> tuple:
-    try:
-        shipped: BaseException | None = cloudpickle.loads(cloudpickle.dumps(exc))
-    except Exception:
-        shipped = None  # it does not travel: the type name and message still do
-    text = f"{type(exc).__name__}: {exc}"
-    return ("error", index, chunk, worker, shipped, text, traceback.format_exc())
+class NotRebuiltOnWorker(Exception):
+    """The job or the batch does not unpickle on this worker; carries the worker's address."""
+
+    def __init__(self, worker: str, detail: str):
+        super().__init__(worker, detail)
+        self.worker = worker
+        self.detail = detail
 
 
 def run_batch(token: str, job_blob: bytes, batch_blob: bytes) -> bytes:
-    bodies, context = _job(token, job_blob)
-    batch = cloudpickle.loads(batch_blob)
     worker = _worker_address()
-    records: list[tuple] = []
+    try:
+        bodies, context = _job(token, job_blob)
+        batch = cloudpickle.loads(batch_blob)
+    except Exception as exc:  # a module the handlers or items need is missing here; the driver says which items
+        raise NotRebuiltOnWorker(worker, f"{type(exc).__name__}: {exc}") from exc
+    indexes: list[int] = []
+    chunks: list[str] = []
+    values: list[Any] = []
+    failure: Failure | None = None
     for index, body_index, item in batch:
         value = item
         chunk = ""
@@ -66,27 +73,10 @@ def run_batch(token: str, job_blob: bytes, batch_blob: bytes) -> bytes:
                 value = handler(WorkerData(context, chunk, value, index))
                 if isawaitable(value):
                     value = run_on_worker_loop(value)
-        except Exception as exc:
-            records.append(_error_record(index, chunk, worker, exc))
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt too: they fail the item, not the worker
+            failure = (index, chunk, exc, traceback.format_exc())
             break
-        records.append(("ok", index, value))
-    try:
-        return cloudpickle.dumps(records)
-    except Exception:
-        return cloudpickle.dumps(_first_unshippable(records, worker))
-
-
-def _first_unshippable(records: list[tuple], worker: str) -> list[tuple]:
-    """Keep the results that pickle; the first that does not becomes its item's error."""
-    kept = []
-    for record in records:
-        try:
-            cloudpickle.dumps(record)
-        except Exception as exc:
-            error = RemoteSerializationError(
-                f"the result of item {record[1]} ({type(record[2]).__name__}) cannot be sent back from the "
-                f"worker: {exc}; return plain data (numbers, strings, lists, dicts)")
-            kept.append(("error", record[1], "", worker, error, f"RemoteSerializationError: {error}", ""))
-            break
-        kept.append(record)
-    return kept
+        indexes.append(index)
+        chunks.append(chunk)
+        values.append(value)
+    return pack(worker, indexes, chunks, values, failure)

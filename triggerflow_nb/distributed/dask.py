@@ -25,7 +25,8 @@ import cloudpickle
 from distributed import Client, Future
 
 from ..environments.manager import normalize_requests
-from .batch_runner import run_batch
+from .batch_outcome import unpack
+from .batch_runner import NotRebuiltOnWorker, run_batch
 from .errors import ExecutorConfigError, RemoteItemError, RemoteSerializationError, RemoteWorkerLostError
 from .executor import OnBatch, RemoteJob
 from .worker_resources import release_worker_resources
@@ -150,12 +151,20 @@ class DaskExecutor:
     def _records(self, job: RemoteJob, span: tuple[int, int], outcome: tuple[str, Any]) -> list[tuple]:
         kind, value = outcome
         if kind == "ok":
-            return cloudpickle.loads(value)
+            return unpack(value)
         start, end = span
         items = f"items {start}..{end - 1}" if end - start > 1 else f"item {start}"
         if kind == "cancelled":
             raise RemoteWorkerLostError(f"the Dask task running {items} of {job.block_id!r} was cancelled "
                                         f"outside this execution (client closed or cluster restarted?)")
+        if isinstance(value, NotRebuiltOnWorker):  # no item ran: the batch's first item fails, in its first chunk
+            error = RemoteSerializationError(
+                f"{items} of {job.block_id!r} could not start on Dask worker {value.worker}: the body's handlers or "
+                f"the items cannot be rebuilt there ({value.detail}); install every module they use on the workers, "
+                f"for the same Python as the notebook, or define the handlers in a notebook cell (they then travel "
+                f"by value)")
+            chunk = job.bodies[job.body_of[start]][0][0]
+            return [("error", start, chunk, value.worker, error, f"RemoteSerializationError: {error}", "")]
         if type(value).__name__ == "KilledWorker":
             raise RemoteWorkerLostError(
                 f"Dask workers died while running {items} of {job.block_id!r}, also after Dask's retry: {value}")

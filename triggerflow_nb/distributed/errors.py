@@ -55,10 +55,11 @@ class RemoteItemError(ChunkError):
         self.args = (f"{self.args[0]} (item {item_index} of {block_id!r}, on Dask worker {worker})",)
 
 
-def in_item_context(exc: TriggerFlowError, item_index: int, block_id: str, worker: str) -> Any:
+def in_item_context(exc: TriggerFlowError, chunk_name: str, item_index: int, block_id: str, worker: str) -> Any:
     """One of our own typed errors raised on a worker, with where it happened added to its message."""
     text = str(exc.args[0]) if exc.args else type(exc).__name__
     exc.args = (f"{text} (item {item_index} of {block_id!r}, on Dask worker {worker})",)
+    exc.chunk_name = chunk_name  # type: ignore[attr-defined]
     exc.item_index = item_index  # type: ignore[attr-defined]
     exc.worker = worker  # type: ignore[attr-defined]
     return exc

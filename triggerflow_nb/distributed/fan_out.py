@@ -106,7 +106,7 @@ def _item_error(execution: Any, node: Node, record: tuple) -> BaseException:
     _, index, chunk, worker, exc, text, remote_traceback = record
     chunk = chunk or node.id
     if isinstance(exc, TriggerFlowError):  # our own errors already say what to do; add where
-        error: BaseException = in_item_context(exc, index, node.id, worker)
+        error: BaseException = in_item_context(exc, chunk, index, node.id, worker)
     else:
         original = exc if exc is not None else RuntimeError(text)
         error = RemoteItemError(chunk, original, item_index=index, block_id=node.id, worker=worker,
