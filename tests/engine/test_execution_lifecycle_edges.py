@@ -1095,3 +1095,26 @@ def test_emit_nowait_after_the_execution_moved_to_a_new_loop_still_costs_no_task
     assert len(tasks) == 4
     assert len(set(tasks[1:])) == 1
     assert _left_behind(ex) == (0, {}, False)
+
+
+def test_a_chunks_emits_after_the_close_are_refused_like_its_writes():
+    """A ``data`` kept past its run: every emit form raises, as set_state and the stream do;
+    none is dropped without a word, and no handler runs."""
+    flow = TriggerFlow(name="late-emits")
+    kept, heard = [], []
+    flow.to(lambda data: kept.append(data), name="keep")
+    flow.when("Late").to(lambda data: heard.append(data.input), name="hear")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    ex.close()
+    data = kept[0]
+    closed = f"from a chunk of execution {ex.id}: it is closed"
+    with pytest.raises(LifecycleError, match=rf"^cannot emit 'Late' {closed}$"):
+        data.emit("Late", 1)
+    with pytest.raises(LifecycleError, match=rf"^cannot emit 'Late' {closed}$"):
+        data.emit_nowait("Late", 2)
+    with pytest.raises(LifecycleError, match=rf"^cannot emit 'Late' {closed}$"):
+        asyncio.run(data.async_emit("Late", 3))
+    with pytest.raises(LifecycleError, match=rf"^cannot write state key 'x' .*: execution {ex.id} is closed$"):
+        data.set_state("x", 1)
+    assert heard == []

@@ -769,12 +769,19 @@ class Execution(GraphWalker):
 
     def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
         """The work an awaited emit from a chunk waits for (the event checked before it exists)."""
-        _check_event(event)
+        self._check_chunk_emit(event)
         return self._awaited_emit(event, payload, frames)
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
-        _check_event(event)
+        self._check_chunk_emit(event)
         self._spawn_emit(event, payload, frames)
+
+    def _check_chunk_emit(self, event: str) -> None:
+        """A chunk's emit after the close is refused, as its state writes and stream items are
+        (a ``data`` kept past its run, a worker thread that outlived it), never dropped unsaid."""
+        _check_event(event)
+        if self._lifecycle == CLOSED:
+            raise LifecycleError(f"cannot emit {event!r} from a chunk of execution {self.id}: it is closed")
 
     # -- state -------------------------------------------------------------------------------------
 
