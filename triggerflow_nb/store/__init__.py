@@ -15,7 +15,11 @@ from .errors import (
     StoreBusyError,
     StoreConfigError,
     StoreError,
+    StoreFullError,
+    StoreLockedError,
+    StoreUnavailableError,
     VersionConflictError,
+    WriteInDoubtError,
 )
 from .postgres import PostgresStore
 from .records import Lease, Page, StoredExecution, Summary
@@ -33,6 +37,7 @@ from .sqlite import SQLiteStore
 __all__ = [
     "CorruptRowError", "ExecutionExistsError", "ExecutionNotFoundError", "ExecutionStore", "InvalidIdError",
     "Lease", "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore", "StoreBusyError",
-    "StoreConfigError", "StoreError", "StoredExecution", "Summary", "VersionConflictError", "async_load_execution",
+    "StoreConfigError", "StoreError", "StoreFullError", "StoreLockedError", "StoreUnavailableError",
+    "StoredExecution", "Summary", "VersionConflictError", "WriteInDoubtError", "async_load_execution",
     "async_resume", "async_save_execution", "load_execution", "resume", "save_execution", "stored_version",
 ]

@@ -6,7 +6,7 @@ execution (and owner, version or fence involved) and says what to do next.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from ..errors import InvalidSnapshotError, TriggerFlowError
 
@@ -118,3 +118,44 @@ class CorruptRowError(StoreError):
             f"the stored {what} of execution {execution_id!r} is unreadable ({detail}); the row was left as "
             f"it is: delete it with store.delete({execution_id!r}) or restore it from a backup"
         )
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not carry out a call: locked, full, unreachable, or an I/O error."""
+
+    def __init__(self, store: str, problem: str, advice: str):
+        self.store = store
+        super().__init__(f"{store} {problem}: {advice}")
+
+
+class StoreLockedError(StoreUnavailableError):
+    """Another connection held the SQLite file's write lock for longer than the busy timeout."""
+
+    def __init__(self, store: str, busy_timeout: float):
+        self.busy_timeout = busy_timeout
+        super().__init__(
+            store, f"stayed locked by another connection for longer than its busy timeout ({busy_timeout:g} s), "
+                   f"so nothing was written",
+            "try again, open the store with a longer busy_timeout=, or end the transaction that holds the lock "
+            "(another connection inside BEGIN IMMEDIATE or EXCLUSIVE)")
+
+
+class StoreFullError(StoreUnavailableError):
+    """The database or its disk is full; the statement was rolled back."""
+
+    def __init__(self, store: str):
+        super().__init__(store, "is full (database or disk is full), so nothing was written",
+                         "free disk space or delete old executions (store.prune(...), store.delete(id)), then try "
+                         "again")
+
+
+class WriteInDoubtError(StoreUnavailableError):
+    """A write was sent, then the connection broke (or the disk failed) before its answer came back."""
+
+    def __init__(self, store: str, broke: str, action: str, execution_id: Optional[str]):
+        self.execution_id = execution_id
+        where = f" (execution {execution_id!r})" if execution_id is not None else ""
+        check = (f"get({execution_id!r}) to see whether it landed (its version and lease)" if execution_id
+                 is not None else "list() the store to see whether it landed")
+        super().__init__(store, f"{broke} during {action}{where}, so it may or may not have been applied",
+                         f"{check} before you redo it")

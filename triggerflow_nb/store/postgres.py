@@ -10,8 +10,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Optional
 
-from .errors import StoreConfigError
-from .sql_store import SCHEMA_VERSION, TABLE, SQLStore
+from .errors import StoreConfigError, StoreUnavailableError, WriteInDoubtError
+from .sql_store import SCHEMA_VERSION, TABLE, SQLStore, Write
 
 _DDL = [
     f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -29,10 +29,14 @@ _DDL = [
 ]
 # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: serialize set-up.
 _SETUP_LOCK = zlib.crc32(b"triggerflow_nb.store schema")
+READ_TRIES = 3  # a read that finds its connection dropped reconnects and is sent again, this many times in all
 
 
 class PostgresStore(SQLStore):
     """Executions in a PostgreSQL database. Snapshots are JSON text, exactly as saved.
+
+    A connection the server dropped is opened again on the next call: a read is sent again,
+    a write that was in flight raises WriteInDoubtError (it may have landed; get() tells).
 
     Lease times come from this process's clock (``time.time``): keep the workers' clocks in
     sync (NTP) when they run on several machines.
@@ -49,8 +53,9 @@ class PostgresStore(SQLStore):
             raise StoreConfigError("PostgresStore needs psycopg 3: pip install 'triggerflow_nb[postgres]'") from None
         super().__init__(clock)
         self.dsn = dsn
+        self.connect_timeout = max(1, int(connect_timeout))
         try:
-            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+            self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.Error as exc:
             raise StoreConfigError(f"cannot connect to PostgreSQL ({_safe(dsn)}): {str(exc).strip()}; check the "
                                    f"server is running and the dsn's host, port, user and database") from None
@@ -64,10 +69,42 @@ class PostgresStore(SQLStore):
             raise StoreConfigError(f"store at {_safe(dsn)} has schema version {found and found[0]!r}; this "
                                    f"triggerflow_nb reads version {SCHEMA_VERSION}: upgrade the package")
 
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[tuple[Any, ...]]]:
-        cursor = self._conn.execute(sql.replace("?", "%s"), params)
-        rows = cursor.fetchall() if cursor.description else []
-        return cursor.rowcount, rows
+    def _run(self, sql: str, params: tuple[Any, ...], write: Optional[Write]) -> tuple[int, list[tuple[Any, ...]]]:
+        import psycopg
+
+        cause = ""
+        for _ in range(1 if write else READ_TRIES):
+            if self._connection_lost():
+                self._reconnect()
+            try:
+                cursor = self._conn.execute(sql.replace("?", "%s"), params)
+                rows = cursor.fetchall() if cursor.description else []
+                return cursor.rowcount, rows
+            except psycopg.OperationalError as exc:
+                cause = _first_line(exc)
+                if not self._connection_lost():  # the server refused this statement alone; autocommit rolled it back
+                    raise StoreUnavailableError(repr(self), f"refused the statement ({cause}), so nothing was "
+                                                f"written", "try again; if it keeps failing, read the server's "
+                                                "log") from None
+                if write is not None:  # sent, then the connection broke: it may have committed
+                    raise WriteInDoubtError(repr(self), f"lost its connection ({cause})", write.action,
+                                            write.execution_id) from None
+        raise StoreUnavailableError(repr(self), f"lost its connection on each of {READ_TRIES} tries ({cause}), so "
+                                    f"nothing was read", "check the server and the network, then try again")
+
+    def _connection_lost(self) -> bool:
+        return bool(self._conn.closed or self._conn.broken)
+
+    def _reconnect(self) -> None:
+        """A new connection in place of one the server dropped; nothing has been sent on it yet."""
+        import psycopg
+
+        try:
+            self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=self.connect_timeout)
+        except psycopg.Error as exc:
+            raise StoreUnavailableError(repr(self), f"lost its connection and cannot open a new one "
+                                        f"({_first_line(exc)}), so nothing was sent",
+                                        "check the server is running and reachable, then try again") from None
 
     def close(self) -> None:
         if not self._closed:
@@ -76,6 +113,10 @@ class PostgresStore(SQLStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore({_safe(self.dsn)!r})"
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _safe(dsn: str) -> str:

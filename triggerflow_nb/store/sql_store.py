@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from .base import ExecutionStore, check_id, check_lease, check_seconds, check_version
 from .errors import (
@@ -48,8 +48,16 @@ FREE = "(owner IS NULL OR lease_until < ?)"  # nobody holds a live lease
 FREED_RETRIES = 3  # a claim, delete or save refused by a lease that ended before we looked tries again
 
 
+class Write(NamedTuple):
+    """What a writing statement does: named in the error when its outcome is in doubt."""
+
+    action: str  # "claim for 'w'", "delete", ...
+    execution_id: Optional[str]  # the row to get() to see whether it landed; None: list() the store
+
+
 class SQLStore(ExecutionStore):
-    """Subclasses provide ``_run(sql, params) -> (rowcount, rows)`` on an autocommit connection."""
+    """Subclasses provide ``_run(sql, params, write) -> (rowcount, rows)`` on an autocommit
+    connection (``write`` is None for a read), turning driver errors into StoreErrors."""
 
     # Appended to the candidate sub-select of next_runnable (PostgreSQL: FOR UPDATE SKIP LOCKED).
     _pick_lock = ""
@@ -68,14 +76,15 @@ class SQLStore(ExecutionStore):
         self._closed = False
 
     # -- plumbing -----------------------------------------------------------------------------------
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[tuple[Any, ...]]]:
+    def _run(self, sql: str, params: tuple[Any, ...], write: Optional[Write]) -> tuple[int, list[tuple[Any, ...]]]:
         raise NotImplementedError
 
-    def _call(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[tuple[Any, ...]]]:
+    def _call(self, sql: str, params: tuple[Any, ...],
+              write: Optional[Write] = None) -> tuple[int, list[tuple[Any, ...]]]:
         if self._closed:
             raise StoreConfigError(f"{self!r} is closed; open a new store to keep using it")
         with self._lock:
-            return self._run(sql, params)
+            return self._run(sql, params, write)
 
     def _row_state(self, execution_id: str) -> Optional[tuple[int, Optional[str], Optional[float], int]]:
         _, rows = self._call(f"SELECT version, owner, lease_until, fence FROM {TABLE} WHERE execution_id = ?",
@@ -109,7 +118,8 @@ class SQLStore(ExecutionStore):
         if expected_version is not None:
             where += " AND version = ?"
             params.append(expected_version)
-        count, rows = self._call(f"{update}{where} RETURNING version", (*columns.values(), body, now, *params))
+        count, rows = self._call(f"{update}{where} RETURNING version", (*columns.values(), body, now, *params),
+                                 Write(f"save under the lease of {lease.owner!r}", execution_id))
         if count == 1:
             return int(rows[0][0])
         raise self._why_lease_cannot_save(execution_id, expected_version, lease, now)
@@ -123,6 +133,7 @@ class SQLStore(ExecutionStore):
             # Fences of a re-created id start above every fence of the deleted row it replaces
             # (they start at the creation time in microseconds), so an old lease never matches.
             (execution_id, *columns.values(), now, now, int(now * 1_000_000), body),
+            Write("create", execution_id),
         )
         if count == 1:
             return 1
@@ -151,7 +162,7 @@ class SQLStore(ExecutionStore):
             now = self._clock()
             where, params = _unleased_row(execution_id, now, expected_version)
             sql, leading = statement(where, now)
-            count, rows = self._call(sql, (*leading, *params))
+            count, rows = self._call(sql, (*leading, *params), Write(action, execution_id))
             if count == 1:
                 return rows
             row = self._row_state(execution_id)
@@ -212,7 +223,7 @@ class SQLStore(ExecutionStore):
                 f"ranked WHERE newest > ?)")
             params.append(keep_latest)
         _, rows = self._call(f"DELETE FROM {TABLE} WHERE {' AND '.join(where)} RETURNING execution_id",
-                             tuple(params))
+                             tuple(params), Write("prune", None))
         return sorted(r[0] for r in rows)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -282,7 +293,8 @@ class SQLStore(ExecutionStore):
         count, rows = self._call(
             f"UPDATE {TABLE} SET lease_until = ? WHERE execution_id = ? AND owner = ? AND fence = ? "
             f"AND lease_until >= ? RETURNING version",
-            (new_until, lease.execution_id, lease.owner, lease.fence, now))
+            (new_until, lease.execution_id, lease.owner, lease.fence, now),
+            Write(f"renew of the lease of {lease.owner!r}", lease.execution_id))
         if count == 1:
             return Lease(lease.execution_id, lease.owner, lease.fence, new_until, int(rows[0][0]), ttl)
         raise self._lost(lease, now, "renew")
@@ -293,7 +305,8 @@ class SQLStore(ExecutionStore):
         # An expired lease nobody took over may still be given back: the fence proves it is ours.
         count, _ = self._call(
             f"UPDATE {TABLE} SET owner = NULL, lease_until = NULL WHERE execution_id = ? AND owner = ? AND fence = ?",
-            (lease.execution_id, lease.owner, lease.fence))
+            (lease.execution_id, lease.owner, lease.fence),
+            Write(f"release of the lease of {lease.owner!r}", lease.execution_id))
         if count != 1:
             raise self._lost(lease, now, "release")
 
@@ -316,7 +329,7 @@ class SQLStore(ExecutionStore):
                 f"SELECT execution_id FROM {TABLE} WHERE flow_name = ? AND lifecycle_state = 'open' "
                 f"AND pending_count > 0 AND {FREE} ORDER BY saved_at, execution_id LIMIT 1{self._pick_lock}) "
                 f"AND {FREE} RETURNING execution_id, fence, lease_until, version",
-                (owner, now + ttl, flow, now, now))
+                (owner, now + ttl, flow, now, now), Write(f"next_runnable for {owner!r}", None))
             if count == 1:
                 execution_id, fence, until, version = rows[0]
                 return Lease(execution_id, owner, int(fence), float(until), int(version), ttl)

@@ -12,8 +12,15 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, Optional
 
-from .errors import StoreConfigError
-from .sql_store import SCHEMA_VERSION, TABLE, SQLStore
+from .errors import (
+    StoreConfigError,
+    StoreError,
+    StoreFullError,
+    StoreLockedError,
+    StoreUnavailableError,
+    WriteInDoubtError,
+)
+from .sql_store import SCHEMA_VERSION, TABLE, SQLStore, Write
 
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -31,6 +38,11 @@ INSERT OR IGNORE INTO tfnb_meta (key, value) VALUES ('schema_version', '{SCHEMA_
 """
 
 DURABILITY = {"full": "FULL", "normal": "NORMAL"}
+
+# SQLite's primary result codes (the low byte of an extended code) that a store reports by name.
+BUSY, LOCKED, IOERR, FULL = 5, 6, 10, 13
+_CODE_OF_MESSAGE = {"database is locked": BUSY, "database table is locked": LOCKED, "disk I/O error": IOERR,
+                    "database or disk is full": FULL}  # before Python 3.11 the error carries no code
 
 
 def _lenient_text(raw: bytes) -> str:
@@ -55,6 +67,7 @@ class SQLiteStore(SQLStore):
         super().__init__(clock)
         self.path = os.fspath(path)
         self.durability = durability
+        self.busy_timeout = busy_timeout
         try:
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None,
                                          check_same_thread=False)
@@ -69,6 +82,8 @@ class SQLiteStore(SQLStore):
             found = self._conn.execute("SELECT value FROM tfnb_meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
+            if _primary_code(exc) in (BUSY, LOCKED):  # setting up the tables needs the write lock once
+                raise StoreLockedError(repr(self), busy_timeout) from None
             raise StoreConfigError(f"{self.path!r} is not a usable triggerflow_nb store ({exc}); point "
                                    f"SQLiteStore at a new file or at one this package created") from None
         if found is None or found[0] != str(SCHEMA_VERSION):
@@ -76,15 +91,32 @@ class SQLiteStore(SQLStore):
             raise StoreConfigError(f"store {self.path!r} has schema version {found and found[0]!r}; this "
                                    f"triggerflow_nb reads version {SCHEMA_VERSION}: upgrade the package")
 
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[tuple[Any, ...]]]:
-        cursor = self._conn.execute(sql, params)
+    def _run(self, sql: str, params: tuple[Any, ...], write: Optional[Write]) -> tuple[int, list[tuple[Any, ...]]]:
         try:
-            rows = cursor.fetchall() if cursor.description else []
-            # With RETURNING, rowcount is only final once the rows are fetched.
-            return (len(rows) if cursor.description and sql.lstrip().upper().startswith(("UPDATE", "DELETE"))
-                    else cursor.rowcount), rows
-        finally:
-            cursor.close()
+            cursor = self._conn.execute(sql, params)
+            try:
+                rows = cursor.fetchall() if cursor.description else []
+                # With RETURNING, rowcount is only final once the rows are fetched.
+                return (len(rows) if cursor.description and sql.lstrip().upper().startswith(("UPDATE", "DELETE"))
+                        else cursor.rowcount), rows
+            finally:
+                cursor.close()
+        except sqlite3.OperationalError as exc:
+            raise self._refused(exc, write) from None
+
+    def _refused(self, exc: sqlite3.OperationalError, write: Optional[Write]) -> StoreError:
+        """The StoreError for a failed statement. Each statement is its own transaction, which
+        SQLite rolls back when it fails: only a disk I/O error leaves a write in doubt (the
+        commit may have reached the log before the sync failed)."""
+        code = _primary_code(exc)
+        if code in (BUSY, LOCKED):
+            return StoreLockedError(repr(self), self.busy_timeout)
+        if code == FULL:
+            return StoreFullError(repr(self))
+        if code == IOERR and write is not None:
+            return WriteInDoubtError(repr(self), f"hit a disk I/O error ({exc})", write.action, write.execution_id)
+        return StoreUnavailableError(repr(self), f"failed ({exc}), so nothing was written",
+                                     "check the file, its directory and the disk, then try again")
 
     def integrity_check(self) -> str:
         """SQLite's own page and index check: ``"ok"`` when the file is sound."""
@@ -97,3 +129,8 @@ class SQLiteStore(SQLStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
+
+
+def _primary_code(exc: sqlite3.Error) -> Optional[int]:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    return code & 0xFF if isinstance(code, int) else _CODE_OF_MESSAGE.get(str(exc))
