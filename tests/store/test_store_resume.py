@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 
 import pytest
@@ -208,3 +209,77 @@ def test_a_worker_loop_resumes_under_the_lease_next_runnable_took(store):
     other = store.claim(store.list()[0].execution_id, "x", ttl=5)
     with pytest.raises(StoreConfigError, match="lease= must be the Lease of owner 'worker-2'"):
         resume(FLOW, store, other.execution_id, owner="worker-2", lease=other)
+
+
+def _slow_resume_under_a_locked_store(tmp_path, hold: float):
+    """Resume (ttl 0.9 s, renewals every 0.3 s) a chunk that runs while another connection holds
+    the SQLite write lock for ``hold`` seconds, then 1.5 s more: past the ttl, had renewals stopped."""
+    import sqlite3
+
+    from triggerflow_nb import TriggerFlow
+    from triggerflow_nb.store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "busy.db", busy_timeout=0.05)
+    flow = TriggerFlow(name="busy")
+    started, go_on = threading.Event(), threading.Event()
+
+    @flow.chunk
+    async def ask(data):
+        await data.async_pause_for(type="go", resume_to="next")
+
+    @flow.chunk
+    async def slow(data):
+        started.set()
+        await asyncio.to_thread(go_on.wait, 20)
+        await data.async_set_state("done", True)
+
+    flow.to(ask).to(slow)
+    paused = flow.create_execution(auto_close=False)
+    paused.start(None)
+    save_execution(paused, store)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["execution"] = resume(flow, store, paused.id, owner="w", ttl=0.9)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert started.wait(10)
+    other = sqlite3.connect(tmp_path / "busy.db", timeout=5, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a hiccup: another process holds the write lock
+    threading.Event().wait(hold)
+    other.execute("ROLLBACK")
+    other.close()
+    threading.Event().wait(1.5)
+    go_on.set()
+    thread.join(20)
+    assert not thread.is_alive()
+    return store, paused.id, outcome
+
+
+def test_a_store_hiccup_longer_than_one_renewal_keeps_the_lease(tmp_path, caplog):
+    """Renewals that meet a locked store are tried again while the lease lasts (before, the
+    heartbeat stopped at the first failure and the finished result was refused)."""
+    store, execution_id, outcome = _slow_resume_under_a_locked_store(tmp_path, hold=0.7)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["execution"].get_state() == {"done": True}
+    assert (store.get(execution_id).version, store.get(execution_id).lease_owner) == (2, None)
+    [record] = [r for r in caplog.records if r.name == "triggerflow_nb"]
+    assert re.fullmatch(
+        rf"execution {execution_id}: \d+ lease renewal\(s\) of 'w' failed \(StoreLockedError: .* the last\), "
+        r"a later one got through; the result was saved", record.getMessage(), re.S)
+    store.close()
+
+
+def test_a_lease_that_expires_while_the_store_is_locked_says_so_when_the_save_is_refused(tmp_path):
+    store, execution_id, outcome = _slow_resume_under_a_locked_store(tmp_path, hold=1.6)
+    error = outcome["error"]
+    assert isinstance(error, LeaseLostError)
+    [note] = error.__notes__
+    assert re.fullmatch(r"\d+ lease renewal\(s\) of 'w' failed \(.* the last\), then (the lease expired before a "
+                        r"renewal got through|the store refused the renewal)", note, re.S)
+    assert store.get(execution_id).version == 1  # the waiting run is kept, to be resumed again
+    store.close()

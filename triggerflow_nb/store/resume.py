@@ -7,14 +7,20 @@ Only the public methods of a flow and an execution are used (``save``, ``load``,
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Optional
 
 from ..errors import InterruptError, SaveError
 from .base import ExecutionStore, check_id, check_seconds
 from .errors import LeaseLostError, StoreConfigError, StoreError
 from .records import Lease
+
+logger = logging.getLogger("triggerflow_nb")
 
 # The version each execution last loaded from or wrote to a store, so the next save checks it.
 _versions: weakref.WeakKeyDictionary[Any, tuple[int, int]] = weakref.WeakKeyDictionary()
@@ -99,11 +105,18 @@ def _pick_interrupt(execution: Any, interrupt_id: Optional[str]) -> str:
 
 
 class _Heartbeat:
-    """Renews the lease every ttl/3 while the resumed path runs; stops at the first refusal
-    (the final save then fails with LeaseLostError, thanks to the fence)."""
+    """Renews the lease every ttl/3 while the resumed path runs.
+
+    A renew that fails for a passing reason (a store busy or briefly unreachable) is tried
+    again every ttl/10 for as long as the lease lasts; only a refusal (``LeaseLostError``: the
+    lease expired or was taken over) or the lease's own expiry stops it. What went wrong is
+    kept (``trouble``), for the final save's error or a warning when renewing recovered.
+    """
 
     def __init__(self, store: ExecutionStore, lease: Lease):
         self.store, self.lease = store, lease
+        self.failures: list[str] = []  # each failed renew, as "TypeName: message"
+        self.gave_up: Optional[str] = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"lease {lease.execution_id[:8]}", daemon=True)
 
@@ -112,15 +125,47 @@ class _Heartbeat:
         return self
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.lease.ttl / 3):
+        wait = self.lease.ttl / 3
+        while not self._stop.wait(wait):
             try:
                 self.lease = self.store.renew(self.lease)
-            except StoreError:
+                wait = self.lease.ttl / 3
+            except LeaseLostError as exc:
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+                self.gave_up = "the store refused the renewal"
                 return
+            except Exception as exc:  # a store hiccup, whatever raised it: try again while the lease lasts
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+                left = self.lease.until - time.time()
+                if left <= 0:
+                    self.gave_up = "the lease expired before a renewal got through"
+                    return
+                wait = min(self.lease.ttl / 10, left / 2)
+
+    def trouble(self) -> str:
+        """What the renewals met, in a sentence ('' if every one got through)."""
+        if not self.failures:
+            return ""
+        outcome = f"then {self.gave_up}" if self.gave_up else "a later one got through"
+        return (f"{len(self.failures)} lease renewal(s) of {self.lease.owner!r} failed ({self.failures[-1]} the last), "
+                f"{outcome}")
 
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()
         self._thread.join(timeout=self.lease.ttl)
+
+
+@contextmanager
+def _reporting(beat: _Heartbeat) -> Iterator[None]:
+    """Around the final save: a refused one says what the heartbeat met; a recovered heartbeat is logged."""
+    try:
+        yield
+    except LeaseLostError as exc:
+        if beat.failures:
+            exc.add_note(beat.trouble())
+        raise
+    if beat.failures:
+        logger.warning("execution %s: %s; the result was saved", beat.lease.execution_id, beat.trouble())
 
 
 def _start_resume(store: Any, execution_id: Any, owner: Any, ttl: Any) -> tuple[ExecutionStore, float]:
@@ -168,7 +213,8 @@ def resume(flow: Any, store: ExecutionStore, execution_id: str, *, owner: str,
                 if _failed(execution):
                     _save_failure(execution, store, beat.lease)
                 raise
-            save_execution(execution, store, lease=beat.lease)
+            with _reporting(beat):
+                save_execution(execution, store, lease=beat.lease)
             lease = beat.lease
         return execution
     finally:
@@ -197,7 +243,8 @@ async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, o
                 if _failed(execution):
                     await asyncio.shield(asyncio.to_thread(_save_failure, execution, store, beat.lease))
                 raise
-            await async_save_execution(execution, store, lease=beat.lease)
+            with _reporting(beat):
+                await async_save_execution(execution, store, lease=beat.lease)
             lease = beat.lease
         return execution
     finally:
