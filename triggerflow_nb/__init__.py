@@ -17,6 +17,7 @@ from .errors import (
     LifecycleError,
     MissingResourceError,
     PauseNotSupportedError,
+    ResourceTypeWarning,
     SaveError,
     SchemaVersionError,
     SnapshotError,
@@ -65,7 +66,8 @@ __all__ = [
     "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
     "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
     "MissingResourceError",
-    "PauseNotSupportedError", "SaveError", "SchemaVersionError", "SnapshotError", "StateSerializationError",
+    "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",
+    "StateSerializationError",
     "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
     "execution_environment", "reproducible", "watch",
 ]

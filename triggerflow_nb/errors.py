@@ -144,3 +144,10 @@ def full_traceback(error: BaseException) -> str:
     finally:
         for exc, trimmed in swapped:
             exc.__traceback__ = trimmed  # type: ignore[assignment]
+
+
+class ResourceTypeWarning(UserWarning):
+    """load() got a runtime resource of another type than the one recorded when the execution was saved.
+
+    A warning, not an error: a new type may be intended (a test double, a new client class).
+    """

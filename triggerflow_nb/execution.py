@@ -9,20 +9,24 @@ reaches the notebook layer (lazily: ``watch()`` and the load prompt).
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any, overload
 
-from .errors import InvalidArgumentError, MissingResourceError
+from .environments.manager import execution_environment
+from .errors import InvalidArgumentError, MissingResourceError, ResourceTypeWarning
 from .observe import ExecutionReplaced
 from .persistence.save_load import (
     load_report,
     missing_resource_keys,
     refusal_report,
+    resource_type_mismatches,
     saved_execution,
     validate_snapshot,
 )
 from .persistence.saved import SavedExecution
 from .runtime.execution import Execution, check_managed_keys_are_free
 from .runtime.snapshot import ExecutionSnapshot, capture, require_fresh, restore
+from .runtime.status import CLOSED
 
 if TYPE_CHECKING:
     from .store.base import ExecutionStore
@@ -73,7 +77,10 @@ class TriggerFlowExecution(Execution):
         except Exception as exc:  # every refusal becomes a diagnostic here
             return refusal_report(exc)
         missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
-        return load_report(snapshot, missing, self.is_fresh())
+        mismatches = resource_type_mismatches(snapshot, self._resources_after_load(runtime_resources))
+        mounted = [] if snapshot["lifecycle_state"] == CLOSED else self._environment_requests_on_load(snapshot)
+        unprovided = [r for r in mounted if not execution_environment.has_provider(r["kind"])]
+        return load_report(snapshot, missing, self.is_fresh(), mismatches, unprovided)
 
     async def async_load(self, saved: Any, runtime_resources: dict[str, Any] | None = None,
                          prompt: bool | None = None) -> TriggerFlowExecution:
@@ -85,6 +92,8 @@ class TriggerFlowExecution(Execution):
         # A chunk with no handler here would fail only when the resumed path reaches it.
         self.flow._validate_runnable()
         missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
+        for message in resource_type_mismatches(snapshot, self._resources_after_load(runtime_resources)):
+            warnings.warn(message, ResourceTypeWarning, stacklevel=2)
         if missing:
             if prompt is not False and _can_prompt():
                 self._prompt_for(snapshot, missing, runtime_resources or {})
@@ -115,9 +124,17 @@ class TriggerFlowExecution(Execution):
 
         show_reinjection_prompt(self, described, finish)
 
+    def _resources_after_load(self, given: dict[str, Any] | None) -> dict[str, Any]:
+        """The live resources a load would leave mounted by hand: this execution's, then ``given`` over them."""
+        return {**dict(self._resources.items()), **(given or {})}
+
+    def _environment_requests_on_load(self, snapshot: ExecutionSnapshot) -> list[dict[str, Any]]:
+        """The managed environments of a loaded execution: the snapshot's, else this execution's own."""
+        return [dict(e) for e in snapshot["environments"]] or self._environments
+
     async def _restore_with_environments(self, snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> None:
         require_fresh(self)
-        requests = [dict(e) for e in snapshot["environments"]] or self._environments
+        requests = self._environment_requests_on_load(snapshot)
         check_managed_keys_are_free(requests, resources)
         leases = await self._acquire_for_restore(requests, snapshot["lifecycle_state"])
         restore(self, snapshot, resources)  # cannot fail: everything was checked above

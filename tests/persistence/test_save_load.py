@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import pytest
 
@@ -7,6 +8,7 @@ from triggerflow_nb import (
     InvalidSnapshotError,
     LifecycleError,
     MissingResourceError,
+    ResourceTypeWarning,
     SaveError,
     SchemaVersionError,
     TriggerFlow,
@@ -187,3 +189,44 @@ def test_saved_repr_is_readable():
     saved = paused().save()
     assert repr(saved) == (f"<saved execution {saved['execution_id'][:8]} of flow 'orders': waiting, state keys "
                            f"['order'], 1 pending interrupt(s), resources ['db']>")
+
+
+class Mailer:
+    pass
+
+
+def test_load_warns_when_a_resource_has_another_type_than_the_saved_one():
+    saved = paused().save()  # db was a test_save_load.Client
+    target = build().create_execution(auto_close=False)
+    message = ("runtime resource 'db' had type test_save_load.Client when the execution was saved, but load() got "
+               "type test_save_load.Mailer: chunks that use it may fail; pass an object of type "
+               "test_save_load.Client under 'db', or ignore this warning if the new type is intended")
+    report = target.inspect_load(saved, runtime_resources={"db": Mailer()})
+    assert report["ready"] is True and report["diagnostics"][0] == message
+    with pytest.warns(ResourceTypeWarning) as caught:
+        target.load(saved, runtime_resources={"db": Mailer()})
+    assert [str(w.message) for w in caught] == [message]
+    assert target.status == "waiting"  # a warning, not a refusal
+
+
+def test_a_flow_level_resource_of_another_type_is_named_too():
+    saved = paused().save()
+    flow = build()
+    flow.update_runtime_resources(db=3)
+    target = flow.create_execution(auto_close=False)
+    assert target.inspect_load(saved)["diagnostics"][0].startswith(
+        "runtime resource 'db' had type test_save_load.Client when the execution was saved, but load() got type "
+        "int: ")
+    with pytest.warns(ResourceTypeWarning, match=r"^runtime resource 'db' had type test_save_load\.Client when"):
+        target.load(saved)
+
+
+def test_load_with_the_saved_types_does_not_warn():
+    saved = paused().save()
+    target = build().create_execution(auto_close=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (interrupt,) = saved["interrupts"]
+        assert target.inspect_load(saved, runtime_resources={"db": Client()})["diagnostics"] == [
+            f"pending interrupts after load: [{interrupt['id']!r}] (resume with continue_with)"]
+        target.load(saved, runtime_resources={"db": Client()})

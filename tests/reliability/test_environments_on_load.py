@@ -73,3 +73,35 @@ def test_load_refuses_a_hand_passed_resource_under_a_managed_key(flaky_provider)
     with pytest.raises(InvalidArgumentError, match=r"^runtime resource key\(s\) \['db'\] are both passed"):
         target.load(saved, runtime_resources={"db": object()})
     assert target.is_fresh()
+
+
+def test_inspect_load_is_not_ready_while_a_managed_environment_has_no_provider(flaky_provider):
+    ex = paused_flow().create_execution(auto_close=False, execution_environments=[{"kind": "db", "key": "conn"}])
+    ex.start(None)
+    saved = ex.save()
+    ex.close(pending_interrupts="cancel")
+    closed = ex.save()  # closed: load() mounts nothing, so it needs no provider
+
+    triggerflow_nb.execution_environment.unregister("db")
+    target = paused_flow().create_execution(auto_close=False)
+    report = target.inspect_load(saved)
+    assert report["ready"] is False and report["missing_resource_keys"] == []
+    assert report["diagnostics"] == [
+        "pending interrupts after load: ['approve-1'] (resume with continue_with)",
+        "managed resource 'conn' needs an execution environment provider for kind 'db', and none is registered: "
+        "register one with triggerflow_nb.execution_environment.register('db', start=..., release=...) before "
+        "load()",
+    ]
+    with pytest.raises(EnvironmentProviderError, match=r"^no execution environment provider for kind 'db'; "):
+        target.load(saved)  # what the report foretold
+    assert target.is_fresh()
+    assert target.inspect_load(closed)["ready"] is True
+
+    triggerflow_nb.execution_environment.register("db", _start_db, replace=True)
+    report = target.inspect_load(saved)
+    assert report["ready"] is True
+    assert report["diagnostics"][-1] == "managed resource 'conn' (db) will be re-ensured by the environment manager"
+
+
+async def _start_db(config):
+    return {"dsn": config.get("dsn")}

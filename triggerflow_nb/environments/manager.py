@@ -135,6 +135,10 @@ class ExecutionEnvironmentManager:
     def unregister(self, kind: str) -> None:
         self._providers.pop(kind, None)
 
+    def has_provider(self, kind: str) -> bool:
+        """Whether a provider is registered for ``kind`` (without it, acquiring fails)."""
+        return kind in self._providers
+
     def active(self) -> dict[str, int]:
         """Running managed resources and how many executions hold each."""
         return {entry_id: e.refcount for entry_id, e in self._entries.items()}

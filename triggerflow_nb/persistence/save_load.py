@@ -16,6 +16,7 @@ from ..errors import (
     SchemaVersionError,
     StateSerializationError,
 )
+from ..layers.resources import describe_resource
 from ..layers.state import to_state_dict, to_state_value
 from ..runtime.snapshot import SCHEMA_VERSION, ExecutionSnapshot
 from .consistency import check_consistency
@@ -95,21 +96,51 @@ def missing_resource_keys(snapshot: ExecutionSnapshot, flow: SnapshotTarget, pre
     return [k for k in needed if k not in provided and k not in present]
 
 
-def load_report(snapshot: ExecutionSnapshot, missing: list[str], target_is_fresh: bool) -> dict[str, Any]:
-    """``inspect_load``'s answer for a snapshot that passed validation."""
+def resource_type_mismatches(snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> list[str]:
+    """One message per resource that ``resources`` (what load() will mount) gives with another type than saved."""
+    messages = []
+    for key, record in snapshot["resources"].items():
+        saved_type = record["type"]
+        if record["managed"] or saved_type == "unknown" or key not in resources:
+            continue
+        given_type = describe_resource(resources[key])
+        if given_type != saved_type:
+            messages.append(
+                f"runtime resource {key!r} had type {saved_type} when the execution was saved, but load() got type "
+                f"{given_type}: chunks that use it may fail; pass an object of type {saved_type} under {key!r}, or "
+                f"ignore this warning if the new type is intended")
+    return messages
+
+
+def load_report(snapshot: ExecutionSnapshot, missing: list[str], target_is_fresh: bool,
+                mismatches: list[str], unprovided: list[dict[str, Any]]) -> dict[str, Any]:
+    """``inspect_load``'s answer for a snapshot that passed validation.
+
+    ``mismatches``: from ``resource_type_mismatches``; ``unprovided``: the managed environments
+    load() would mount whose kind has no registered provider (load() would fail on them).
+    """
     diagnostics: list[str] = []
     if missing:
         diagnostics.append(f"missing runtime resources {missing}: pass them to load(saved, runtime_resources={{...}})")
+    diagnostics.extend(mismatches)
     if not target_is_fresh:
         diagnostics.append("the target execution was already started: load into a fresh create_execution()")
     pending = [i["id"] for i in snapshot["interrupts"] if i["status"] == "waiting"]
     if pending:
         diagnostics.append(f"pending interrupts after load: {pending} (resume with continue_with)")
-    for env in snapshot["environments"]:
+    for env in unprovided:
         diagnostics.append(
-            f"managed resource {env['key']!r} ({env['kind']}) will be re-ensured by the environment manager"
+            f"managed resource {env['key']!r} needs an execution environment provider for kind {env['kind']!r}, and "
+            f"none is registered: register one with triggerflow_nb.execution_environment.register({env['kind']!r}, "
+            f"start=..., release=...) before load()"
         )
-    return {"ready": not missing and target_is_fresh, "missing_resource_keys": missing, "diagnostics": diagnostics}
+    unprovided_keys = {env["key"] for env in unprovided}
+    for saved_env in snapshot["environments"]:
+        if saved_env["key"] not in unprovided_keys:
+            diagnostics.append(f"managed resource {saved_env['key']!r} ({saved_env['kind']}) will be re-ensured by "
+                               f"the environment manager")
+    ready = not missing and target_is_fresh and not unprovided
+    return {"ready": ready, "missing_resource_keys": missing, "diagnostics": diagnostics}
 
 
 def refusal_report(exc: Exception) -> dict[str, Any]:
