@@ -6,6 +6,8 @@ the test instead of hanging the run.
 
 import asyncio
 import gc
+import subprocess
+import sys
 import threading
 import time
 import weakref
@@ -724,3 +726,32 @@ def test_a_close_drops_queued_detached_work_so_a_watcher_hears_nothing_after_the
     ex = asyncio.run(main())
     assert events[-1] == "ExecutionClosed" and "EventEmitted" not in events
     assert (ex.get_state(), ex._inflight) == ({} if queued == "emit_nowait" else {"k": 1}, 0)
+
+
+def test_an_interrupted_flow_start_releases_its_environment_before_the_script_exits():
+    """A script interrupted in flow.start() exits at once: the release must not wait for a later
+    turn of a loop that never comes (before, it ran only if something used the loop again).
+    In a fresh interpreter, as a user's script is (and away from CPython 3.11.7's 'AST constructor
+    recursion depth mismatch', which a KeyboardInterrupt on a loop made re-entrant by an earlier
+    test sets off in pytest's own assertion rewriting)."""
+    script = (
+        "import triggerflow_nb\n"
+        "from triggerflow_nb import TriggerFlow\n"
+        "async def start(config):\n"
+        "    print('started', flush=True)\n"
+        "    return object()\n"
+        "async def release(db):\n"
+        "    print('released', flush=True)\n"
+        "triggerflow_nb.execution_environment.register('db', start, release=release, timeout=1.0)\n"
+        "flow = TriggerFlow(name='interrupted-env')\n"
+        "async def interrupted(data):\n"
+        "    data.require_resource('db')\n"
+        "    print('chunk', flush=True)\n"
+        "    raise KeyboardInterrupt\n"
+        "flow.to(interrupted)\n"
+        "flow.start(None, execution_environments=[{'kind': 'db', 'key': 'db'}])\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "started\nchunk\nreleased\n"
+    assert done.stderr.rstrip().endswith("KeyboardInterrupt")

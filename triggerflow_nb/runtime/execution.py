@@ -396,9 +396,13 @@ class Execution(GraphWalker):
             # Mounting managed environments is part of the root call, so a close() racing with
             # it cuts it too (and the leases acquired so far are released, never leaked).
             await self._root(self._mount_and_walk(value) if self._environments else self._begin(value))
-        except (asyncio.CancelledError, *INTERRUPTS):
+        except (asyncio.CancelledError, *INTERRUPTS) as exc:
             if self._close_when_idle:  # flow.start(): nobody holds a handle to close it later
-                self._finish_now(CANCELLED, f"interrupted ({self._interrupted})")
+                reason = f"interrupted ({self._interrupted})"
+                if isinstance(exc, GeneratorExit):  # the loop is going away: nothing can be awaited
+                    self._finish_now(CANCELLED, reason)
+                else:  # closed and released before the interrupt leaves: a script may exit right after
+                    await asyncio.shield(self._finish(CANCELLED, reason))
             raise
         finally:
             close_now, self._close_when_idle = self._close_when_idle, False
