@@ -1118,3 +1118,53 @@ def test_a_chunks_emits_after_the_close_are_refused_like_its_writes():
     with pytest.raises(LifecycleError, match=rf"^cannot write state key 'x' .*: execution {ex.id} is closed$"):
         data.set_state("x", 1)
     assert heard == []
+
+
+def _paused_flow():
+    flow = TriggerFlow(name="script-continue")
+
+    async def ask(data):
+        await data.async_pause_for(type="go", resume_to="next")
+
+    flow.to(ask).to(lambda data: data.set_state("done", data.input), name="finish")
+    return flow
+
+
+def test_a_script_that_continues_the_last_interrupt_gets_the_auto_close():
+    """In a plain script (here a worker thread with its own private loop) nothing runs the loop
+    after a sync call returns: continue_with waits for the auto-close as start() does (before,
+    the run stayed open and idle for good)."""
+    outcome = {}
+
+    def script():
+        ex = _paused_flow().create_execution(auto_close_timeout=0.05)
+        assert ex.start(1) is ex  # paused: start() returns the open execution
+        ex.continue_with(next(iter(ex.get_pending_interrupts())), "ok")
+        outcome["after"] = (ex.get_lifecycle_state(), ex.get_status(), ex.get_state())
+
+    thread = threading.Thread(target=script)
+    thread.start()
+    thread.join(10)
+    assert outcome["after"] == ("closed", "completed", {"done": "ok"})
+
+
+def test_a_continue_from_another_thread_while_the_home_loop_is_idle_is_refused_and_changes_nothing():
+    ex = _paused_flow().create_execution(auto_close_timeout=0.05)
+    ex.start(1)
+    interrupt_id = next(iter(ex.get_pending_interrupts()))
+    refused = []
+
+    def other_thread():
+        try:
+            ex.continue_with(interrupt_id, "from a thread")
+        except LifecycleError as exc:
+            refused.append(str(exc))
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(10)
+    assert refused == [f"execution {ex.id} lives on the event loop of the thread that started it, and that loop is "
+                       f"not running now: call it from that thread (or use its async_ form on that loop)"]
+    assert (list(ex.get_pending_interrupts()), ex.get_lifecycle_state(), ex.get_state()) == ([interrupt_id], "open", {})
+    ex.continue_with(interrupt_id, "here")  # the thread that started it can
+    assert (ex.get_lifecycle_state(), ex.get_state()) == ("closed", {"done": "here"})

@@ -1057,7 +1057,21 @@ class Execution(GraphWalker):
         await self._root(work)
 
     def continue_with(self, interrupt_id: str, payload: Any = None) -> None:
-        self._run_sync(self.async_continue_with(interrupt_id, payload))
+        if self._loop_stops_after_call():
+            self._run_sync(self._continue_then_auto_close(interrupt_id, payload))
+        else:
+            self._run_sync(self.async_continue_with(interrupt_id, payload))
+
+    def _loop_stops_after_call(self) -> bool:
+        """Whether the home loop runs only while a sync call drives it (a plain script, any thread)."""
+        home = self._home_loop
+        return _running_loop() is None and (home is None or not home.is_running())
+
+    async def _continue_then_auto_close(self, interrupt_id: str, payload: Any) -> None:
+        """Continue, then, if that left the run idle with auto-close on, wait for that close as start()
+        does: in a plain script nothing runs the loop after the call, so its timer would never fire."""
+        await self.async_continue_with(interrupt_id, payload)
+        await self._state_once_settled()
 
     async def _acquire_for_restore(self, requests: list[dict[str, Any]], lifecycle: LifecycleState) -> list[Lease]:
         """Managed resources a snapshot needs, acquired before it is applied: a provider that
