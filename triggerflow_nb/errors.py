@@ -77,7 +77,9 @@ class InterruptError(TriggerFlowError, LookupError):
 
 
 class PauseNotSupportedError(TriggerFlowError, RuntimeError):
-    """A chunk paused inside ``flow.start()``, which returns no handle to resume with."""
+    """A chunk paused where it cannot be resumed: inside ``flow.start()``, which returns no handle
+    to resume with, or with ``resume_to={"event": ...}`` inside a fan-out item, whose block waits
+    for the item's result."""
 
 
 class SnapshotError(TriggerFlowError, ValueError):

@@ -139,6 +139,14 @@ def test_resume_to_without_an_event(saved):
                                  "{'event': name}")
 
 
+def test_a_fan_out_item_paused_to_an_event(saved):
+    """pause_for refuses it (the block would wait for the item for good); a snapshot may not hold it."""
+    def edit(s):
+        s["interrupts"][0]["resume_to"] = {"event": "B"}
+    refused(mutate(saved, edit), "interrupt 'item-1' pauses inside a fan-out item and resumes to {'event': 'B'}: "
+                                 "only 'next' or 'self' can fill the item's slot")
+
+
 def test_a_resumed_interrupt_that_still_carries_a_continuation(saved):
     def edit(s):
         s["interrupts"][0]["status"] = "resumed"

@@ -278,6 +278,10 @@ def _check_interrupts(snapshot: ExecutionSnapshot, graph: FlowGraph) -> list[Int
             raise _corrupt(f"interrupt {interrupt_id!r} resumes to {target!r}: expected 'next', 'self' or "
                            f"{{'event': name}}")
         if interrupt["status"] == WAITING:
+            if isinstance(target, dict) and any(frame[0] == SLOT for frame in interrupt["continuation"]):
+                # pause_for refuses it: the block would wait for that item's result for good
+                raise _corrupt(f"interrupt {interrupt_id!r} pauses inside a fan-out item and resumes to {target!r}: "
+                               f"only 'next' or 'self' can fill the item's slot")
             waiting.append(interrupt)
         elif interrupt["continuation"] or interrupt["input"] is not None:
             raise _corrupt(f"interrupt {interrupt_id!r} is {interrupt['status']} but still carries a continuation")

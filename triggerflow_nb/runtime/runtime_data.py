@@ -9,7 +9,7 @@ from .._warn_once import warn_deprecated_once
 from ..definition.graph import Node
 from ..errors import InvalidArgumentError, PauseNotSupportedError
 from ..layers.state import FINAL_RESULT_KEY, StateNamespace, to_state_value
-from .frames import Frames
+from .frames import SLOT, Frames
 from .host import ChunkHost
 
 _RESUME_TARGETS = ("next", "self")
@@ -240,6 +240,13 @@ class TriggerFlowRuntimeData:
         if not (resume_to in _RESUME_TARGETS or (isinstance(resume_to, dict) and set(resume_to) == {"event"}
                                                  and isinstance(resume_to["event"], str))):
             raise InvalidArgumentError(f"resume_to must be 'next', 'self' or {{'event': name}}, got {resume_to!r}")
+        if resume_to.__class__ is dict and any(frame[0] == SLOT for frame in self._frames):
+            raise PauseNotSupportedError(
+                f"chunk {self._node.id!r} runs as an item of a for_each, batch or hit_all block, which waits for "
+                f"its result: pause_for(resume_to={resume_to!r}) would leave that result missing for good. Use "
+                f"resume_to='next' (the payload becomes the item's result) or 'self', and emit the event from "
+                f"the chunk that follows"
+            )
         # Checked now, not at save(): a payload that cannot be saved is a mistake at this line.
         payload = to_state_value(f"pause_for(payload=...) in chunk {self._node.id!r}", payload)
         record = execution._open_interrupt(self._node, self.input, self._frames, type, payload, resume_to,
