@@ -196,3 +196,26 @@ def test_retry_of_a_failed_chunk_a_rerun_cell_removed_is_refused_until_it_is_wir
     flow.to("a").to("boom").to("b")
     ex.retry()
     assert ex.get_state() == {"b": 20}
+
+
+def test_two_unnamed_blocks_at_one_place_in_one_cell_stay_two_and_a_rerun_finds_them(cells):
+    """Before, the second for_each after START took the first's id and reset it: the first
+    body was gone. The cell's next run forgets its wiring first, so it finds the same two ids."""
+    cells.now = "make"
+    flow = TriggerFlow(name="two-blocks")
+
+    def wire():
+        flow._forget_cell("wiring")  # what the notebook layer does before the cell runs again
+        cells.now = "wiring"
+        flow.for_each().to(lambda d: d.set_state(f"x{d.input}", d.input), name="x").end_for_each()
+        flow.for_each().to(lambda d: d.set_state(f"y{d.input}", d.input), name="y").end_for_each()
+        flow.match().case(1).to(lambda d: d.set_state("one", True), name="one").end_match()
+        flow.match().case_else().to(lambda d: d.set_state("other", True), name="other").end_match()
+
+    wire()
+    blocks = ["for_each@$start", "for_each@$start#2", "match@$start", "match@$start#2"]
+    assert [n for n in flow._graph.nodes if "@" in n] == blocks
+    assert flow.start([1]) == {"x1": 1, "y1": 1, "other": True}
+    wire()
+    assert [n for n in flow._graph.nodes if "@" in n] == blocks
+    assert flow.start([2]) == {"x2": 2, "y2": 2, "other": True}

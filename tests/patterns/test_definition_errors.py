@@ -1,6 +1,8 @@
 """Wiring mistakes are caught when the flow is defined (or at the latest when it starts),
 with a message that says what to add or move; a refused step leaves no stray node behind."""
 
+import re
+
 import pytest
 
 from triggerflow_nb import FlowDefinitionError, TriggerFlow
@@ -206,3 +208,22 @@ def test_sub_flows_that_form_a_cycle_are_refused_at_start():
         "sub-flows form a cycle ('a' -> 'b' -> 'a'), which would never end: remove one of the to_sub_flow() "
         "steps (used as a sub-flow of flow 'a')"
     )
+
+
+def test_a_step_that_would_follow_itself_is_refused_at_wiring():
+    """The same function twice without name= is the same step: wired, it was a self-loop, and a
+    chain of sync chunks that never suspends then held the loop (a frozen kernel) for good."""
+    flow = TriggerFlow(name="self-loop")
+
+    def inc(data):
+        return data.input + 1
+
+    chain = flow.to(inc)
+    with pytest.raises(FlowDefinitionError, match=re.escape(
+            "chunk 'inc' would run right after itself, forever: .to() of the same function (or name) is the "
+            "same step. For a second step pass name=, e.g. .to(fn, name='inc_2'); to repeat a step, pause with "
+            "resume_to='self' or loop through an .if_condition()")):
+        chain.to(inc)
+    assert flow._graph.edges() == [("$start", "inc")]  # nothing half-wired
+    chain.to(inc, name="inc_2")
+    assert flow.start(1) is not None and flow._graph.edges() == [("$start", "inc"), ("inc", "inc_2")]

@@ -15,6 +15,7 @@ from .._validate import one_of, positive_int
 from .._warn_once import warn_deprecated_once
 from ..errors import FlowDefinitionError, InvalidArgumentError
 from ..layers.state import FINAL_RESULT_KEY
+from . import cell_claims
 from .collect import declare_branch
 from .graph import (
     BATCH,
@@ -87,6 +88,14 @@ class Chain:
             block_id, arm = self._pending
             self._flow._graph.nodes[block_id].branches[arm].entry = node_id
         else:
+            if node_id == self._tail:
+                # A step that follows itself runs forever (a chain of sync chunks never even lets the
+                # loop turn: a frozen kernel). Nearly always one function passed twice without name=.
+                raise FlowDefinitionError(
+                    f"chunk {node_id!r} would run right after itself, forever: .to() of the same function "
+                    f"(or name) is the same step. For a second step pass name=, e.g. .to(fn, name={node_id + '_2'!r}); "
+                    f"to repeat a step, pause with resume_to='self' or loop through an .if_condition()"
+                )
             self._flow._graph.add_edge(self._tail, node_id)  # type: ignore[arg-type]
 
     def _next(self, tail: str | None, pending: tuple[str, int] | None = None,
@@ -114,9 +123,18 @@ class Chain:
         else:
             arm.tail = self._tail
 
-    def _open(self, kind: str, node_id: str, label: str, **fields: Any) -> Node:
-        """Create (or, when a cell is re-run, reset) a block node and link it here."""
+    def _open(self, kind: str, node_id: str, label: str, *, derived: bool = False, **fields: Any) -> Node:
+        """Create (or, when a cell is re-run, reset) a block node and link it here.
+
+        ``derived``: the id was made up, not named (``for_each@step``). In a notebook, a second
+        unnamed block of the kind at the same place in the same cell is a block of its own
+        (``for_each@step#2``), not the first one reset (the cell's earlier run was forgotten before
+        it ran, so whatever this cell claimed, it wired just now). Outside IPython the same id is
+        the same block, so that running a wiring function again changes nothing: name them there.
+        """
         graph = self._flow._graph
+        if derived:
+            node_id = self._unused_derived_id(node_id)
         node = graph.nodes.get(node_id)
         if node is None:
             node = graph.add_node(Node(node_id, kind, label, **fields))
@@ -132,6 +150,17 @@ class Chain:
             graph.version += 1
         self._link(node_id)
         return node
+
+    def _unused_derived_id(self, node_id: str) -> str:
+        graph = self._flow._graph
+        cell = cell_claims.current_cell()
+        if cell is None:
+            return node_id
+        candidate, number = node_id, 1
+        while cell in graph.claims.nodes.get(candidate, ()):  # wired by this run of the cell: the next number
+            number += 1
+            candidate = f"{node_id}#{number}"
+        return candidate
 
     # -- plain steps ------------------------------------------------------------------------
 
@@ -243,7 +272,7 @@ class Chain:
         self._check_attachable(".match()")
         one_of("match(mode=...)", mode, MATCH_MODES)
         label = name or ("match all" if mode == HIT_ALL else "match")
-        node = self._open(MATCH, name or f"match@{self._anchor()}", label, mode=mode)
+        node = self._open(MATCH, name or f"match@{self._anchor()}", label, derived=name is None, mode=mode)
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, _NO_ARM_YET), self._blocks + (node.id,))
 
@@ -346,7 +375,7 @@ class Chain:
                 raise FlowDefinitionError(f"batch() branch name {spec[0]!r} is used twice; names must be unique")
             keys.append(spec[0])
         node = self._open(BATCH, name or f"batch[{','.join(keys)}]@{self._anchor()}", name or "batch",
-                          concurrency=concurrency, executor=executor)
+                          derived=name is None, concurrency=concurrency, executor=executor)
         used: set[str] = set()
         for key, handler in branches:
             chunk_id = self._flow._register_step(handler, None, f"{node.id}#{key}")
@@ -371,7 +400,7 @@ class Chain:
         _check_executor(executor, "for_each")
         self._check_attachable(".for_each()")
         node = self._open(FOR_EACH, name or f"for_each@{self._anchor()}", name or "for_each",
-                          concurrency=concurrency, executor=executor)
+                          derived=name is None, concurrency=concurrency, executor=executor)
         node.branches.append(Branch(label="each item"))
         self._flow._open_blocks.add(node.id)
         return self._next(None, (node.id, 0), self._blocks + (node.id,))
