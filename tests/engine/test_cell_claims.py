@@ -219,3 +219,17 @@ def test_two_unnamed_blocks_at_one_place_in_one_cell_stay_two_and_a_rerun_finds_
     wire()
     assert [n for n in flow._graph.nodes if "@" in n] == blocks
     assert flow.start([2]) == {"x2": 2, "y2": 2, "other": True}
+
+
+def test_a_later_cell_may_give_an_arm_another_first_step(cells):
+    """Within one run of a cell a second first step is a mistake (refused, see
+    tests/patterns/test_definition_errors.py); a later cell doing it is an edit: it replaces."""
+    cells.now = "open"
+    flow = TriggerFlow(name="arm-edit")
+    body = flow.for_each(name="each")
+    cells.now = "body"
+    body.to(lambda d: d.input, name="a").end_for_each()
+    cells.now = "edit"
+    body.to(lambda d: -d.input, name="b").end_for_each()
+    assert flow._graph.nodes["each"].branches[0].entry == "b"
+    assert flow.start([1]) == {}

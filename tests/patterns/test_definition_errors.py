@@ -227,3 +227,24 @@ def test_a_step_that_would_follow_itself_is_refused_at_wiring():
     assert flow._graph.edges() == [("$start", "inc")]  # nothing half-wired
     chain.to(inc, name="inc_2")
     assert flow.start(1) is not None and flow._graph.edges() == [("$start", "inc"), ("inc", "inc_2")]
+
+
+@pytest.mark.parametrize("open_arm, kind, block", [
+    (lambda f: f.for_each(), "a for_each", "for_each@$start"),
+    (lambda f: f.if_condition(pred), "an if", "if[pred]@$start"),
+    (lambda f: f.match().case(1), "a match", "match@$start"),
+])
+def test_a_second_first_step_on_an_arm_is_refused_not_a_silent_replacement(open_arm, kind, block):
+    """``arm.to(a)`` then ``arm.to(b)`` on the same chain: before, b silently became the arm's
+    only first step and a was never run."""
+    flow = TriggerFlow(name="arm")
+    arm = open_arm(flow)
+    arm.to(step, name="a")
+    nodes = sorted(flow._graph.nodes)
+    with pytest.raises(FlowDefinitionError, match=re.escape(
+            f".to() on the chain that opened an arm of {kind} block ({block!r}) whose first step is already 'a': "
+            f"an arm has one first step, and this would replace it. Chain on from that step (.to(...).to(...)), "
+            f"or use batch() for steps that run side by side")):
+        arm.to(step, name="b")
+    assert sorted(flow._graph.nodes) == nodes  # nothing registered
+    assert flow._graph.nodes[block].branches[-1].entry == "a"

@@ -78,10 +78,28 @@ class Chain:
 
     def _check_attachable(self, method: str) -> None:
         """Refuse a step where none can go, before anything is registered (no stray nodes)."""
-        if self._pending is not None and self._pending[1] == _NO_ARM_YET:
+        if self._pending is None:
+            return
+        block_id, arm = self._pending
+        if arm == _NO_ARM_YET:
             raise FlowDefinitionError(
                 f"{method} directly after .match(): add .case(value) (or .case_else()) before it"
             )
+        block = self._flow._graph.nodes[block_id]
+        entry = block.branches[arm].entry
+        if entry is not None and self._wired_now(entry):
+            raise FlowDefinitionError(
+                f"{method} on the chain that opened an arm of {_BLOCK_NAMES[block.kind]} block ({block_id!r}) "
+                f"whose first step is already {entry!r}: an arm has one first step, and this would replace it. "
+                f"Chain on from that step (.to(...).to(...)), or use batch() for steps that run side by side"
+            )
+
+    def _wired_now(self, node_id: str) -> bool:
+        """Whether ``node_id`` was wired by this run of the wiring: outside IPython any wiring is (it
+        only adds), in a notebook the running cell's (its earlier run was forgotten before it ran).
+        A later cell that gives an arm another first step replaces it, as an edited cell should."""
+        cell = cell_claims.current_cell()
+        return cell is None or cell in self._flow._graph.claims.nodes.get(node_id, ())
 
     def _link(self, node_id: str) -> None:
         if self._pending is not None:
@@ -153,11 +171,10 @@ class Chain:
 
     def _unused_derived_id(self, node_id: str) -> str:
         graph = self._flow._graph
-        cell = cell_claims.current_cell()
-        if cell is None:
+        if cell_claims.current_cell() is None:
             return node_id
         candidate, number = node_id, 1
-        while cell in graph.claims.nodes.get(candidate, ()):  # wired by this run of the cell: the next number
+        while self._wired_now(candidate):  # wired by this run of the cell: the next number
             number += 1
             candidate = f"{node_id}#{number}"
         return candidate
