@@ -170,7 +170,6 @@ class Chain:
         return node
 
     def _unused_derived_id(self, node_id: str) -> str:
-        graph = self._flow._graph
         if cell_claims.current_cell() is None:
             return node_id
         candidate, number = node_id, 1
