@@ -126,8 +126,13 @@ class TriggerFlow(FlowDefinition):
         result: dict[str, Any] = await execution.run(value, until="closed", pause_fails_fast=True)
         return result
 
-    def start(self, value: Any = None, **options: Any) -> dict[str, Any]:
-        return run_sync(self.async_start(value, **options))
+    def start(self, value: Any = None, *, wait_for_result: Any = None,
+              runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
+              execution_environments: list[Any] | None = None, **unsupported: Any) -> dict[str, Any]:
+        """Run one execution to the end and return its close snapshot (a plain dict of state)."""
+        return run_sync(self.async_start(value, wait_for_result=wait_for_result, runtime_resources=runtime_resources,
+                                         concurrency=concurrency, execution_environments=execution_environments,
+                                         **unsupported))
 
     # -- execution stores (triggerflow_nb.store) -------------------------------------------------
 

@@ -150,14 +150,20 @@ class ExecutionStore(abc.ABC):
     async def async_get(self, execution_id: str) -> StoredExecution:
         return await asyncio.to_thread(self.get, execution_id)
 
-    async def async_list(self, **filters: Any) -> Page:
-        return await asyncio.to_thread(lambda: self.list(**filters))
+    async def async_list(self, *, flow: Optional[str] = None, status: Optional[str] = None,
+                         has_pending: Optional[bool] = None, older_than: Optional[float] = None, limit: int = 50,
+                         cursor: Optional[str] = None) -> Page:
+        return await asyncio.to_thread(lambda: self.list(flow=flow, status=status, has_pending=has_pending,
+                                                         older_than=older_than, limit=limit, cursor=cursor))
 
     async def async_delete(self, execution_id: str, *, expected_version: Optional[int] = None) -> None:
         await asyncio.to_thread(self.delete, execution_id, expected_version=expected_version)
 
-    async def async_prune(self, **options: Any) -> builtins.list[str]:  # `list` is a method here
-        return await asyncio.to_thread(lambda: self.prune(**options))
+    async def async_prune(self, *, keep_latest: Optional[int] = None, older_than: Optional[float] = None,
+                          flow: Optional[str] = None, include_pending: bool = False) -> builtins.list[str]:
+        # builtins.list: `list` is a method here
+        return await asyncio.to_thread(lambda: self.prune(keep_latest=keep_latest, older_than=older_than, flow=flow,
+                                                          include_pending=include_pending))
 
     async def async_claim(self, execution_id: str, owner: str, ttl: float = 60.0, *,
                           expected_version: Optional[int] = None) -> Lease:

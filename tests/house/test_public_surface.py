@@ -1,0 +1,89 @@
+"""The public surface is a decision: its names are pinned here, and every sync/async twin agrees.
+
+Growing or shrinking what users can reach (``triggerflow_nb.__all__``, the public methods of
+the three user classes and of the stores) fails this test until the lists below say so.
+Every ``x``/``async_x`` pair takes the same parameters, so the docs of one serve both.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import triggerflow_nb
+from triggerflow_nb import TriggerFlow, TriggerFlowExecution, TriggerFlowRuntimeData
+from triggerflow_nb import store as store_module
+from triggerflow_nb.store import ExecutionStore, PostgresStore, SQLiteStore
+
+PACKAGE = [
+    "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
+    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
+    "MissingResourceError", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError",
+    "SnapshotError", "StateSerializationError", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
+    "TriggerFlowExecution", "TriggerFlowRuntimeData", "execution_environment", "reproducible", "watch",
+]
+
+FLOW = [
+    "append_flow_data", "async_append_flow_data", "async_del_flow_data", "async_get_flow_data", "async_resume",
+    "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
+    "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each", "get_flow_data", "graph",
+    "if_condition", "load_blueprint", "match", "peek_flow_data", "register_chunk_handler", "resume",
+    "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution", "to", "to_dot", "to_mermaid",
+    "to_sub_flow", "update_runtime_resources", "when",
+]
+
+EXECUTION = [
+    "async_close", "async_continue_with", "async_emit", "async_emit_nowait", "async_load", "async_put_into_stream",
+    "async_retry", "async_save", "async_seal", "async_start", "auto_close_in", "channel", "close", "continue_with",
+    "emit", "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
+    "get_pending_interrupts", "get_result", "get_runtime_stream", "get_state", "get_status", "get_stream_items",
+    "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
+    "node_status", "put_into_stream", "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal",
+    "set_state", "start", "status", "stream_length", "track_state_changes", "watch",
+]
+
+STORE = [
+    "async_claim", "async_create", "async_delete", "async_get", "async_list", "async_next_runnable", "async_prune",
+    "async_put", "async_release", "async_renew", "claim", "close", "create", "delete", "get", "list",
+    "next_runnable", "prune", "put", "release", "renew",
+]
+
+
+def _public(cls: type) -> list[str]:
+    return sorted(name for name in dir(cls) if not name.startswith("_"))
+
+
+def test_the_package_exports_exactly_these_names():
+    assert sorted(triggerflow_nb.__all__) == PACKAGE
+    assert all(hasattr(triggerflow_nb, name) for name in PACKAGE)
+
+
+@pytest.mark.parametrize("cls, names", [(TriggerFlow, FLOW), (TriggerFlowExecution, EXECUTION),
+                                        (ExecutionStore, STORE), (SQLiteStore, sorted([*STORE, "browse", "integrity_check"])),
+                                        (PostgresStore, sorted([*STORE, "browse"]))],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_the_user_classes_have_exactly_these_public_members(cls, names):
+    assert _public(cls) == names
+
+
+def _twins(owner: object) -> list[tuple[str, object, object]]:
+    return [(name, getattr(owner, name), getattr(owner, name.removeprefix("async_")))
+            for name in dir(owner) if name.startswith("async_") and hasattr(owner, name.removeprefix("async_"))]
+
+
+OWNERS = [TriggerFlow, TriggerFlowExecution, TriggerFlowRuntimeData, ExecutionStore, SQLiteStore, PostgresStore,
+          store_module]
+
+
+@pytest.mark.parametrize("owner", OWNERS, ids=lambda o: getattr(o, "__name__", ""))
+def test_every_sync_async_pair_takes_the_same_parameters(owner):
+    twins = _twins(owner)
+    assert twins, f"{owner} has no async twins: the owner list is stale"
+    differ = [
+        f"{name}{inspect.signature(async_form)} vs {name.removeprefix('async_')}{inspect.signature(sync_form)}"
+        for name, async_form, sync_form in twins
+        if list(inspect.signature(async_form).parameters.values())
+        != list(inspect.signature(sync_form).parameters.values())
+    ]
+    assert differ == []
