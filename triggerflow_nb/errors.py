@@ -1,7 +1,51 @@
 """Every exception a user of triggerflow_nb can catch.
 
 All of them derive from :class:`TriggerFlowError`, and every message names the
-thing involved (key, chunk, event, interrupt) and says what to do about it.
+thing involved (key, chunk, event, interrupt) and says what to do about it. The
+whole tree (``· module`` marks the errors defined beside the stores and the Dask
+executor; the rest are here and in ``triggerflow_nb``)::
+
+    TriggerFlowError
+    ├── BlueprintError
+    ├── ChunkError
+    │   └── RemoteItemError  · triggerflow_nb.distributed
+    ├── EnvironmentProviderError
+    ├── ExecutorConfigError  · triggerflow_nb.distributed
+    ├── FlowDefinitionError
+    │   └── RemoteBodyError  · triggerflow_nb.distributed
+    ├── InterruptError
+    ├── InvalidArgumentError
+    ├── LifecycleError
+    ├── MissingResourceError
+    ├── PauseNotSupportedError
+    ├── RemoteOperationError  · triggerflow_nb.distributed
+    ├── RemoteResourceError  · triggerflow_nb.distributed
+    ├── RemoteSerializationError  · triggerflow_nb.distributed
+    ├── RemoteStateWriteError  · triggerflow_nb.distributed
+    ├── RemoteWorkerLostError  · triggerflow_nb.distributed
+    ├── SaveError
+    ├── SnapshotError
+    │   ├── FingerprintMismatchError
+    │   ├── InvalidSnapshotError
+    │   └── SchemaVersionError
+    ├── StateSerializationError
+    └── StoreError  · triggerflow_nb.store
+        ├── CorruptRowError  · triggerflow_nb.store
+        ├── ExecutionExistsError  · triggerflow_nb.store
+        ├── ExecutionNotFoundError  · triggerflow_nb.store
+        ├── LeaseHeldError  · triggerflow_nb.store
+        ├── LeaseLostError  · triggerflow_nb.store
+        ├── StoreBusyError  · triggerflow_nb.store
+        ├── StoreConfigError  · triggerflow_nb.store
+        │   └── InvalidIdError (also InvalidSnapshotError)  · triggerflow_nb.store
+        ├── StoreUnavailableError  · triggerflow_nb.store
+        │   ├── StoreFullError  · triggerflow_nb.store
+        │   ├── StoreLockedError  · triggerflow_nb.store
+        │   └── WriteInDoubtError  · triggerflow_nb.store
+        └── VersionConflictError  · triggerflow_nb.store
+
+Warnings are not errors: ``ResourceTypeWarning`` (a re-injected resource of another
+type than the saved one) derives from ``UserWarning``.
 """
 
 from __future__ import annotations
