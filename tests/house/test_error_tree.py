@@ -43,5 +43,5 @@ def _draw(parent: type, errors: set[type], prefix: str = "") -> list[str]:
 
 
 def test_errors_py_draws_the_whole_tree():
-    tree = "\n".join(["TriggerFlowError", *_draw(TriggerFlowError, _all_errors())])
-    assert tree in (triggerflow_nb.errors.__doc__ or ""), f"paste this tree into errors.py's docstring:\n{tree}"
+    tree = "\n".join(f"    {line}" for line in ["TriggerFlowError", *_draw(TriggerFlowError, _all_errors())])
+    assert f"::\n\n{tree}\n\n" in (triggerflow_nb.errors.__doc__ or ""), f"paste this into errors.py's docstring:\n{tree}"
