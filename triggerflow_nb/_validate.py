@@ -24,13 +24,20 @@ def positive_int(what: str, value: Any, *, allow_none: bool = False) -> int | No
     return value
 
 
-def seconds(what: str, value: Any, *, allow_none: bool = False) -> float | None:
-    """``value`` as a finite number of seconds >= 0 (or None when allowed), else a typed error."""
+def seconds(what: str, value: Any, *, allow_none: bool = False, inf_is_none: bool = False) -> float | None:
+    """``value`` as a finite number of seconds >= 0 (or None when allowed), else a typed error.
+
+    ``inf_is_none``: ``math.inf`` means no limit, the same as None (for limits that None lifts).
+    """
     if value is None and allow_none:
+        return None
+    if inf_is_none and not isinstance(value, bool) and isinstance(value, (int, float)) and value == math.inf:
         return None
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or value < 0):
-        expected = "None or a finite number of seconds >= 0" if allow_none else "a finite number of seconds >= 0"
+        expected = "a finite number of seconds >= 0"
+        if allow_none:
+            expected = f"None {'(or math.inf: no limit) ' if inf_is_none else ''}or {expected}"
         raise InvalidArgumentError(f"{what} must be {expected}, got {value!r}")
     return float(value)
 

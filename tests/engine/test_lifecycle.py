@@ -1,8 +1,9 @@
 import asyncio
+import math
 
 import pytest
 
-from triggerflow_nb import LifecycleError, TriggerFlow
+from triggerflow_nb import InvalidArgumentError, LifecycleError, TriggerFlow
 
 
 def make_flow():
@@ -173,3 +174,34 @@ def test_meta_reports_lifecycle():
     assert (meta["status"], meta["lifecycle_state"], meta["close_reason"]) == ("completed", "closed", "closed")
     assert meta["resource_keys"] == ["db"]
     assert meta["created_at"] <= meta["started_at"] <= meta["closed_at"]
+
+
+def test_close_timeout_inf_means_no_limit_like_none():
+    flow = TriggerFlow()
+
+    async def slow(data):
+        await asyncio.sleep(0.05)
+        await data.async_set_state("slow", "done")
+
+    flow.to(lambda d: d.emit_nowait("Go"))
+    flow.when("Go").to(slow)
+
+    async def main():
+        ex = await flow.async_start_execution(None)
+        return ex, await ex.async_close(timeout=math.inf)
+
+    ex, snapshot = asyncio.run(main())
+    assert snapshot == {"slow": "done"}
+    assert (ex.status, ex.result.get_meta()["close_reason"]) == ("completed", "closed")
+
+
+@pytest.mark.parametrize("timeout", [math.nan, -math.inf, -1])
+def test_close_timeout_that_is_no_number_of_seconds_is_refused(timeout):
+    ex = make_flow().create_execution(auto_close=False)
+    ex.start(1)
+    with pytest.raises(InvalidArgumentError) as info:
+        ex.close(timeout=timeout)
+    assert str(info.value) == (f"close(timeout=...) must be None (or math.inf: no limit) or a finite number of "
+                               f"seconds >= 0, got {timeout!r}")
+    assert ex.lifecycle_state == "open"
+    ex.close()

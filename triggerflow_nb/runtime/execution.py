@@ -562,7 +562,8 @@ class Execution(GraphWalker):
         close returns within ``timeout`` seconds and nothing of the execution runs after it.
         """
         one_of("pending_interrupts", pending_interrupts, ("reject", "cancel"))
-        seconds("close(timeout=...)", timeout, allow_none=True)
+        if seconds("close(timeout=...)", timeout, allow_none=True, inf_is_none=True) is None:
+            timeout = None  # math.inf: no limit
         if self._scope.inside():
             raise LifecycleError(
                 f"close() was called from inside execution {self.id}'s own work (a chunk or a branch it "
