@@ -4,6 +4,8 @@ Each case pins one rule of ``layers/state.py`` exactly (the mutation run in
 ``scripts/mutate.py`` showed these were not pinned before).
 """
 
+import enum
+import json
 import math
 
 import pytest
@@ -114,3 +116,69 @@ def test_state_namespace_delete_keys_contains_getitem_and_repr():
     assert run_chunk(step) == {"b": [2], "none": None}
     assert seen == {"keys": ["b"], "contains": (False, True), "repr": "StateNamespace({'b': [2]})",
                     "missing": ("a",), "none": None}
+
+
+HUGE = ("is an int of more than 4300 digits; state keeps ints of at most 4300 digits (Python's default int/str "
+        "conversion limit, which json.loads applies when reading them back): store it as a string instead, e.g. "
+        "hex(n) (int(s, 16) reads it back)")
+
+
+@pytest.mark.parametrize("value, where", [
+    (10 ** 5000, "value"),
+    (-(10 ** 4300), "value"),
+    ({"a": [1, 10 ** 4300]}, "value['a'][1]"),
+    ((10 ** 9000,), "value[0]"),
+], ids=["top", "negative", "nested", "tuple"])  # pytest cannot print such ints as ids either
+def test_ints_too_long_for_json_are_refused_at_write_naming_where_they_sit(value, where):
+    def step(data):
+        data.set_state("k", value)
+
+    with pytest.raises(StateSerializationError) as info:
+        run_chunk(step)
+    assert str(info.value) == f"state key 'k': {where} {HUGE}. {ADVICE}"
+
+
+def test_the_longest_int_allowed_is_stored_and_saved():
+    longest = 10 ** 4300 - 1  # 4300 nines
+    flow = TriggerFlow(name="state-values")
+    flow.to(lambda data: data.set_state("n", [longest, -longest]), name="step")
+    execution = flow.create_execution(auto_close=False)
+    execution.start(None)
+    saved = execution.save()
+    assert saved["state"] == {"n": [longest, -longest]}
+    assert execution.close() == {"n": [longest, -longest]}
+
+
+class Colour(str, enum.Enum):  # noqa: UP042 - the mixin, whose str() is "Colour.RED", not its value
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Tag(str):
+    pass
+
+
+class Count(int):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+def test_str_int_and_float_subclasses_and_enum_members_are_stored_as_their_plain_value():
+    def step(data):
+        data.set_state("colour", Colour.RED)
+        data.set_state("level", Level.HIGH)
+        data.set_state("nested", {"tag": Tag("x"), "counts": [Count(2), Ratio(0.5)], Tag("key"): Level.HIGH})
+
+    snapshot = run_chunk(step)
+    assert snapshot == {"colour": "red", "level": 3, "nested": {"tag": "x", "counts": [2, 0.5], "key": 3}}
+    plain = [snapshot["colour"], snapshot["level"], snapshot["nested"]["tag"], *snapshot["nested"]["counts"],
+             snapshot["nested"]["key"], *snapshot["nested"]]
+    assert [type(v) for v in plain] == [str, int, str, int, float, int, str, str, str]
+    assert json.dumps(snapshot) == ('{"colour": "red", "level": 3, "nested": {"tag": "x", "counts": [2, 0.5], '
+                                    '"key": 3}}')

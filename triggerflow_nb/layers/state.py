@@ -1,18 +1,19 @@
 """Execution-local, serializable state.
 
 Serializability is enforced when a value is written (the boundary), so the close
-snapshot and ``save()`` never meet a value they cannot store.
+snapshot and ``save()`` never meet a value they cannot store. What is stored is plain
+JSON data of exact types: a ``str``/``int``/``float`` subclass (an ``Enum`` member mixed
+with one, an ``IntEnum``) is stored as its plain value, as JSON would write it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any
 
 from ..errors import StateSerializationError
-
-_SCALARS = (str, int, float, bool, type(None))
 
 # The reserved key behind the deprecated flow.end() / set_result() / get_result().
 FINAL_RESULT_KEY = "$final_result"
@@ -25,8 +26,8 @@ def to_state_value(key: str, value: Any) -> Any:
     Pydantic models and dataclasses are stored as their dicts.
     """
     kind = type(value)
-    if kind in _PLAIN_SCALARS:  # the common case, kept cheap
-        return value
+    if (kind is int and (_SMALL_LOW < value < _SMALL or _INT_LOW < value < _INT_BOUND)) or kind in _PLAIN_SCALARS:
+        return value  # the common case, kept cheap
     try:
         return _plain_copy(value)
     except _NeedsConversion:
@@ -47,8 +48,25 @@ class _NeedsConversion(Exception):
     """Internal: the value holds something other than plain JSON types."""
 
 
-# Scalars that are always JSON. A float is not among them: NaN and the infinities are not JSON.
-_PLAIN_SCALARS = frozenset((str, int, bool, type(None)))
+# Scalars that are always JSON. A float is not among them: NaN and the infinities are not JSON;
+# nor is an int: one of more than _INT_DIGITS digits is not either (see below).
+_PLAIN_SCALARS = frozenset((str, bool, type(None)))
+
+# Python converts ints of more than this many digits to and from text only if the limit is
+# raised (sys.set_int_max_str_digits): str() and json.dumps fail on them and json.loads refuses
+# to read them back. So state refuses them at the write, not at save. An int with at most
+# _INT_DIGITS digits is exactly one strictly between _INT_LOW and _INT_BOUND (both made once:
+# negating a 4300-digit int on every check would copy it).
+_INT_DIGITS = sys.int_info.default_max_str_digits  # 4300
+_INT_BOUND = 10 ** _INT_DIGITS
+_INT_LOW = -_INT_BOUND
+# Compared first: CPython's fast path for comparing ints takes only one-digit ints (below
+# 2**30) on both sides, so most ints are let through without the slower comparison above.
+_SMALL = (1 << 30) - 1
+_SMALL_LOW = -_SMALL
+_TOO_LONG = (f"is an int of more than {_INT_DIGITS} digits; state keeps ints of at most {_INT_DIGITS} digits "
+             f"(Python's default int/str conversion limit, which json.loads applies when reading them back): "
+             f"store it as a string instead, e.g. hex(n) (int(s, 16) reads it back)")
 
 
 def _too_deep(key: str) -> StateSerializationError:
@@ -68,11 +86,13 @@ def _plain_copy(value: Any) -> Any:
         for k, v in out.items():
             if type(k) is not str:
                 raise _NeedsConversion
-            if type(v) not in _PLAIN_SCALARS:
+            if not ((type(v) is int and (_SMALL_LOW < v < _SMALL or _INT_LOW < v < _INT_BOUND))
+                    or type(v) in _PLAIN_SCALARS):
                 out[k] = _plain_copy(v)
         return out
     if kind is list or kind is tuple:
-        return [v if type(v) in _PLAIN_SCALARS else _plain_copy(v) for v in value]
+        return [v if (type(v) is int and (_SMALL_LOW < v < _SMALL or _INT_LOW < v < _INT_BOUND))
+                or type(v) in _PLAIN_SCALARS else _plain_copy(v) for v in value]
     if kind is float and math.isfinite(value):  # callers pass other scalars through without a call
         return value
     raise _NeedsConversion
@@ -83,8 +103,19 @@ def _convert(key: str, value: Any, where: str) -> Any:
         raise StateSerializationError(
             key, f"{where} is {value!r}, and JSON has no NaN or Infinity: store None or a string instead"
         )
-    if isinstance(value, _SCALARS):
+    if value is None or isinstance(value, bool):  # bool has no subclasses
         return value
+    # Subclasses (enum members too) become their plain value; the base class's own method reads
+    # it whatever the subclass overrides (str() of a str-mixin Enum member is 'Colour.RED').
+    if isinstance(value, int):
+        plain = int.__int__(value)
+        if not _INT_LOW < plain < _INT_BOUND:
+            raise StateSerializationError(key, f"{where} {_TOO_LONG}")
+        return plain
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -92,7 +123,7 @@ def _convert(key: str, value: Any, where: str) -> Any:
                 raise StateSerializationError(
                     key, f"{where} has a dict key {k!r} of type {type(k).__name__}; JSON objects need string keys"
                 )
-            out[k] = _convert(key, v, f"{where}[{k!r}]")
+            out[str.__str__(k)] = _convert(key, v, f"{where}[{k!r}]")
         return out
     if isinstance(value, (list, tuple)):
         return [_convert(key, v, f"{where}[{i}]") for i, v in enumerate(value)]
