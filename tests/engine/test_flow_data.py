@@ -1,9 +1,10 @@
 import asyncio
+import re
 import warnings
 
 import pytest
 
-from triggerflow_nb import TriggerFlow
+from triggerflow_nb import ChunkError, InvalidArgumentError, TriggerFlow
 
 MESSAGE = (
     "flow_data is shared by every execution of flow 'shared' and is not saved: {op}({key!r}) may race with "
@@ -99,3 +100,25 @@ def test_async_flow_api_variants_warn():
     with pytest.warns(RuntimeWarning) as caught:
         assert asyncio.run(main()) == [1, 2]
     assert len(caught) == 4
+
+
+@pytest.mark.parametrize("call", [
+    lambda flow: flow.set_flow_data(1, "x", no_warning=True),
+    lambda flow: flow.append_flow_data(("a",), "x", no_warning=True),
+    lambda flow: flow.del_flow_data(None, no_warning=True),
+])
+def test_flow_data_keys_must_be_strings(call):
+    flow = TriggerFlow(name="keys")
+    with pytest.raises(InvalidArgumentError) as info:
+        call(flow)
+    assert re.fullmatch(r"flow_data keys must be strings, got (1|\('a',\)|None)", str(info.value)), str(info.value)
+    assert flow._flow_data.snapshot() == {}
+
+
+def test_a_chunk_writing_flow_data_under_a_non_string_key_fails_with_the_typed_error():
+    flow = TriggerFlow(name="keys")
+    flow.to(lambda data: data.set_flow_data(7, "x", no_warning=True), name="write")
+    with pytest.raises(ChunkError) as info:
+        flow.start(None)
+    assert type(info.value.original) is InvalidArgumentError
+    assert str(info.value.original) == "flow_data keys must be strings, got 7"

@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import InvalidArgumentError
 from .state import append_value, copy_state_value, to_state_value
 
 _WARNING = (
@@ -29,6 +30,10 @@ class FlowData:
         self._values: dict[str, Any] = {}
         self._flow_name = flow_name
         self.on_write: Callable[[str, str, Any], None] | None = None
+
+    def _check_key(self, key: Any) -> None:
+        if not isinstance(key, str):  # the rule of state keys
+            raise InvalidArgumentError(f"flow_data keys must be strings, got {key!r}")
 
     def _warn(self, op: str, key: str, no_warning: bool, stacklevel: int) -> None:
         if no_warning:
@@ -49,6 +54,7 @@ class FlowData:
         return copy_state_value(self._values.get(key, default))
 
     def set(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
+        self._check_key(key)
         self._warn("set_flow_data", key, no_warning, stacklevel)
         self._values[key] = to_state_value(key, value)
         if self.on_write is not None:
@@ -56,12 +62,14 @@ class FlowData:
 
     def append(self, key: str, value: Any, *, no_warning: bool = False, stacklevel: int = 4,
                source: Any = None) -> None:
+        self._check_key(key)
         self._warn("append_flow_data", key, no_warning, stacklevel)
         append_value(self._values, key, value)
         if self.on_write is not None:
             self.on_write("append", key, source)
 
     def delete(self, key: str, *, no_warning: bool = False, stacklevel: int = 4, source: Any = None) -> None:
+        self._check_key(key)
         self._warn("del_flow_data", key, no_warning, stacklevel)
         self._values.pop(key, None)
         if self.on_write is not None:
