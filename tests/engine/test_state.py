@@ -4,7 +4,7 @@ import threading
 import pydantic
 import pytest
 
-from triggerflow_nb import StateSerializationError, TriggerFlow
+from triggerflow_nb import InvalidArgumentError, StateSerializationError, TriggerFlow
 
 
 class Point(pydantic.BaseModel):
@@ -149,3 +149,19 @@ def test_when_state_handlers_get_a_copy_from_sync_and_async_writes():
     flow.when({"state": "sync_list"}).to(mutate, name="mutate_sync")
     flow.when({"state": "async_list"}).to(mutate, name="mutate_async")
     assert flow.start() == {"sync_list": [1], "async_list": [1]}
+
+
+@pytest.mark.parametrize("trigger, shown", [
+    ({"state": ""}, "''"),
+    ({"state": ["stage", ""]}, "''"),
+    ({"runtime_data": ""}, "''"),
+    ({"state": [None]}, "None"),
+    ({"state": 3}, "3"),
+])
+def test_when_state_needs_a_non_empty_key_at_wiring(trigger, shown):
+    flow = TriggerFlow()
+    with pytest.raises(InvalidArgumentError) as info:
+        flow.when(trigger)
+    kind = next(iter(trigger))
+    assert str(info.value) == (f"when({{{kind!r}: ...}}) names a state key, which must be a non-empty string, "
+                               f"got {shown}")

@@ -249,11 +249,11 @@ def _trigger_events(flow: FlowDefinition, trigger: Any) -> list[str]:
                 "when({...}) takes one key: 'event', 'state' (or 'runtime_data'), 'chunk' or 'collect'"
             )
         (kind, names), = trigger.items()
-        names = [names] if isinstance(names, str) or callable(names) else list(names)
+        names = [names] if isinstance(names, str) or callable(names) or not hasattr(names, "__iter__") else list(names)
         if kind == "event":
             return [non_empty_str("when({'event': ...})", n) for n in names]
         if kind in ("state", "runtime_data"):
-            return [state_written_event(n) for n in names]
+            return [state_written_event(_state_key(kind, n)) for n in names]
         if kind == "chunk":
             return [_chunk_event(flow, n) for n in names]
         if kind == "collect":
@@ -266,6 +266,14 @@ def _trigger_events(flow: FlowDefinition, trigger: Any) -> list[str]:
             raise InvalidArgumentError("when([...]) needs at least one event name")
         return [_event_name(flow, n) for n in trigger]
     return [_event_name(flow, trigger)]
+
+
+def _state_key(kind: str, key: Any) -> str:
+    """A state key that when() listens to: never empty (no write could ever be under it)."""
+    if not isinstance(key, str) or not key:
+        raise InvalidArgumentError(
+            f"when({{{kind!r}: ...}}) names a state key, which must be a non-empty string, got {key!r}")
+    return key
 
 
 def _event_name(flow: FlowDefinition, trigger: Any) -> str:
