@@ -486,3 +486,17 @@ def test_a_hit_all_slot_frame_naming_the_slot_of_another_case():
         s["interrupts"][0]["continuation"] = [["slot", "m#1", 1]]
     refused(mutate(saved, edit), "the continuation of interrupt 'case' returns into arm 1 of 'm', but 'case_wait' "
                                  "sits in another arm", flow=hit_all_flow)
+
+
+def test_an_open_execution_with_a_closed_at(saved):
+    def edit(s):
+        s["closed_at"] = s["saved_at"]
+    refused(mutate(saved, edit), f"an open execution with closed_at {saved['saved_at']!r}: only a closed "
+                                 f"execution has one")
+
+
+def test_a_waiting_interrupt_with_a_resumed_at(saved):
+    def edit(s):
+        s["interrupts"][0]["resumed_at"] = s["saved_at"]
+    refused(mutate(saved, edit), f"interrupt 'item-1' is waiting but has resumed_at {saved['saved_at']!r}: only a "
+                                 f"resumed interrupt has one")

@@ -17,8 +17,9 @@ so that a snapshot that loads can also be continued:
 * joins name an and-join node and some, not all, of its events; or a collect and some of
   its branches (all of them too, for a ``filled_and_update`` collect, which keeps its values);
 * interrupts have unique non-empty ids, pause at a chunk, resume to ``"next"``, ``"self"``
-  or ``{"event": name}``, and only waiting ones carry a continuation;
-* lifecycle, status, interrupts and progress agree with each other.
+  or ``{"event": name}``, and only waiting ones carry a continuation (and no ``resumed_at``);
+* lifecycle, status, interrupts and progress agree with each other (only a closed
+  execution has a ``closed_at``).
 
 The check is linear in the size of the snapshot.
 """
@@ -278,6 +279,9 @@ def _check_interrupts(snapshot: ExecutionSnapshot, graph: FlowGraph) -> list[Int
             raise _corrupt(f"interrupt {interrupt_id!r} resumes to {target!r}: expected 'next', 'self' or "
                            f"{{'event': name}}")
         if interrupt["status"] == WAITING:
+            if interrupt["resumed_at"] is not None:
+                raise _corrupt(f"interrupt {interrupt_id!r} is waiting but has resumed_at {interrupt['resumed_at']!r}: "
+                               f"only a resumed interrupt has one")
             if isinstance(target, dict) and any(frame[0] == SLOT for frame in interrupt["continuation"]):
                 # pause_for refuses it: the block would wait for that item's result for good
                 raise _corrupt(f"interrupt {interrupt_id!r} pauses inside a fan-out item and resumes to {target!r}: "
@@ -323,6 +327,8 @@ def _check_progress(snapshot: ExecutionSnapshot, graph: FlowGraph, waiting: list
             raise _corrupt(f"a closed execution with status {status!r}, closed_at {snapshot['closed_at']!r} and "
                            f"{len(waiting)} pending interrupt(s)")
         return
+    if snapshot["closed_at"] is not None:
+        raise _corrupt(f"an open execution with closed_at {snapshot['closed_at']!r}: only a closed execution has one")
     if not snapshot["started"]:
         if status != CREATED or _any(snapshot["interrupts"], activations.values(), snapshot["continuation"]["joins"]):
             raise _corrupt(f"an execution that never started has status {status!r} or recorded progress")
