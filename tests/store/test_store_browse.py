@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+import warnings
 
+import ipywidgets
 import pytest
 from approval_flow import Mailer, build_flow, paused_execution, snapshot_like
 
 from triggerflow_nb.store import LeaseHeldError, save_execution
+from triggerflow_nb.store.store_view import HEADERS, row_cells
 
 FLOW = build_flow()
 
@@ -129,3 +133,133 @@ def test_filters_and_the_static_fallback(store, two_paused):
     assert len(text.splitlines()) == 5 and re.search(r"\n  <b>odd-id</b +other <flow> +completed +— +<script>", text)
     store_bundle = store._repr_mimebundle_()
     assert set(store_bundle) == {"text/html", "text/plain"} and "3 newest execution(s)" in store_bundle["text/plain"]
+
+
+# -- widgets: a refresh closes what it replaces, close() frees everything (issue 25, item 7) --------------
+
+def live_widgets() -> int:
+    """How many widget models are open (ipywidgets keeps each until it is closed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the public name is deprecated in ipywidgets 8
+        return len(ipywidgets.Widget.widgets)
+
+
+def shown_rows(browser) -> list[list[str]]:
+    """The table's rows as a front end would show them: the cell texts, then the action labels."""
+    cells = browser.table.children
+    width = len(HEADERS) + 1
+    assert [c.value for c in cells[:width]] == [f"<b>{h}</b>" for h in HEADERS] + [""]
+    rows = [cells[i:i + width] for i in range(width, len(cells), width)]
+    return [[c.value for c in row[:-1]] + [b.description for b in row[-1].children] for row in rows]
+
+
+def expected_rows(store, **filters) -> list[list[str]]:
+    now = time.time()
+    rows = []
+    for summary in store.list(**filters):
+        cells = row_cells(summary, now)
+        cells[7] = "*"  # "saved ... ago": compared loosely below
+        rows.append(cells + ["Inspect", "Load", "Resume here", "Delete"])
+    return rows
+
+
+def loosely(rows: list[list[str]]) -> list[list[str]]:
+    return [[*row[:7], "*", *row[8:]] for row in rows]
+
+
+def test_refreshing_keeps_the_widget_count_and_the_rows_right(store):
+    for i in range(6):
+        save_execution(paused_execution(FLOW, {"who": f"p{i}", "amount": i}), store)
+    before = live_widgets()
+    browser = store.browse()
+    after_one = live_widgets()
+    row_widgets = 9 * 3 + 4 * 3 + 2  # labels and buttons with their layouts and styles, the box and its layout
+    assert after_one - before > 6 * row_widgets
+    for _ in range(25):
+        browser.refresh()
+    assert live_widgets() == after_one
+    assert loosely(shown_rows(browser)) == expected_rows(store)
+    browser.flow_filter.value = "expense-approval"  # filter changes refresh too
+    browser.pending_filter.value = "not waiting"
+    assert shown_rows(browser) == [] and live_widgets() == after_one - 6 * row_widgets  # rows gone: closed
+    browser.pending_filter.value = "all"
+    browser.flow_filter.value = "(all)"
+    assert loosely(shown_rows(browser)) == expected_rows(store)
+    assert live_widgets() == after_one
+    browser.close()
+    assert live_widgets() == before
+
+
+def test_after_rows_come_and_go_a_refresh_holds_what_a_fresh_browser_would(store, two_paused):
+    before = live_widgets()
+    browser = store.browse(limit=5)
+    first = two_paused[0]
+    browser.buttons[first]["delete"].click()
+    browser.buttons[first]["delete"].click()  # deleted, and refreshed
+    for i in range(7):  # more than the limit: the newest five are shown
+        save_execution(paused_execution(FLOW, {"who": f"n{i}", "amount": i}), store)
+        browser.refresh()
+    store.put(snapshot_like(store.get(two_paused[1]).snapshot, two_paused[1], note="newer"), expected_version=1)
+    browser.refresh()
+    browser.refresh()
+    held = live_widgets() - before
+    assert loosely(shown_rows(browser)) == expected_rows(store, limit=5)
+    assert [s.execution_id for s in browser.summaries] == [s.execution_id for s in store.list(limit=5)]
+    assert set(browser.buttons) == {s.execution_id for s in store.list(limit=5)}
+    fresh_before = live_widgets()
+    fresh = store.browse(limit=5)
+    assert live_widgets() - fresh_before == held  # exactly what a browser made now holds
+    fresh.close()
+    browser.close()
+    assert live_widgets() == before
+
+
+def test_a_row_kept_across_refreshes_acts_on_its_own_execution(store, two_paused):
+    browser = store.browse()
+    first, second = two_paused
+    browser.buttons[first]["delete"].click()
+    browser.refresh()  # a refresh takes back a pending confirmation, as before
+    assert browser.buttons[first]["delete"].description == "Delete"
+    store.put(snapshot_like(store.get(second).snapshot, second, note="changed"), expected_version=1)
+    browser.refresh()  # the row of `second` is kept: its Delete must check the new version
+    browser.buttons[second]["delete"].click()
+    browser.buttons[second]["delete"].click()
+    assert [s.execution_id for s in store.list()] == [first]
+    browser.buttons[first]["inspect"].click()
+    assert f"{first}: version 1" in browser.status_line.value
+    browser.close()
+
+
+def test_close_frees_every_widget_the_browser_made_and_twice_is_harmless(store, two_paused):
+    mailer = Mailer("nb")
+    before = live_widgets()
+    browser = store.browse(flows=[FLOW], runtime_resources={"mailer": mailer})
+    for _ in range(5):
+        browser.refresh()
+    browser.buttons[two_paused[1]]["inspect"].click()
+    browser.buttons[two_paused[1]]["resume"].click()  # a live panel and a Save & release button
+    resumed = browser.loaded[two_paused[1]]
+    assert resumed.channel  # its panel follows it
+    browser.close()
+    assert live_widgets() == before
+    assert not resumed.channel  # the panel closed with the browser and stopped following
+    browser.close()
+    browser.refresh()  # closed: builds nothing
+    browser.flow_filter.value = "expense-approval"
+    assert live_widgets() == before
+    browser.save_and_release(two_paused[1])  # the lease is still the caller's to give back
+    assert store.get(two_paused[1]).lease_owner is None
+
+
+def test_resume_here_again_closes_the_panel_it_replaces(store, two_paused):
+    execution_id = two_paused[0]
+    browser = store.browse(flows=[FLOW], runtime_resources={"mailer": Mailer("nb")}, owner="nb")
+    browser.buttons[execution_id]["resume"].click()
+    first = browser.loaded[execution_id]
+    with_one_panel = live_widgets()
+    assert browser.save_and_release(execution_id) == 2  # still waiting: saved back as it is
+    browser.buttons[execution_id]["resume"].click()  # resumed again: a fresh execution and panel
+    assert browser.loaded[execution_id] is not first and store.get(execution_id).lease_owner == "nb"
+    assert live_widgets() == with_one_panel and not first.channel  # the first panel is closed
+    browser.save_and_release(execution_id)
+    browser.close()

@@ -49,8 +49,12 @@ class AutoCloseCountdown:
             delay = remaining - (seconds - 1) if seconds > 0 else 0.05
             self._tick = loop.call_later(max(delay, 0.05), self.update, context=contextvars.Context())
 
-    def stop(self) -> None:
+    def cancel(self) -> None:
+        """Stop ticking (the panel is closing): the widget keeps its text."""
         if self._tick is not None:
             self._tick.cancel()
             self._tick = None
+
+    def stop(self) -> None:
+        self.cancel()
         self.widget.value = ""

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from .._tracebacks import is_internal, trim
 from ..export.html import esc
+from .widget_tree import close_tree
 
 
 def user_error(error: BaseException) -> BaseException:
@@ -94,7 +95,10 @@ class FailuresSection:
             self.rows[node_id] = FailureRow(node_id, error, summary, self._on_retry)
 
     def clear(self) -> None:
-        self.rows = {}
+        """Drop every row (a retry started over) and close their widgets."""
+        dropped, self.rows = self.rows, {}
+        self.widget.children = ()
+        close_tree(*(row.widget for row in dropped.values()))
 
     def entries(self) -> list[tuple[str, str]]:
         """(level, text) per failed chunk, for the static fallback (which adds the ✖ itself)."""

@@ -30,6 +30,7 @@ from ..reproducibility import new_token
 from .coalesce import Coalescer
 from .panel_static import graph_bundle
 from .static_fallback import StaticFallback
+from .widget_tree import close_tree
 
 _STATUS_EVENTS = (ChunkStarted, ChunkFinished, ChunkFailed, InterruptOpened, InterruptResumed, FanOutProgress)
 
@@ -135,6 +136,8 @@ class LiveGraph(StaticFallback, widgets.HTML):
             self.value = f'<pre style="font-size:11px">{esc(fallback_text(self._fallback_reason or "", body))}</pre>'
 
     def _on_event(self, event: Any) -> None:
+        if self._unsubscribe is None:  # stopped during this very event's delivery
+            return
         if type(event) is ChunkStarted:
             self.runs[event.node_id] = self.runs.get(event.node_id, 0) + 1
         if isinstance(event, _STATUS_EVENTS):
@@ -155,6 +158,9 @@ class LiveGraph(StaticFallback, widgets.HTML):
             self._unsubscribe = None
             self._coalescer.cancel()
 
-    def close(self) -> None:
+    def _before_close(self) -> None:
         self.stop()
-        super().close()
+
+    def close(self) -> None:
+        """Stop following and close the widget with its layout and style (closing twice is harmless)."""
+        close_tree(self)

@@ -8,6 +8,11 @@ sections. So a chatty flow costs the run a set insertion per event, and the fron
 end receives a handful of updates a second however many events there were.
 
 When the execution closes, the panel flushes one last time and unsubscribes.
+
+``panel.close()`` stops following the execution (its subscriptions, the state tracker, the
+pending flush, the auto-close tick; a Continue or Retry still running finishes but no longer
+touches the panel) and closes every widget of the panel, each row, button, layout and style
+included (see widget_tree). A closed panel is never updated again.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from .progress import ProgressSection
 from .resume import parse_payload, schedule_call, schedule_resume
 from .run_counts import RunCountsSection
 from .static_fallback import StaticFallback
+from .widget_tree import close_tree
 
 _SECTIONS = frozenset({"stream", "interrupts", "progress", "resources", "flow_data", "notices", "graph",
                        "failures"})
@@ -73,6 +79,7 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
     """
 
     def __init__(self, execution: Any, *, stream_items: int = 20, interval: float = 0.1, graph: bool = True):
+        self._disposed = False  # closed: nothing updates the panel any more
         self.execution = execution
         self.flow = execution.flow
         self.header = HeaderSection()
@@ -121,6 +128,10 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
     # -- events: note what is stale, then mark ------------------------------------------------
 
     def _on_event(self, event: Any) -> None:
+        if not self._disposed:  # closed during this very event's delivery: the event is not for it any more
+            self._note(event)
+
+    def _note(self, event: Any) -> None:
         kind = type(event)
         if kind is StreamItem:
             self._dirty.add("stream")
@@ -191,11 +202,13 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
         return True
 
     def _on_flow_event(self, event: Any) -> None:
-        if type(event) is FlowDataChanged:
+        if type(event) is FlowDataChanged and not self._disposed:
             self._dirty.add("flow_data")
             self._coalescer.mark()
 
     def _on_clash(self, other: str, other_keys: frozenset, own_keys: frozenset) -> None:
+        if self._disposed:
+            return
         self.notices.set_standing(
             f"clash:{other}",
             f"flow_data race: execution {other[:8]} was open at the same time and also wrote flow_data "
@@ -209,6 +222,8 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
     # -- flushing -----------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        if self._disposed:
+            return
         execution = self.execution
         self.header.update(execution)
         tracker = getattr(self, "_state_keys", None)
@@ -248,6 +263,8 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
         row.button.description = "continuing…"
 
         def done(error: BaseException | None) -> None:
+            if self._disposed:  # the panel was closed while the resume ran
+                return
             if error is not None:
                 self.notices.add("error", f"continue_with({row.interrupt_id!r}) failed: "
                                           f"{type(error).__name__}: {error}")
@@ -266,6 +283,8 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
         row.message.value = ""
 
         def done(error: BaseException | None) -> None:
+            if self._disposed:
+                return
             row.button.disabled = False
             row.button.description = "Retry"
             if error is not None:
@@ -307,13 +326,17 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
         """True while the panel is subscribed to its execution."""
         return bool(self._detachers)
 
-    def close(self) -> None:
-        """Stop following the execution and close the widget."""
+    def _before_close(self) -> None:
+        """Stop following the execution for good (close_tree calls this before closing the widget)."""
+        self._disposed = True
         self._detach()
-        graph = getattr(self, "graph", None)
-        if graph is not None:
-            graph.close()
-        super().close()
+        countdown = getattr(self, "countdown", None)  # close() may run on a half-built panel
+        if countdown is not None:
+            countdown.cancel()
+
+    def close(self) -> None:
+        """Stop following the execution and close the panel with every widget in it (closing twice is harmless)."""
+        close_tree(self)
 
 
 def watch(execution: Any, *, stream_items: int = 20, interval: float = 0.1, graph: bool = True) -> ExecutionPanel:

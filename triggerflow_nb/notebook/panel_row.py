@@ -15,6 +15,7 @@ from ..errors import InvalidArgumentError
 from ..runtime.execution import Execution
 from .panel import ExecutionPanel, watch
 from .static_fallback import StaticFallback
+from .widget_tree import close_tree
 
 
 class PanelRow(StaticFallback, widgets.HBox):
@@ -28,6 +29,10 @@ class PanelRow(StaticFallback, widgets.HBox):
             panel.layout.margin = "0 12px 0 0"
             panel.add_fallback_container(self)
         super().__init__(children=panels, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+
+    def close(self) -> None:
+        """Close the row and every panel in it (each stops following its execution); twice is harmless."""
+        close_tree(self)
 
     def static_bundle(self) -> dict[str, str]:
         bundles = [panel.static_bundle() for panel in self.panels]

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 from ..export.html import esc, pretty, preview, table
 from .panel_static import start_input_html
 from .theme import ACCENT, MUTED, lifecycle_badge, notice_colours, status_badge
+from .widget_tree import close_tree
 
 _MISSING = object()
 
@@ -193,13 +194,13 @@ class InterruptsSection:
 
     def update(self, execution: Any) -> None:
         pending = execution.get_pending_interrupts()
-        for gone in [i for i in self.rows if i not in pending]:
-            del self.rows[gone]
+        gone = [self.rows.pop(i) for i in [i for i in self.rows if i not in pending]]
         for interrupt_id, interrupt in pending.items():
             if interrupt_id not in self.rows:
                 self.rows[interrupt_id] = InterruptRow(interrupt, self._on_continue)
         self.body.children = tuple(self.rows[i].widget for i in pending)
         self.widget.layout.display = "" if pending else "none"
+        close_tree(*(row.widget for row in gone))  # a resumed interrupt's row is closed, not just hidden
 
 
 class NoticesSection:

@@ -5,6 +5,11 @@ re-injection prompt when resources are missing), Resume here (claim + load, then
 panel and a Save & release button) and Delete (a second click confirms; refused if the row
 changed meanwhile). Standard widgets only, so it works in Lab, Notebook 7, VS Code and
 Binder; ``_repr_mimebundle_`` also carries a static HTML/text table for viewers without widgets.
+
+A refresh keeps the widgets of the rows still listed (their values are reassigned; an
+unchanged value sends nothing to the front end), makes widgets only for new rows and closes
+those of the rows gone, so its cost is that of the page shown and nothing accumulates.
+``close()`` closes every widget the browser made, the panels of Resume here included.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Optional
 import ipywidgets as widgets
 
 from ..errors import TriggerFlowError
+from ..notebook.widget_tree import close_tree
 from .base import ExecutionStore
 from .errors import StoreConfigError
 from .records import Lease, Summary
@@ -35,6 +41,37 @@ def _flows_by_name(flows: Any) -> dict[str, Any]:
     return {flow.name: flow for flow in flows}
 
 
+class _Row:
+    """The widgets of one execution's row, kept while the execution is listed; ``show`` brings them up to date."""
+
+    def __init__(self, browser: StoreBrowser, summary: Summary, now: float):
+        self.summary = summary
+        self.cells = [widgets.Label(text) for text in row_cells(summary, now)]  # opened with their values
+        self.buttons = {
+            "inspect": widgets.Button(description="Inspect", tooltip="show the saved snapshot"),
+            "load": widgets.Button(description="Load", tooltip="load into a fresh execution (no lease)"),
+            "resume": widgets.Button(description="Resume here", disabled=not summary.pending_interrupts,
+                                     tooltip="claim the lease and load it here"),
+            "delete": widgets.Button(description="Delete", button_style="warning"),
+        }
+        execution_id = summary.execution_id
+        self.buttons["inspect"].on_click(lambda _: browser.inspect(execution_id))
+        self.buttons["load"].on_click(lambda _: browser.load(execution_id))
+        self.buttons["resume"].on_click(lambda _: browser.resume_here(execution_id))
+        self.buttons["delete"].on_click(lambda _: browser.delete(execution_id, self.summary.version))
+        self.actions = widgets.HBox(list(self.buttons.values()))
+
+    def show(self, summary: Summary, now: float) -> list[widgets.Widget]:
+        """Show ``summary`` (the same execution, maybe a newer version); returns the row's cells."""
+        self.summary = summary
+        for label, text in zip(self.cells, row_cells(summary, now), strict=True):
+            label.value = text
+        self.buttons["resume"].disabled = not summary.pending_interrupts
+        delete = self.buttons["delete"]  # a refresh takes back a pending "Confirm delete"
+        delete.description, delete.button_style = "Delete", "warning"
+        return [*self.cells, self.actions]
+
+
 class StoreBrowser(widgets.VBox):
     def __init__(self, store: ExecutionStore, *, flows: Any = None, runtime_resources: Optional[dict[str, Any]] = None,
                  owner: Optional[str] = None, limit: int = 50):
@@ -48,12 +85,17 @@ class StoreBrowser(widgets.VBox):
         self.loaded: dict[str, Any] = {}  # execution id -> execution loaded by Load or Resume here
         self.leases: dict[str, Lease] = {}  # execution id -> lease taken by Resume here
         self.summaries: list[Summary] = []
+        self.buttons: dict[str, dict[str, widgets.Button]] = {}  # execution id -> its row's buttons
+        self._rows: dict[str, _Row] = {}  # execution id -> its row's widgets, while it is listed
+        self._shown: dict[str, widgets.Widget] = {}  # execution id -> the panel box Resume here displayed
+        self._closed = False
         self.flow_filter = widgets.Dropdown(options=[ALL], value=ALL, description="flow")
         self.pending_filter = widgets.ToggleButtons(options=["all", "waiting", "not waiting"], value="all")
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.flow_filter.observe(lambda _: self.refresh(), names="value")
         self.pending_filter.observe(lambda _: self.refresh(), names="value")
+        self._headers = [widgets.HTML(f"<b>{h}</b>") for h in HEADERS] + [widgets.HTML("")]
         self.table = widgets.GridBox(layout=widgets.Layout(grid_template_columns=f"repeat({len(HEADERS)}, auto) auto",
                                                            grid_gap="2px 10px"))
         self.status_line = widgets.HTML()
@@ -65,6 +107,8 @@ class StoreBrowser(widgets.VBox):
 
     # -- the table -------------------------------------------------------------------------------------
     def refresh(self) -> None:
+        if self._closed:
+            return
         flow = None if self.flow_filter.value == ALL else self.flow_filter.value
         has_pending = {"all": None, "waiting": True, "not waiting": False}[self.pending_filter.value]
         self.summaries = list(self.store.list(flow=flow, has_pending=has_pending, limit=self.limit))
@@ -77,29 +121,17 @@ class StoreBrowser(widgets.VBox):
                 self.flow_filter.options = [ALL, *names]
                 self.flow_filter.value = chosen
         now = time.time()
-        cells: list[widgets.Widget] = [widgets.HTML(f"<b>{h}</b>") for h in HEADERS] + [widgets.HTML("")]
-        self.buttons: dict[str, dict[str, widgets.Button]] = {}
+        cells: list[widgets.Widget] = list(self._headers)
+        rows: dict[str, _Row] = {}
         for summary in self.summaries:
-            cells += [widgets.Label(text) for text in row_cells(summary, now)]
-            cells.append(widgets.HBox(list(self._row_buttons(summary).values())))
+            row = self._rows.pop(summary.execution_id, None) or _Row(self, summary, now)
+            cells += row.show(summary, now)
+            rows[summary.execution_id] = row
+        dropped, self._rows = self._rows, rows
+        self.buttons = {execution_id: row.buttons for execution_id, row in rows.items()}
         self.table.children = cells
+        close_tree(*(widget for row in dropped.values() for widget in (*row.cells, row.actions)))
         self._say(f"{len(self.summaries)} execution(s) shown")
-
-    def _row_buttons(self, summary: Summary) -> dict[str, widgets.Button]:
-        execution_id = summary.execution_id
-        buttons = {
-            "inspect": widgets.Button(description="Inspect", tooltip="show the saved snapshot"),
-            "load": widgets.Button(description="Load", tooltip="load into a fresh execution (no lease)"),
-            "resume": widgets.Button(description="Resume here", disabled=not summary.pending_interrupts,
-                                     tooltip="claim the lease and load it here"),
-            "delete": widgets.Button(description="Delete", button_style="warning"),
-        }
-        buttons["inspect"].on_click(lambda _: self.inspect(execution_id))
-        buttons["load"].on_click(lambda _: self.load(execution_id))
-        buttons["resume"].on_click(lambda _: self.resume_here(execution_id))
-        buttons["delete"].on_click(lambda _: self.delete(execution_id, summary.version))
-        self.buttons[execution_id] = buttons
-        return buttons
 
     def _say(self, text: str, error: bool = False) -> None:
         from ..export.html import esc
@@ -169,7 +201,11 @@ class StoreBrowser(widgets.VBox):
         with self.output:
             from IPython.display import display
 
-            display(widgets.VBox([execution.watch(graph=False), done]))
+            shown = widgets.VBox([execution.watch(graph=False), done])
+            display(shown)
+        replaced = self._shown.pop(execution_id, None)  # the panel of an earlier Resume here of this row
+        self._shown[execution_id] = shown
+        close_tree(replaced)  # it followed the execution this one replaces in self.loaded
         self._say(f"{execution_id} is leased to {self.owner} for {ttl:.0f} s: continue it in the panel, then "
                   f"press Save & release")
         return execution
@@ -205,6 +241,18 @@ class StoreBrowser(widgets.VBox):
             return self._say(str(exc), error=True)
         self.refresh()
         self._say(f"deleted {execution_id}")
+
+    # -- the end ---------------------------------------------------------------------------------------
+    def _before_close(self) -> None:
+        self._closed = True  # a filter changed after close() must not build a table again
+
+    def close(self) -> None:
+        """Close every widget of the browser: the table, the filters, and what Load / Resume here showed
+        (the panels stop following their executions; loaded executions and leases are left as they are).
+        Closing twice is harmless."""
+        shown, self._shown = self._shown, {}
+        self._rows, self.buttons = {}, {}
+        close_tree(self, *shown.values())
 
     # -- without widgets -------------------------------------------------------------------------------
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
