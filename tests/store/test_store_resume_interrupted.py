@@ -11,6 +11,7 @@ says so.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -93,6 +94,35 @@ def test_a_cancelled_async_resume_leaves_the_row_waiting(store):
 
     asyncio.run(main())
     assert entered == [True]  # the chunk did start: the cut came while it ran
+    assert_still_waiting(store, execution_id)
+    assert resumed_again(store, execution_id) == {"done": "second"}
+
+
+def test_an_async_resume_cancelled_while_it_claims_leaves_no_lease(store):
+    """The claim runs in a thread that the cancel cannot stop: the lease it takes after the cancel
+    must be given back, not held until it expires."""
+    execution_id = stored_waiting(store)
+    claiming, go_on = threading.Event(), threading.Event()
+    claim = store.claim
+
+    def slow_claim(*args, **kwargs):
+        claiming.set()
+        assert go_on.wait(10)
+        return claim(*args, **kwargs)
+
+    store.claim = slow_claim
+
+    async def main() -> None:
+        task = asyncio.ensure_future(async_resume(FLOW, store, execution_id, owner="worker-1",
+                                                  runtime_resources={"gate": opens}, payload="first"))
+        assert await asyncio.to_thread(claiming.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        go_on.set()  # the claim lands after the cancel
+
+    asyncio.run(main())  # returns once the claim's thread has ended
+    del store.claim
     assert_still_waiting(store, execution_id)
     assert resumed_again(store, execution_id) == {"done": "second"}
 

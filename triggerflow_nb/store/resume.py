@@ -227,7 +227,7 @@ async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, o
                        lease: Optional[Lease] = None) -> Any:
     """The async twin of :func:`resume`."""
     store, ttl = _start_resume(store, execution_id, owner, ttl)
-    lease = _own(lease, execution_id, owner) or await store.async_claim(execution_id, owner, ttl)
+    lease = _own(lease, execution_id, owner) or await _claim_or_give_back(store, execution_id, owner, ttl)
     try:
         stored = await store.async_get(execution_id)
         execution = flow.create_execution(auto_close=False, runtime_resources=runtime_resources)
@@ -250,6 +250,32 @@ async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, o
     finally:
         # Shielded: a second cancellation (a worker shutting down) must not leave the lease held until it expires.
         await asyncio.shield(asyncio.to_thread(_release, store, lease))
+
+
+async def _claim_or_give_back(store: ExecutionStore, execution_id: str, owner: str, ttl: float) -> Lease:
+    """``claim`` in a worker thread, which a cancel cannot stop: whichever of the claim and the
+    cancel comes second gives the lease back, so that a cancelled resume leaves none held."""
+    handover = threading.Lock()
+    taken: list[Lease] = []  # the lease, once handed to the awaiting side
+    abandoned = threading.Event()  # set (under handover) when the awaiting side was cancelled
+
+    def claim() -> Lease:
+        lease = store.claim(execution_id, owner, ttl)
+        with handover:
+            if not abandoned.is_set():
+                taken.append(lease)
+                return lease
+        _release(store, lease)  # nobody waits for it any more
+        return lease
+
+    try:
+        return await asyncio.to_thread(claim)
+    except asyncio.CancelledError:
+        with handover:
+            abandoned.set()
+        if taken:  # claimed just before the cancel came, but never received
+            await asyncio.shield(asyncio.to_thread(_release, store, taken[0]))
+        raise
 
 
 def _failed(execution: Any) -> bool:
