@@ -1,11 +1,9 @@
 """Stores for the store tests: a fresh SQLite file per test, and one real PostgreSQL server
-per session (emptied before each test). Without PostgreSQL binaries the PostgreSQL tests
-skip on a developer machine but FAIL under CI=true: a silently skipped backend proves nothing.
+per session (emptied before each test; see pg_fixture.py for the CI=true rule).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,25 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # helper modules, also for child processes
 
-from pg_server import PgServer, server_bin_dir  # noqa: E402
+from pg_fixture import pg_dsn  # noqa: E402, F401  (offered to the store tests)
 from specs import StoreSpec, open_store  # noqa: E402
 
 KINDS = ["sqlite", "postgres"]
-
-
-@pytest.fixture(scope="session")
-def pg_dsn():
-    bin_dir = server_bin_dir()
-    if bin_dir is None:
-        message = "PostgreSQL server binaries not found: run scripts/setup_postgres.sh (apt-get install postgresql)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    server = PgServer(bin_dir).start()
-    try:
-        yield server.dsn
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=KINDS)
