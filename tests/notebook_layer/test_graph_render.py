@@ -11,6 +11,7 @@ import pytest
 from triggerflow_nb import ChunkError, TriggerFlow
 from triggerflow_nb.export import svg as graph_view
 from triggerflow_nb.export.palette import STATUS_COLOURS
+from triggerflow_nb.notebook import live_graph
 from triggerflow_nb.notebook.live_graph import LiveGraph
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -146,8 +147,24 @@ def test_when_graphviz_cannot_find_dot_the_fallback_is_the_same(monkeypatch, tmp
 
 def test_without_dot_the_live_graph_shows_the_dot_text(monkeypatch):
     monkeypatch.setattr(graph_view.shutil, "which", lambda name: None)
+    live_graph._laid_out.cache_clear()  # a machine without dot never laid a graph out; this process did
     flow, ex = finished_with_every_status()
     live = LiveGraph(ex)
     assert live.value.startswith("<pre")
     assert "apt-get install graphviz" in live.value
     assert html.escape('"explode" [label="explode" fillcolor="#f4a6a6"]') in live.value
+
+
+def test_panels_of_one_flow_version_share_one_layout_under_ids_of_their_own():
+    """dot runs once per flow version, not once per panel; each graph keeps its own element ids
+    (several share a page), and a re-wired flow is laid out anew."""
+    flow, ex = finished_with_every_status()
+    live_graph._laid_out.cache_clear()
+    first, second = LiveGraph(ex), LiveGraph(ex)
+    assert live_graph._laid_out.cache_info().misses == 1
+    assert first.value != second.value
+    assert first.value.replace(first._id_prefix, "ID") == second.value.replace(second._id_prefix, "ID")
+    assert live_graph._LAYOUT_PREFIX not in first.value
+    flow.to(lambda d: None, name="added_later")
+    third = LiveGraph(flow.create_execution(auto_close=False))
+    assert live_graph._laid_out.cache_info().misses == 2 and "added_later" in third.value

@@ -8,6 +8,7 @@ each refresh splices the current status colours into that layout: a string join.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import ipywidgets as widgets
@@ -63,10 +64,22 @@ class StatusLayout:
         return "".join(out)
 
 
+# Laid out under this stand-in prefix, then given the widget's own: one ``dot`` run serves every
+# panel of a flow version (a notebook re-runs its watch cell; a store browser opens many panels).
+# Same length as a real prefix ("tf" + 8 hex digits + "n"), and never one: z is no hex digit.
+_LAYOUT_PREFIX = "tfzzzzzzzzn"
+
+
+@functools.lru_cache(maxsize=32)
+def _laid_out(dot_body: tuple[str, ...]) -> str:
+    return render_svg(list(dot_body))
+
+
 def layout_flow(flow: Any, id_prefix: str) -> StatusLayout:
     """Render the flow once with every node "not run", and find where each status node's fill is."""
     drawing = draw(flow)
-    svg = render_svg(write_dot_body(drawing, {}, svg_id_prefix=id_prefix))
+    body = tuple(write_dot_body(drawing, {}, svg_id_prefix=_LAYOUT_PREFIX))
+    svg = _laid_out(body).replace(_LAYOUT_PREFIX, id_prefix)
     fills: list[tuple[str, int, int]] = []
     label_ends: list[tuple[str, int]] = []
     for key, svg_id in status_node_ids(drawing, id_prefix).items():
