@@ -94,6 +94,8 @@ FIELD = {"waiting": "pending_interrupts", "state_keys": "state_keys", "resource_
     ("waiting", '[["only an id"]]', "the JSON is not a list of [interrupt id, type] pairs"),
     ("state_keys", '{"n": 1}', "the JSON is not a list of names"),
     ("resource_keys", "[1, 2]", "the JSON is not a list of names"),
+    ("state_keys", "[" * 100_000 + "]" * 100_000,
+     "not JSON: maximum recursion depth exceeded while decoding a JSON array from a unicode string"),
 ])
 def test_a_damaged_summary_column_marks_its_row_and_the_others_are_listed(store, spec, column, damage, detail):
     for execution_id in ("a", "bad", "c"):
@@ -118,6 +120,19 @@ def test_a_damaged_summary_column_marks_its_row_and_the_others_are_listed(store,
     browser.close()
     store.delete("bad")
     assert [s.execution_id for s in store.list()] == ["c", "a"]
+
+
+def test_a_snapshot_nested_deeper_than_json_reads_is_a_corrupt_row_and_the_others_read(store, spec):
+    store.put(snap("a"))
+    store.put(snap("bad"))
+    raw(spec, "UPDATE tfnb_executions SET snapshot = ? WHERE execution_id = 'bad'",
+        ('{"execution_id": ' + "[" * 100_000 + "]" * 100_000 + "}",))
+    with pytest.raises(CorruptRowError) as err:
+        store.get("bad")
+    assert str(err.value) == ("the stored snapshot of execution 'bad' is unreadable (not JSON: maximum recursion "
+                              f"depth exceeded while decoding a JSON array from a unicode string); {LEFT_AS_IS}")
+    assert [(s.execution_id, s.unreadable) for s in store.list()] == [("bad", None), ("a", None)]
+    assert store.get("a").snapshot == snap("a")
 
 
 @pytest.mark.parametrize("spec", ["sqlite"], indirect=True)

@@ -83,7 +83,7 @@ def _json_column(execution_id: str, column: str, text: Any) -> Any:
         raise CorruptRowError(execution_id, "the column holds bytes that are not UTF-8 text", column)
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested deeper than the decoder goes: unreadable too
         raise CorruptRowError(execution_id, f"not JSON: {exc}", column) from None
 
 
