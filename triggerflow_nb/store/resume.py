@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
@@ -241,15 +241,15 @@ async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, o
                     await execution.async_close()
             except BaseException:
                 if _failed(execution):
-                    await asyncio.shield(asyncio.to_thread(_save_failure, execution, store, beat.lease))
+                    await _in_thread_to_the_end(_save_failure, execution, store, beat.lease)
                 raise
             with _reporting(beat):
                 await async_save_execution(execution, store, lease=beat.lease)
             lease = beat.lease
         return execution
     finally:
-        # Shielded: a second cancellation (a worker shutting down) must not leave the lease held until it expires.
-        await asyncio.shield(asyncio.to_thread(_release, store, lease))
+        # A cancel here (wait_for's timeout, a worker shutting down) must not leave the lease held until it expires.
+        await _in_thread_to_the_end(_release, store, lease)
 
 
 async def _claim_or_give_back(store: ExecutionStore, execution_id: str, owner: str, ttl: float) -> Lease:
@@ -274,8 +274,16 @@ async def _claim_or_give_back(store: ExecutionStore, execution_id: str, owner: s
         with handover:
             abandoned.set()
         if taken:  # claimed just before the cancel came, but never received
-            await asyncio.shield(asyncio.to_thread(_release, store, taken[0]))
+            await _in_thread_to_the_end(_release, store, taken[0])
         raise
+
+
+async def _in_thread_to_the_end(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a worker thread that starts now and that no cancel stops: a cancel,
+    even the loop's shutdown cancelling every task, only stops the waiting. (A shielded
+    ``asyncio.to_thread`` task may be cancelled by that shutdown before it started its thread.)"""
+    running = asyncio.get_running_loop().run_in_executor(None, function, *args)
+    return await asyncio.shield(running)
 
 
 def _failed(execution: Any) -> bool:
