@@ -107,9 +107,10 @@ class PostgresStore(SQLStore):
                                         "check the server is running and reachable, then try again") from None
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._conn.close()
+        with self._lock:  # waits for a statement another thread is running
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({_safe(self.dsn)!r})"

@@ -81,9 +81,9 @@ class SQLStore(ExecutionStore):
 
     def _call(self, sql: str, params: tuple[Any, ...],
               write: Optional[Write] = None) -> tuple[int, list[tuple[Any, ...]]]:
-        if self._closed:
-            raise StoreConfigError(f"{self!r} is closed; open a new store to keep using it")
-        with self._lock:
+        with self._lock:  # close() takes it too: a connection closed under a running statement crashes sqlite3
+            if self._closed:
+                raise StoreConfigError(f"{self!r} is closed; open a new store to keep using it")
             return self._run(sql, params, write)
 
     def _row_state(self, execution_id: str) -> Optional[tuple[int, Optional[str], Optional[float], int]]:

@@ -123,9 +123,10 @@ class SQLiteStore(SQLStore):
         return self._call("PRAGMA integrity_check", ())[1][0][0]
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._conn.close()
+        with self._lock:  # waits for a statement another thread is running
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
