@@ -11,7 +11,16 @@ status swapped, NaN/cyclic/deep values injected) must either
 * raise a ``SnapshotError`` (or ``MissingResourceError``, when it asks for a resource nobody
   passed) with the target execution untouched and ``inspect_load`` saying so;
 
-never any other exception. ``TF_FUZZ_EXAMPLES`` sets the number of mutants (CI: small).
+never any other exception.
+
+The same mutants, written as raw JSON text into a store row (through SQL, past put()'s checks,
+some cut short or nested too deep to parse), are met by ``load_execution`` and ``resume`` as
+by ``load``: refused with the same typed error (``CorruptRowError`` when the text is not this
+execution's JSON snapshot) and the row left as it was, no lease held; or loaded, and resumed
+to a typed outcome. Random text in a summary column never breaks ``list()``: the row is listed,
+marked unreadable exactly when ``get()`` refuses it.
+
+``TF_FUZZ_EXAMPLES`` sets the number of mutants (CI: small).
 """
 
 import copy
@@ -22,8 +31,11 @@ import os
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from specs import open_store, raw
 
 from triggerflow_nb import MissingResourceError, SnapshotError, TriggerFlow, TriggerFlowError
+from triggerflow_nb.store import CorruptRowError, load_execution, resume
+from triggerflow_nb.store.snapshot_rows import summary_column
 
 EXAMPLES = int(os.environ.get("TF_FUZZ_EXAMPLES", "150"))
 
@@ -186,7 +198,7 @@ REPLACEMENTS = st.sampled_from([
 
 
 @st.composite
-def mutants(draw, originals):
+def mutants(draw, originals, poisons=(None, "cyclic", "deep")):
     builder, saved, expected = draw(st.sampled_from(originals))
     mutant = copy.deepcopy(saved)
 
@@ -207,7 +219,7 @@ def mutants(draw, originals):
             parent[key] = str(value) if not isinstance(value, str) else ([value] if draw(st.booleans()) else 7)
         else:
             parent[key] = copy.deepcopy(draw(REPLACEMENTS))  # a fresh copy: later mutations edit it in place
-    poison = draw(st.sampled_from([None, "cyclic", "deep"]))
+    poison = draw(st.sampled_from(poisons))
     if poison is not None:  # last: nothing walks the tree after it
         path = pick_path()
         get(mutant, path[:-1])[path[-1]] = cyclic() if poison == "cyclic" else deep()
@@ -262,3 +274,137 @@ def test_the_originals_continue_to_the_uninterrupted_result(originals):
         target = flow.create_execution(auto_close=False)
         target.load(saved)
         assert finish(target) == expected, builder.__name__
+
+
+# -- the same mutants in a store row ---------------------------------------------------------------
+
+TABLE = "tfnb_executions"
+ROW = "snapshot, version, owner, lease_until, status, waiting, state_keys, resource_keys"
+DEEP = "\x00deep"  # stands where deeply nested JSON text goes (json.dumps would refuse to nest so deep)
+
+
+@st.composite
+def row_texts(draw, originals):
+    """A mutant as the JSON text of a row: as json.dumps writes it (NaN included), with deeply
+    nested JSON at a random place, or cut short."""
+    builder, saved, expected, mutant = draw(mutants(originals, poisons=(None,)))
+    damage = draw(st.sampled_from([None, "deep", "cut"]))
+    if damage == "deep":
+        path = draw(st.sampled_from([p for p in paths(mutant) if p]))
+        get(mutant, path[:-1])[path[-1]] = DEEP
+    text = json.dumps(mutant)
+    if damage == "deep":
+        text = text.replace(json.dumps(DEEP), '{"n":' * 3000 + "{}" + "}" * 3000)
+    elif damage == "cut":
+        text = text[:draw(st.integers(min_value=0, max_value=len(text) - 1))]
+    return builder, saved, text
+
+
+def expected_refusal(builder, execution_id, text):
+    """What load_execution must raise for this row text (None: it loads), and the pending
+    interrupts of the execution it loads into: load() in memory is the oracle."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return CorruptRowError, None, []
+    if not isinstance(value, dict) or value.get("execution_id") != execution_id:
+        return CorruptRowError, None, []
+    flow, _ = builder()
+    try:
+        loaded = flow.create_execution(auto_close=False).load(value)
+    except (SnapshotError, MissingResourceError) as exc:
+        return type(exc), str(exc), []
+    return None, None, sorted(loaded.get_pending_interrupts())
+
+
+def written(spec, store, saved, text):
+    """A fresh row for ``saved``, its snapshot column then overwritten with ``text``; the row as read back."""
+    raw(spec, f"DELETE FROM {TABLE}")
+    assert store.put(saved) == 1
+    raw(spec, f"UPDATE {TABLE} SET snapshot = ? WHERE execution_id = ?", (text, saved["execution_id"]))
+    return row(spec, saved["execution_id"])
+
+
+def row(spec, execution_id):
+    [found] = raw(spec, f"SELECT {ROW} FROM {TABLE} WHERE execution_id = ?", (execution_id,))
+    return found
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                        HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_mutant_in_a_store_row_loads_as_in_memory_or_is_refused_with_the_row_untouched(store_spec, originals,
+                                                                                        data):
+    builder, saved, text = data.draw(row_texts(originals))
+    execution_id = saved["execution_id"]
+    refusal, message, pending = expected_refusal(builder, execution_id, text)
+    with open_store(store_spec) as store:
+        before = written(store_spec, store, saved, text)
+        flow, _ = builder()
+        if refusal is not None:
+            for attempt in ("load_execution", "resume"):
+                with pytest.raises(refusal) as info:
+                    if attempt == "load_execution":
+                        load_execution(flow, store, execution_id)
+                    else:
+                        resume(flow, store, execution_id, owner="fuzzer", payload=PAYLOAD)
+                if message is not None:
+                    assert str(info.value) == message
+                assert row(store_spec, execution_id) == before, f"a refused {attempt} changed the row"
+            event(f"refused: {refusal.__name__}")
+            return
+        assert sorted(load_execution(flow, store, execution_id).get_pending_interrupts()) == pending
+        assert row(store_spec, execution_id) == before, "load_execution changed the row"
+        try:
+            resume(flow, store, execution_id, owner="fuzzer", payload=PAYLOAD,
+                   interrupt_id=pending[0] if pending else None)
+        except TriggerFlowError as exc:  # typed: nothing to resume, a chunk failed on what it got, ...
+            event(f"loaded, resume raised {type(exc).__name__}")
+        else:
+            event("loaded and resumed")
+        after = row(store_spec, execution_id)
+        assert after[2:4] == (None, None), "resume left a lease held"
+        assert after[1] in (before[1], before[1] + 1), "one resume saved more than one version"
+        if after[1] == before[1]:
+            assert after == before, "the row changed without a new version"
+        else:
+            assert store.get(execution_id).snapshot["execution_id"] == execution_id  # what it saved reads back
+
+
+SUMMARY_TEXTS = st.one_of(
+    st.sampled_from(["not json", "", "null", "{}", "[]", "[1]", '["a"]', '[["a"]]', '[["a", "b"]]', '[["a", 1]]',
+                     '[["a", "b", "c"]]', '["a", null]', "NaN", "[NaN]", '"text"', "[" * 3000 + "]" * 3000]),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                 max_leaves=6).map(json.dumps),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20),
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(column=st.sampled_from(["waiting", "state_keys", "resource_keys"]), text=SUMMARY_TEXTS, data=st.data())
+def test_random_text_in_a_summary_column_never_breaks_list(store_spec, originals, column, text, data):
+    with open_store(store_spec) as store:
+        raw(store_spec, f"DELETE FROM {TABLE}")
+        for _, saved, _ in originals:
+            store.put(saved)
+        damaged = data.draw(st.sampled_from([saved["execution_id"] for _, saved, _ in originals]))
+        raw(store_spec, f"UPDATE {TABLE} SET {column} = ? WHERE execution_id = ?", (text, damaged))
+        try:
+            summary_column(damaged, column, text)
+            readable = True
+        except CorruptRowError:
+            readable = False
+        listed = {s.execution_id: s for s in store.list(limit=100)}
+        assert sorted(listed) == sorted(saved["execution_id"] for _, saved, _ in originals)
+        pending = {s.execution_id for s in store.list(has_pending=True, limit=100)}
+        assert pending == set(listed)  # every original waits; the damaged row too (pending_count is intact)
+        for execution_id, summary in listed.items():
+            if execution_id == damaged and not readable:
+                with pytest.raises(CorruptRowError) as info:
+                    store.get(execution_id)
+                assert summary.unreadable == str(info.value)
+                event(f"{column}: listed as unreadable")
+            else:
+                assert summary.unreadable is None
+                assert store.get(execution_id).snapshot["execution_id"] == execution_id
