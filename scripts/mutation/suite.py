@@ -30,16 +30,31 @@ def import_tests(folders: list[str]) -> None:
 UNPATCHABLE_EXIT = 90
 
 
-def run_mutant(module: str, path: str, index: int, tests: list[str]) -> None:
-    """In a forked child: apply the mutant, run ``tests`` until the first failure, exit."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
+def run_mutant(module: str, path: str, index: int | None, tests: list[str], scratch: str,
+               log: str | None = None) -> None:
+    """In a forked child: apply the mutant (``index`` None: none), run ``tests`` until the first
+    failure, exit.
+
+    The child leads a process group of its own, so that the runner can end it together with
+    every server and Dask worker it started, and keeps its temporary files (databases, server
+    directories, worker scratch space) under ``scratch``, which the runner deletes afterwards.
+    Dask workers are separate processes: ``TFNB_MUTANT`` makes the ``dask_worker`` preload
+    swap the same mutant into each of them.
+    """
+    os.setpgid(0, 0)
+    import tempfile
+
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
+    output = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
     from patch import Unpatchable, apply_mutant
 
-    try:
-        apply_mutant(module, path, index)
-    except Unpatchable:
-        os._exit(UNPATCHABLE_EXIT)
+    if index is not None:
+        try:
+            apply_mutant(module, path, index)
+        except Unpatchable:
+            os._exit(UNPATCHABLE_EXIT)
+        os.environ["TFNB_MUTANT"] = f"{module}|{path}|{index}"
     code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider"])
     os._exit(int(code))

@@ -270,12 +270,15 @@ def test_a_closed_client_is_refused_with_advice(client):
     assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
 
 
-DRIVER_PID = os.getpid()  # travels by value with this module: workers see the notebook's pid
-
-
 def _rebuild_on_workers_only(value):
-    if os.getpid() == DRIVER_PID:
-        raise RuntimeError("only rebuilt on workers")
+    # Asked of Dask, not of a pid taken at import: the process that imported this module may
+    # not be the one that runs the test (scripts/mutate.py imports once and forks per mutant).
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:  # not in a worker: the notebook process
+        raise RuntimeError("only rebuilt on workers") from None
     return WorkerOnly(value)
 
 
