@@ -233,3 +233,13 @@ def test_a_later_cell_may_give_an_arm_another_first_step(cells):
     body.to(lambda d: -d.input, name="b").end_for_each()
     assert flow._graph.nodes["each"].branches[0].entry == "b"
     assert flow.start([1]) == {}
+
+
+def test_between_cells_of_a_followed_shell_a_rerun_wiring_finds_its_blocks(cells):
+    """A followed shell reports "" outside any cell (a callback, code run between cells): wiring
+    there behaves as outside IPython, so running it again finds the same blocks."""
+    cells.now = ""
+    flow = TriggerFlow(name="between-cells")
+    for _ in range(2):
+        flow.for_each().to(lambda d: d.input, name="x").end_for_each()
+    assert [n for n in flow._graph.nodes if "@" in n] == ["for_each@$start"]

@@ -98,8 +98,8 @@ class Chain:
         """Whether ``node_id`` was wired by this run of the wiring: outside IPython any wiring is (it
         only adds), in a notebook the running cell's (its earlier run was forgotten before it ran).
         A later cell that gives an arm another first step replaces it, as an edited cell should."""
-        cell = cell_claims.current_cell()
-        return cell is None or cell in self._flow._graph.claims.nodes.get(node_id, ())
+        cell = cell_claims.current_cell()  # "" between cells of a followed shell, None outside IPython
+        return not cell or cell in self._flow._graph.claims.nodes.get(node_id, ())
 
     def _link(self, node_id: str) -> None:
         if self._pending is not None:
@@ -170,10 +170,12 @@ class Chain:
         return node
 
     def _unused_derived_id(self, node_id: str) -> str:
-        if cell_claims.current_cell() is None:
+        cell = cell_claims.current_cell()
+        if not cell:  # outside a cell: the same id is the same block
             return node_id
+        claims = self._flow._graph.claims.nodes
         candidate, number = node_id, 1
-        while self._wired_now(candidate):  # wired by this run of the cell: the next number
+        while cell in claims.get(candidate, ()):  # wired by this run of the cell: the next number
             number += 1
             candidate = f"{node_id}#{number}"
         return candidate
