@@ -774,11 +774,13 @@ class Execution(GraphWalker):
 
     def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]:
         """The work an awaited emit from a chunk waits for (the event checked before it exists)."""
-        self._check_chunk_emit(event)
+        if event.__class__ is not str or not event or self._lifecycle == CLOSED:  # inline: one call per emit
+            self._check_chunk_emit(event)
         return self._awaited_emit(event, payload, frames)
 
     def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None:
-        self._check_chunk_emit(event)
+        if event.__class__ is not str or not event or self._lifecycle == CLOSED:
+            self._check_chunk_emit(event)
         self._spawn_emit(event, payload, frames)
 
     def _check_chunk_emit(self, event: str) -> None:
