@@ -544,3 +544,24 @@ def test_async_twins_do_the_same(store):
         return got.snapshot["state"]["n"], [s.execution_id for s in page], runnable.fence - first_fence
 
     assert asyncio.run(main()) == (1, ["a"], 1)
+    assert len(store.list()) == 0  # the async delete deleted
+
+
+def test_a_store_used_as_a_context_manager_is_closed_on_leaving_it(spec):
+    with open_store(spec) as store:
+        store.put(snap("a"))
+    with pytest.raises(StoreConfigError, match=r"is closed; open a new store to keep using it$"):
+        store.list()
+    with open_store(spec) as again:
+        assert [s.execution_id for s in again.list()] == ["a"]
+
+
+def test_a_store_shows_its_twenty_newest_executions(spec):
+    clock = FakeClock()
+    with open_store(spec, clock=clock) as store:
+        for n in range(21):
+            store.put(snap(f"run-{n:02d}"))
+            clock.advance(1)
+        text = store._repr_mimebundle_()["text/plain"]
+    assert text.splitlines()[0] == f"{store!r}: 20 newest execution(s)"
+    assert "run-20" in text and "run-01" in text and "run-00" not in text

@@ -23,13 +23,11 @@ ID_RULE = (f"ids and names are 1 to {MAX_ID_LENGTH} characters of text without N
 def storable_text(text: str) -> bool:
     """Text every backend keeps as is: PostgreSQL refuses NUL characters, and lone surrogates
     are not UTF-8. Checked up front so that both stores refuse the same names the same way."""
-    if "\x00" in text:
-        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         return False
-    return True
+    return "\x00" not in text
 
 
 def id_problem(value: Any) -> Optional[str]:
@@ -67,10 +65,9 @@ def check_seconds(value: Any, what: str, *, allow_zero: bool = False) -> float:
     return float(value)
 
 
-def check_lease(lease: Any) -> Lease:
+def check_lease(lease: Any) -> None:
     if not isinstance(lease, Lease):
         raise StoreConfigError(f"lease must be the Lease that claim() returned, got {type(lease).__name__}")
-    return lease
 
 
 class ExecutionStore(abc.ABC):
