@@ -556,6 +556,15 @@ def test_a_store_used_as_a_context_manager_is_closed_on_leaving_it(spec):
         assert [s.execution_id for s in again.list()] == ["a"]
 
 
+def test_a_lease_is_shown_held_up_to_its_last_instant_as_the_store_counts_it(store):
+    store.put(snap("a"))
+    lease = store.claim("a", "w", 30)
+    [summary] = store.list()
+    assert summary.lease_text(lease.until - 5) == "held by w for 5 s more"
+    assert summary.lease_text(lease.until) == "held by w for 0 s more"  # a save under it is still accepted
+    assert summary.lease_text(lease.until + 2) == "expired (was w)"
+
+
 def test_a_store_shows_its_twenty_newest_executions(spec):
     clock = FakeClock()
     with open_store(spec, clock=clock) as store:

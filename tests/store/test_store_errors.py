@@ -283,6 +283,8 @@ def test_reads_reconnect_after_the_server_dropped_the_connection(store, spec):
     assert store.get("a").version == 1  # reconnects: the writes after it go through
     assert store.put(snap("b")) == 1 and store.renew(lease).fence == lease.fence
     assert [s.execution_id for s in store.list()] == ["b", "a"]
+    # committed, as on the first connection: another connection sees them
+    assert raw(spec, "SELECT execution_id, version FROM tfnb_executions ORDER BY execution_id") == [("a", 1), ("b", 1)]
 
 
 IN_DOUBT = [

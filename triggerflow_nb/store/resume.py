@@ -26,11 +26,10 @@ logger = logging.getLogger("triggerflow_nb")
 _versions: weakref.WeakKeyDictionary[Any, tuple[int, int]] = weakref.WeakKeyDictionary()
 
 
-def _check_store(store: Any) -> ExecutionStore:
+def _check_store(store: Any) -> None:
     if not isinstance(store, ExecutionStore):
         raise StoreConfigError(f"store must be an ExecutionStore (SQLiteStore(path), PostgresStore(dsn)), "
                                f"got {type(store).__name__}")
-    return store
 
 
 def stored_version(execution: Any, store: ExecutionStore) -> Optional[int]:
