@@ -283,3 +283,35 @@ def test_a_lease_that_expires_while_the_store_is_locked_says_so_when_the_save_is
                         r"renewal got through|the store refused the renewal)", note, re.S)
     assert store.get(execution_id).version == 1  # the waiting run is kept, to be resumed again
     store.close()
+
+
+class NotAStore:
+    """Has the calls a store has, but is no ExecutionStore: refused before any of them is made."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        def record(*args, **kwargs):
+            self.calls.append(name)
+            raise AssertionError(f"{name} called on something that is not a store")
+        return record
+
+
+NOT_A_STORE = "store must be an ExecutionStore (SQLiteStore(path), PostgresStore(dsn)), got NotAStore"
+
+
+@pytest.mark.parametrize("call", [
+    lambda flow, paused, other: save_execution(paused, other),
+    lambda flow, paused, other: asyncio.run(async_save_execution(paused, other)),
+    lambda flow, paused, other: load_execution(flow, other, paused.id),
+    lambda flow, paused, other: asyncio.run(async_load_execution(flow, other, paused.id)),
+    lambda flow, paused, other: resume(flow, other, paused.id, owner="w"),
+    lambda flow, paused, other: asyncio.run(async_resume(flow, other, paused.id, owner="w")),
+], ids=["save", "async_save", "load", "async_load", "resume", "async_resume"])
+def test_every_store_call_refuses_what_is_not_a_store_before_calling_it(call):
+    paused = paused_execution(FLOW, REQUEST)
+    other = NotAStore()
+    with pytest.raises(StoreConfigError) as err:
+        call(FLOW, paused, other)
+    assert str(err.value) == NOT_A_STORE and other.calls == []
