@@ -165,6 +165,8 @@ def main() -> int:
     lines_to_tests = _line_index(coverage)
     durations = coverage["durations"]
 
+    for path in files:
+        _source(path)  # read with the import below: the code that runs is the code that is mutated
     import suite
     suite.fixed_examples()
     suite.import_tests(tests)  # once, in the parent: every fork inherits them
@@ -188,7 +190,7 @@ class _Child:
     """One forked child running tests: its own process group and scratch directory."""
 
     def __init__(self, module: str, path: str, index: int | None, tests: list[str], bound: float,
-                 log: str | None = None) -> None:
+                 log: str | None = None, source: str | None = None) -> None:
         import suite
 
         self.scratch = tempfile.mkdtemp(prefix="tfnb-mutant-")
@@ -199,7 +201,7 @@ class _Child:
         pid = os.fork()
         if pid == 0:
             try:
-                suite.run_mutant(module, path, index, tests, self.scratch, log)
+                suite.run_mutant(module, path, index, tests, self.scratch, log, source)
             finally:
                 os._exit(70)
         try:
@@ -262,23 +264,24 @@ def _run_group(group: str, jobs: int, lines_to_tests: dict, durations: dict,
         if only and only not in path:
             continue
         absolute = str(ROOT / path)
-        sites = find_sites(ast.parse(Path(path).read_text(encoding="utf-8")))
+        source = _source(path)
+        sites = find_sites(ast.parse(source))
         for site in sites:
             tests = sorted({t for line in range(site.line, site.end_line + 1)
                             for t in lines_to_tests.get((absolute, line), ())},
                            key=lambda t: durations.get(t, 0.0))
             # No recorded test reaches the site (or the tracer missed it, e.g. it runs after a
             # RecursionError, which switches tracing off): try it against every test.
-            pending.append((path, absolute, site, tests or everything, not tests))
+            pending.append((path, absolute, site, tests or everything, not tests, source))
     running: dict[int, tuple[_Child, str, object, list[str], bool]] = {}
     started_all = time.perf_counter()
     done = 0
     try:
         while pending or running:
             while pending and len(running) < jobs:
-                path, absolute, site, tests, unreached = pending.pop(0)
+                path, absolute, site, tests, unreached, source = pending.pop(0)
                 bound = 20.0 + 3.0 * sum(durations.get(t, 0.0) for t in tests)
-                child = _Child(_module_name(path), absolute, site.index, tests, bound)
+                child = _Child(_module_name(path), absolute, site.index, tests, bound, source=source)
                 running[child.pid] = (child, path, site, tests, unreached)
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
@@ -343,8 +346,13 @@ def _summarise(group: str, outcomes: list[Outcome], show_survivors: bool) -> flo
 
 
 @functools.cache
+def _source(path: str) -> str:
+    """A target file as first read in this run: sites, mutants and survivors' lines all use it."""
+    return Path(path).read_text(encoding="utf-8")
+
+
 def _source_lines(path: str) -> list[str]:
-    return Path(path).read_text(encoding="utf-8").splitlines()
+    return _source(path).splitlines()
 
 
 def _source_line(path: str, line: int) -> str:

@@ -25,9 +25,12 @@ def outermost_function(qualname: str) -> str:
     return qualname.split(".<locals>", 1)[0]
 
 
-def mutated_code(path: str, index: int) -> tuple[Site, CodeType]:
-    with open(path, encoding="utf-8") as handle:
-        source = handle.read()
+def mutated_code(path: str, index: int, source: str | None = None) -> tuple[Site, CodeType]:
+    """``source``: the file as the runner read it when it numbered the sites (others may have
+    changed the file since); None: read it now."""
+    if source is None:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
     tree = ast.parse(source, filename=path)
     site = find_sites(tree)[index]
     site.apply()
@@ -35,8 +38,8 @@ def mutated_code(path: str, index: int) -> tuple[Site, CodeType]:
     return site, compile(tree, path, "exec")
 
 
-def apply_mutant(module_name: str, path: str, index: int) -> Site:
-    site, module_code = mutated_code(path, index)
+def apply_mutant(module_name: str, path: str, index: int, source: str | None = None) -> Site:
+    site, module_code = mutated_code(path, index, source)
     target = outermost_function(site.function)
     new_code = next((code for code in iter_code_objects(module_code)
                      if getattr(code, "co_qualname", None) == target), None)

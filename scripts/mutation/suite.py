@@ -31,7 +31,7 @@ UNPATCHABLE_EXIT = 90
 
 
 def run_mutant(module: str, path: str, index: int | None, tests: list[str], scratch: str,
-               log: str | None = None) -> None:
+               log: str | None = None, source: str | None = None) -> None:
     """In a forked child: apply the mutant (``index`` None: none), run ``tests`` until the first
     failure, exit.
 
@@ -39,7 +39,9 @@ def run_mutant(module: str, path: str, index: int | None, tests: list[str], scra
     every server and Dask worker it started, and keeps its temporary files (databases, server
     directories, worker scratch space) under ``scratch``, which the runner deletes afterwards.
     Dask workers are separate processes: ``TFNB_MUTANT`` makes the ``dask_worker`` preload
-    swap the same mutant into each of them.
+    swap the same mutant into each of them. ``source`` is the file as the runner numbered its
+    sites, so that a file changed since (others commit while a run goes on) is mutated as read;
+    the workers, which import the package afresh, read it from disk.
     """
     os.setpgid(0, 0)
     import tempfile
@@ -52,7 +54,7 @@ def run_mutant(module: str, path: str, index: int | None, tests: list[str], scra
 
     if index is not None:
         try:
-            apply_mutant(module, path, index)
+            apply_mutant(module, path, index, source)
         except Unpatchable:
             os._exit(UNPATCHABLE_EXIT)
         os.environ["TFNB_MUTANT"] = f"{module}|{path}|{index}"
