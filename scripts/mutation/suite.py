@@ -44,7 +44,12 @@ def run_mutant(module: str, path: str, index: int | None, tests: list[str], scra
     the workers, which import the package afresh, read it from disk.
     """
     os.setpgid(0, 0)
+    import signal
     import tempfile
+
+    # The runner's SIGINT past the bound must reach pytest even when the runner itself was
+    # started in the background, where SIGINT is ignored and the ignoring is inherited.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     os.environ["TMPDIR"] = tempfile.tempdir = scratch
     output = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
