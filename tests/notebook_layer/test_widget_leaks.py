@@ -21,6 +21,7 @@ from triggerflow_nb.notebook.live_graph import LiveGraph
 from triggerflow_nb.notebook.panel import watch
 from triggerflow_nb.notebook.panel_row import side_by_side
 from triggerflow_nb.notebook.widget_tree import close_tree
+from triggerflow_nb.runtime.loop_bridge import run_sync
 
 
 def live() -> int:
@@ -190,6 +191,9 @@ def test_a_closed_panel_is_not_kept_alive_by_its_execution():
     panel.close()
     ref = weakref.ref(panel)
     del panel
+    # One turn of the loop the run lives on, as a kernel's loop keeps turning: a callback the run
+    # queued just before start() returned (on a busy machine it may still wait) runs and lets go.
+    run_sync(asyncio.sleep(0))
     gc.collect()
     assert ref() is None  # the execution (still waiting) holds nothing of the panel
     execution.continue_with("approval", "yes")
