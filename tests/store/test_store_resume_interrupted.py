@@ -111,6 +111,14 @@ def test_an_async_resume_cancelled_while_it_claims_leaves_no_lease(store):
         return claim(*args, **kwargs)
 
     store.claim = slow_claim
+    given_back = threading.Event()
+    release = store.release
+
+    def watched_release(lease):
+        release(lease)
+        given_back.set()
+
+    store.release = watched_release
 
     async def main() -> None:
         task = asyncio.ensure_future(async_resume(FLOW, store, execution_id, owner="worker-1",
@@ -121,8 +129,11 @@ def test_an_async_resume_cancelled_while_it_claims_leaves_no_lease(store):
             await task
         go_on.set()  # the claim lands after the cancel
 
-    asyncio.run(main())  # returns once the claim's thread has ended
-    del store.claim
+    asyncio.run(main())
+    # The late claim's own thread gives the lease back. Waited for here: asyncio.run waits for
+    # that thread only when no earlier test made the loop re-entrant (nest_asyncio's run does not).
+    assert given_back.wait(10)
+    del store.claim, store.release
     assert_still_waiting(store, execution_id)
     assert resumed_again(store, execution_id) == {"done": "second"}
 
