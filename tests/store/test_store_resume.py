@@ -212,8 +212,12 @@ def test_a_worker_loop_resumes_under_the_lease_next_runnable_took(store):
 
 
 def _slow_resume_under_a_locked_store(tmp_path, hold: float):
-    """Resume (ttl 0.9 s, renewals every 0.3 s) a chunk that runs while another connection holds
-    the SQLite write lock for ``hold`` seconds, then 1.5 s more: past the ttl, had renewals stopped."""
+    """Resume (ttl 1.5 s, renewals every 0.5 s) a chunk that runs while another connection holds
+    the SQLite write lock for ``hold`` seconds, then 1.5 s more: past the ttl, had renewals stopped.
+
+    The lock starts as soon as the chunk does, a moment after the claim: a hold of 0.8 s then
+    covers the first renewal (at 0.5 s) and ends before the lease would (1.5 s) while that moment
+    stays under 0.5 s, however loaded the machine."""
     import sqlite3
 
     from triggerflow_nb import TriggerFlow
@@ -241,7 +245,7 @@ def _slow_resume_under_a_locked_store(tmp_path, hold: float):
 
     def run():
         try:
-            outcome["execution"] = resume(flow, store, paused.id, owner="w", ttl=0.9)
+            outcome["execution"] = resume(flow, store, paused.id, owner="w", ttl=1.5)
         except BaseException as exc:
             outcome["error"] = exc
 
@@ -263,7 +267,7 @@ def _slow_resume_under_a_locked_store(tmp_path, hold: float):
 def test_a_store_hiccup_longer_than_one_renewal_keeps_the_lease(tmp_path, caplog):
     """Renewals that meet a locked store are tried again while the lease lasts (before, the
     heartbeat stopped at the first failure and the finished result was refused)."""
-    store, execution_id, outcome = _slow_resume_under_a_locked_store(tmp_path, hold=0.7)
+    store, execution_id, outcome = _slow_resume_under_a_locked_store(tmp_path, hold=0.8)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["execution"].get_state() == {"done": True}
     assert (store.get(execution_id).version, store.get(execution_id).lease_owner) == (2, None)
@@ -275,7 +279,7 @@ def test_a_store_hiccup_longer_than_one_renewal_keeps_the_lease(tmp_path, caplog
 
 
 def test_a_lease_that_expires_while_the_store_is_locked_says_so_when_the_save_is_refused(tmp_path):
-    store, execution_id, outcome = _slow_resume_under_a_locked_store(tmp_path, hold=1.6)
+    store, execution_id, outcome = _slow_resume_under_a_locked_store(tmp_path, hold=2.2)
     error = outcome["error"]
     assert isinstance(error, LeaseLostError)
     [note] = error.__notes__
