@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "store"))
 
-from pg_fixture import pg_dsn  # noqa: E402, F401  (offered to the store properties)
+from pg_fixture import empty_store_spec, pg_dsn  # noqa: E402, F401  (offered to the store properties)
 from specs import StoreSpec  # noqa: E402
 
 STORE_KINDS = ["sqlite", "postgres"]
@@ -21,11 +21,4 @@ STORE_KINDS = ["sqlite", "postgres"]
 @pytest.fixture(params=STORE_KINDS)
 def store_spec(request, tmp_path) -> StoreSpec:
     """Where an empty store lives, for one test and all its examples."""
-    if request.param == "sqlite":
-        return StoreSpec("sqlite", str(tmp_path / "executions.db"))
-    dsn = request.getfixturevalue("pg_dsn")
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS tfnb_executions, tfnb_meta")
-    return StoreSpec("postgres", dsn)
+    return empty_store_spec(request, tmp_path)

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # helper modules, also for child processes
 
-from pg_fixture import pg_dsn  # noqa: E402, F401  (offered to the store tests)
+from pg_fixture import empty_store_spec, pg_dsn  # noqa: E402, F401  (offered to the store tests)
 from specs import StoreSpec, open_store  # noqa: E402
 
 KINDS = ["sqlite", "postgres"]
@@ -20,14 +20,7 @@ KINDS = ["sqlite", "postgres"]
 @pytest.fixture(params=KINDS)
 def spec(request, tmp_path) -> StoreSpec:
     """Where a store lives, as something a child process can open too."""
-    if request.param == "sqlite":
-        return StoreSpec("sqlite", str(tmp_path / "executions.db"))
-    dsn = request.getfixturevalue("pg_dsn")
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS tfnb_executions, tfnb_meta")
-    return StoreSpec("postgres", dsn)
+    return empty_store_spec(request, tmp_path)
 
 
 @pytest.fixture

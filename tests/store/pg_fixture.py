@@ -10,6 +10,7 @@ import os
 
 import pytest
 from pg_server import PgServer, server_bin_dir
+from specs import StoreSpec
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +26,16 @@ def pg_dsn():
         yield server.dsn
     finally:
         server.stop()
+
+
+def empty_store_spec(request, tmp_path) -> StoreSpec:
+    """For a fixture parametrized over "sqlite" and "postgres": where an empty store lives (a
+    fresh SQLite file, or the session's PostgreSQL server with the store's tables dropped)."""
+    if request.param == "sqlite":
+        return StoreSpec("sqlite", str(tmp_path / "executions.db"))
+    dsn = request.getfixturevalue("pg_dsn")
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS tfnb_executions, tfnb_meta")
+    return StoreSpec("postgres", dsn)

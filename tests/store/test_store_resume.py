@@ -144,12 +144,13 @@ def test_a_worker_whose_lease_was_taken_over_cannot_save_its_late_result(spec):
     store.close()
 
 
-def test_the_heartbeat_keeps_a_long_resume_leased(store):
-    """A resumed chunk that outlives the ttl keeps its lease: the heartbeat renews it."""
+def saved_slow_run(store, name: str, go_on: threading.Event):
+    """A run of a flow that pauses and then waits (in a thread) for ``go_on``, saved while it
+    waits on the pause; with the event its slow chunk sets when it starts."""
     from triggerflow_nb import TriggerFlow
 
-    flow = TriggerFlow(name="slow")
-    started, release = threading.Event(), threading.Event()
+    flow = TriggerFlow(name=name)
+    started = threading.Event()
 
     @flow.chunk
     async def ask(data):
@@ -158,13 +159,20 @@ def test_the_heartbeat_keeps_a_long_resume_leased(store):
     @flow.chunk
     async def slow(data):
         started.set()
-        await asyncio.to_thread(release.wait, 10)
+        await asyncio.to_thread(go_on.wait, 20)
         await data.async_set_state("done", True)
 
     flow.to(ask).to(slow)
     paused = flow.create_execution(auto_close=False)
     paused.start(None)
     save_execution(paused, store)
+    return flow, started, paused
+
+
+def test_the_heartbeat_keeps_a_long_resume_leased(store):
+    """A resumed chunk that outlives the ttl keeps its lease: the heartbeat renews it."""
+    release = threading.Event()
+    flow, started, paused = saved_slow_run(store, "slow", release)
     outcome = {}
     # ttl 1 s, renewed every 1/3 s: a loaded 2-core CI machine can stall a renewal for a good
     # fraction of a 0.3 s ttl, which failed this test once without any fault in the heartbeat.
@@ -220,27 +228,11 @@ def _slow_resume_under_a_locked_store(tmp_path, hold: float):
     stays under 0.5 s, however loaded the machine."""
     import sqlite3
 
-    from triggerflow_nb import TriggerFlow
     from triggerflow_nb.store import SQLiteStore
 
     store = SQLiteStore(tmp_path / "busy.db", busy_timeout=0.05)
-    flow = TriggerFlow(name="busy")
-    started, go_on = threading.Event(), threading.Event()
-
-    @flow.chunk
-    async def ask(data):
-        await data.async_pause_for(type="go", resume_to="next")
-
-    @flow.chunk
-    async def slow(data):
-        started.set()
-        await asyncio.to_thread(go_on.wait, 20)
-        await data.async_set_state("done", True)
-
-    flow.to(ask).to(slow)
-    paused = flow.create_execution(auto_close=False)
-    paused.start(None)
-    save_execution(paused, store)
+    go_on = threading.Event()
+    flow, started, paused = saved_slow_run(store, "busy", go_on)
     outcome = {}
 
     def run():
