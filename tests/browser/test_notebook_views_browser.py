@@ -130,8 +130,13 @@ def _run_all_and_wait(page, notebook, last_text: str) -> None:
         if errors.count():
             raise AssertionError("a cell raised:\n" + "\n".join(errors.all_text_contents())[:3000])
         if time.monotonic() > deadline:
+            # What the page says about the kernel, for the next reader: every prompt back at
+            # "[ ]" was seen once in CI, as if the kernel had restarted under the run.
             prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt").all_text_contents()
-            raise AssertionError(f"notebook did not finish within {RUN_ALL_TIMEOUT}s; prompts: {prompts}")
+            status = page.locator("#jp-main-statusbar").all_text_contents()
+            dialogs = page.locator(".jp-Dialog").all_text_contents()
+            raise AssertionError(f"notebook did not finish within {RUN_ALL_TIMEOUT}s; prompts: {prompts}; "
+                                 f"status bar: {status}; dialogs: {dialogs}")
         page.wait_for_timeout(500)
 
 
