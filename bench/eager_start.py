@@ -38,41 +38,34 @@ async def _suspends(box: list[int]) -> None:
     box[0] += 1
 
 
-async def _engine(path, n: int) -> float:
-    loop = asyncio.get_running_loop()
+async def _timed(start, path, n: int) -> float:
+    """CPU seconds for ``start(coro)`` of ``n`` paths and the wait for those that suspended;
+    ``start`` returns the path's task, or None when its first step finished it."""
     box = [0]
-    starter = EagerStarter(loop)
     started = time.process_time()
-    waiting = [task for task in (starter.start(path(box)) for _ in range(n)) if task is not None]
+    waiting = [task for task in (start(path(box)) for _ in range(n)) if task is not None and not task.done()]
     if waiting:
         await asyncio.gather(*waiting)
     elapsed = time.process_time() - started
-    starter.close()
     assert box[0] == n
     return elapsed
+
+
+async def _engine(path, n: int) -> float:
+    starter = EagerStarter(asyncio.get_running_loop())
+    try:
+        return await _timed(starter.start, path, n)
+    finally:
+        starter.close()
 
 
 async def _interpreter(path, n: int) -> float:
     loop = asyncio.get_running_loop()
-    box = [0]
-    started = time.process_time()
-    tasks = [asyncio.Task(path(box), loop=loop, eager_start=True) for _ in range(n)]  # type: ignore[call-arg]
-    waiting = [task for task in tasks if not task.done()]
-    if waiting:
-        await asyncio.gather(*waiting)
-    elapsed = time.process_time() - started
-    assert box[0] == n
-    return elapsed
+    return await _timed(lambda coro: asyncio.Task(coro, loop=loop, eager_start=True), path, n)  # type: ignore[call-arg]
 
 
 async def _plain_task(path, n: int) -> float:
-    loop = asyncio.get_running_loop()
-    box = [0]
-    started = time.process_time()
-    await asyncio.gather(*[loop.create_task(path(box)) for _ in range(n)])
-    elapsed = time.process_time() - started
-    assert box[0] == n
-    return elapsed
+    return await _timed(asyncio.get_running_loop().create_task, path, n)
 
 
 async def main(n: int) -> None:
