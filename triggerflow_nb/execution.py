@@ -73,7 +73,7 @@ class TriggerFlowExecution(Execution):
         """What load() would do, without doing it: ``ready``, ``missing_resource_keys``, ``diagnostics``."""
         try:
             snapshot = validate_snapshot(saved, self.flow)
-            self.flow._validate_runnable()  # load() refuses a flow that could not continue the run
+            self.flow.validate_runnable()  # load() refuses a flow that could not continue the run
         except Exception as exc:  # every refusal becomes a diagnostic here
             return refusal_report(exc)
         missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
@@ -90,7 +90,7 @@ class TriggerFlowExecution(Execution):
             )
         snapshot = validate_snapshot(saved, self.flow)
         # A chunk with no handler here would fail only when the resumed path reaches it.
-        self.flow._validate_runnable()
+        self.flow.validate_runnable()
         missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
         for message in resource_type_mismatches(snapshot, self._resources_after_load(runtime_resources)):
             warnings.warn(message, ResourceTypeWarning, stacklevel=2)

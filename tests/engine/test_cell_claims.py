@@ -7,6 +7,7 @@ import pytest
 
 from triggerflow_nb import ChunkError, FlowDefinitionError, TriggerFlow
 from triggerflow_nb.definition import cell_claims
+from triggerflow_nb.definition.flow import forget_cell
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_forgetting_a_cell_keeps_what_another_cell_also_wired(cells):
     flow.to("a").to("b")
     cells.now = "two"
     flow.to("a").to("c")
-    flow._forget_cell("one")
+    forget_cell(flow, "one")
     assert flow._graph.edges() == [("$start", "a"), ("a", "c")]
     assert sorted(flow._graph.nodes) == ["$start", "a", "c"]  # b went with the only edge to it
     assert flow.start(1) == {}
@@ -55,8 +56,8 @@ def test_a_block_forgotten_goes_with_its_arms_and_stops_counting_as_open(cells):
     cells.now = "wire"
     flow.to("a").for_each().to("b")  # left open: the cell failed before end_for_each()
     with pytest.raises(FlowDefinitionError, match="unclosed blocks"):
-        flow._validate_runnable()
-    flow._forget_cell("wire")
+        flow.validate_runnable()
+    forget_cell(flow, "wire")
     assert sorted(flow._graph.nodes) == ["$start"] and flow._graph.edges() == []
     assert flow._open_blocks == set()
     flow.to("a").for_each().to("c").end_for_each()  # the cell, fixed, runs again
@@ -69,7 +70,7 @@ def test_the_cell_that_created_a_flow_never_takes_wiring_out_of_it(cells):
     flow = TriggerFlow(name="made-here")
     steps(flow, "a")
     flow.to("a")
-    flow._forget_cell("all-in-one")  # running that cell again makes a new flow; this one stays whole
+    forget_cell(flow, "all-in-one")  # running that cell again makes a new flow; this one stays whole
     assert flow._graph.edges() == [("$start", "a")]
 
 
@@ -82,7 +83,7 @@ def test_an_event_listener_forgotten_no_longer_listens(cells):
     flow.when("Audit").to("b")
     assert flow._graph.listeners == {"Audit": ["when:Audit"]}
     version = flow._graph.version
-    flow._forget_cell("audit")
+    forget_cell(flow, "audit")
     assert flow._graph.listeners == {} and "when:Audit" not in flow._graph.nodes
     assert flow._graph.version > version  # live graphs redraw
     assert flow._graph.claims.owned("audit") == (frozenset(), frozenset())
@@ -140,11 +141,11 @@ def test_continue_with_a_paused_chunk_a_rerun_cell_removed_is_refused_until_it_i
     flow.to("a").to("p").to("b")
     ex, interrupt_id = paused(flow)
 
-    flow._forget_cell("wire")  # the cell runs again, without p
+    forget_cell(flow, "wire")  # the cell runs again, without p
     flow.to("a").to("b")
     refused_and_untouched(ex, interrupt_id, "the chunk 'p'")
 
-    flow._forget_cell("wire")  # and once more, as it was
+    forget_cell(flow, "wire")  # and once more, as it was
     flow.to("a").to("p").to("b")
     ex.continue_with(interrupt_id, "yes")
     assert ex.get_state() == {"b": "yes"}
@@ -163,7 +164,7 @@ def test_continue_with_a_pause_inside_a_block_a_rerun_cell_removed_is_refused(ce
     (block_id,) = [node_id for node_id, node in flow._graph.nodes.items() if node.kind in ("for_each", "if")]
     ex, interrupt_id = paused(flow)
 
-    flow._forget_cell("wire")  # the cell runs again with p outside any block
+    forget_cell(flow, "wire")  # the cell runs again with p outside any block
     flow.to("a").to("p").to("b")
     refused_and_untouched(ex, interrupt_id, f"the block {block_id!r}" if block == "for_each" else f"arm 0 of the block {block_id!r}")
 
@@ -180,7 +181,7 @@ def test_retry_of_a_failed_chunk_a_rerun_cell_removed_is_refused_until_it_is_wir
     with pytest.raises(ChunkError):
         ex.start(1)
 
-    flow._forget_cell("wire")  # the cell runs again, without boom
+    forget_cell(flow, "wire")  # the cell runs again, without boom
     flow.to("a").to("b")
     with pytest.raises(FlowDefinitionError) as caught:
         ex.retry()
@@ -192,7 +193,7 @@ def test_retry_of_a_failed_chunk_a_rerun_cell_removed_is_refused_until_it_is_wir
     cells.now = "make"
     flow.chunk(name="boom")(lambda data: data.input * 10)  # fixed, and wired back
     cells.now = "wire"
-    flow._forget_cell("wire")
+    forget_cell(flow, "wire")
     flow.to("a").to("boom").to("b")
     ex.retry()
     assert ex.get_state() == {"b": 20}
@@ -205,7 +206,7 @@ def test_two_unnamed_blocks_at_one_place_in_one_cell_stay_two_and_a_rerun_finds_
     flow = TriggerFlow(name="two-blocks")
 
     def wire():
-        flow._forget_cell("wiring")  # what the notebook layer does before the cell runs again
+        forget_cell(flow, "wiring")  # what the notebook layer does before the cell runs again
         cells.now = "wiring"
         flow.for_each().to(lambda d: d.set_state(f"x{d.input}", d.input), name="x").end_for_each()
         flow.for_each().to(lambda d: d.set_state(f"y{d.input}", d.input), name="y").end_for_each()

@@ -35,17 +35,9 @@ DEBT: dict[tuple[str, str, str], int] = {
     ("distributed/shipping.py", "_providers", "execution_environment"): 1,
     ("distributed/shipping.py", "_resources", "execution"): 1,
     ("distributed/worker_resources.py", "_entry_id", "ExecutionEnvironmentManager"): 1,
-    ("execution.py", "_validate_runnable", "self.flow"): 2,
     ("layers/state.py", "_state", "self._data.execution"): 3,
-    ("notebook/cell_wiring.py", "_forget_cell", "flow"): 1,
-    ("notebook/cell_wiring.py", "_graph", "flow"): 3,
-    ("notebook/live_graph.py", "_graph", "flow"): 1,
-    ("notebook/panel.py", "_started", "execution"): 1,
     ("observe.py", "_state_trackers", "execution"): 2,
     ("observe.py", "_state_trackers", "self._execution"): 2,
-    ("persistence/blueprint.py", "_open_blocks", "flow"): 3,
-    ("persistence/blueprint.py", "_handlers", "flow"): 1,
-    ("persistence/blueprint.py", "_handlers", "child"): 1,
 }
 
 

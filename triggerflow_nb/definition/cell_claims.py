@@ -3,7 +3,7 @@
 Inside IPython the notebook layer tells this module which cell is running
 (``follow_cells``); every node and edge a wiring call adds or re-adds is then claimed
 by that cell. Before a cell runs again, what only it had claimed is taken out of
-the graph (``FlowDefinition._forget_cell``), so the graph shows the wiring of the
+the graph (``definition.flow.forget_cell``), so the graph shows the wiring of the
 code as it is now: steps removed from the cell disappear, steps added appear.
 Outside IPython no cell is ever running: nothing is claimed and wiring is only
 ever added, as before.

@@ -65,6 +65,16 @@ class FlowDefinition(FlowOpeners):
         """The graph model (nodes, edges, listeners) that runtime, exporters and notebook read."""
         return self._graph
 
+    @property
+    def handlers(self) -> dict[str, tuple[Handler, bool]]:
+        """The live registry the runtime calls: chunk name -> (handler, whether it is async)."""
+        return self._handlers
+
+    @property
+    def resource_requirements(self) -> list[str]:
+        """The keys declared with ``declare_resource_requirement`` (load() asks for them up front)."""
+        return self._resource_requirements
+
     # -- chunks -----------------------------------------------------------------------------
 
     def chunk(self, handler_or_name: Callable[..., Any] | str | None = None, *,
@@ -173,14 +183,6 @@ class FlowDefinition(FlowOpeners):
         """Deprecated: the start input becomes ``"$final_result"`` (see ``Chain.end``)."""
         return Chain(self, START_ID).end()
 
-    # -- cell-scoped wiring (notebooks) --------------------------------------------------------
-
-    def _forget_cell(self, cell: str) -> None:
-        """Take out the wiring only ``cell`` made, before that cell runs again (never in the flow's own cell)."""
-        if cell == self._created_in_cell:
-            return
-        self._open_blocks -= self._graph.forget(cell)
-
     # -- requirements -----------------------------------------------------------------------
 
     def declare_resource_requirement(self, *keys: str) -> None:
@@ -193,7 +195,7 @@ class FlowDefinition(FlowOpeners):
 
     # -- checks before running ------------------------------------------------------------------
 
-    def _validate_runnable(self, _parents: tuple[FlowDefinition, ...] = ()) -> None:
+    def validate_runnable(self, _parents: tuple[FlowDefinition, ...] = ()) -> None:
         """Refuse to start a flow (or any flow it uses as a sub-flow) whose wiring is incomplete."""
         if self._open_blocks:
             # Innermost first (blocks open in graph order): the order the closers must be added in.
@@ -229,12 +231,36 @@ class FlowDefinition(FlowOpeners):
                     f"sub-flows form a cycle ({cycle}), which would never end: remove one of the to_sub_flow() steps"
                 )
             try:
-                child._validate_runnable(path)
+                child.validate_runnable(path)
             except FlowDefinitionError as exc:
                 raise FlowDefinitionError(f"{exc} (used as a sub-flow of flow {self.name!r})") from None
 
     def __repr__(self) -> str:
         return f"<TriggerFlow {self.name!r}: {len(self._graph.chunk_ids())} chunks>"
+
+
+# Operations of the notebook and persistence layers on a flow's wiring: functions here, next
+# to the fields they touch, rather than members every user of TriggerFlow would see.
+
+def forget_cell(flow: FlowDefinition, cell: str) -> None:
+    """Take out the wiring only ``cell`` made, before that cell runs again (never in the flow's own cell)."""
+    if cell == flow._created_in_cell:
+        return
+    flow._open_blocks -= flow._graph.forget(cell)
+
+
+def open_blocks(flow: FlowDefinition) -> frozenset[str]:
+    """The ids of blocks opened and not closed yet (the flow cannot run while any is open)."""
+    return frozenset(flow._open_blocks)
+
+
+def replace_graph(flow: FlowDefinition, graph: FlowGraph,
+                  handlers: dict[str, tuple[Handler, bool]] | None = None) -> None:
+    """Take ``graph`` (rebuilt from a blueprint) as the flow's whole wiring, with no block left open."""
+    flow._graph = graph
+    flow._open_blocks = set()
+    if handlers is not None:
+        flow._handlers = handlers
 
 
 def _display_name(chunk_name: str) -> str:

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from ..definition import cell_claims
+from ..definition.flow import forget_cell
 from ..definition.graph import START_ID
 
 # Wiring done while no cell runs (a button callback between cells) is claimed by this
@@ -47,16 +48,16 @@ class CellFollower:
         self.cell = cell_key(getattr(info, "cell_id", None), getattr(info, "raw_cell", ""))
         self._before = {}
         for flow in cell_claims.followed_flows():
-            owned = flow._graph.claims.owned(self.cell)
+            owned = flow.flow_graph.claims.owned(self.cell)
             if owned[0] or owned[1]:
                 self._before[flow] = owned
-                flow._forget_cell(self.cell)
+                forget_cell(flow, self.cell)
 
     def post_run_cell(self, result: Any) -> None:
         cell, self.cell = self.cell, OUTSIDE_CELLS
         before, self._before = self._before, {}
         for flow, (old_nodes, old_edges) in before.items():
-            line = replaced_line(flow, old_nodes, old_edges, *flow._graph.claims.owned(cell))
+            line = replaced_line(flow, old_nodes, old_edges, *flow.flow_graph.claims.owned(cell))
             if line:
                 print(line)
 
@@ -67,7 +68,7 @@ def replaced_line(flow: Any, old_nodes: frozenset[str], old_edges: frozenset[tup
     removed = sorted(old_edges - new_edges)
     added = sorted(new_edges - old_edges)
     in_edges = {n for edge in (*old_edges, *new_edges) for n in edge}
-    gone = sorted(n for n in old_nodes - new_nodes - in_edges if n not in flow._graph.nodes)
+    gone = sorted(n for n in old_nodes - new_nodes - in_edges if n not in flow.flow_graph.nodes)
     fresh = sorted(n for n in new_nodes - old_nodes - in_edges)
     parts = []
     if removed or gone:

@@ -132,7 +132,7 @@ class LiveGraph(StaticFallback, widgets.HTML):
         if runs is None:
             runs = self.runs
         flow = self.execution.flow
-        version = flow._graph.version
+        version = flow.flow_graph.version
         if version != self._layout_version:
             self._layout_version = version
             try:

@@ -94,7 +94,7 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
         self.interrupts = InterruptsSection(self._continue)
         self.progress = ProgressSection(self.flow)
         self.graph = LiveGraph(execution, subscribe=False) if graph else None
-        self.run_counts = RunCountsSection(counted_from_start=not execution._started)
+        self.run_counts = RunCountsSection(counted_from_start=execution.started_at is None)
         layers = widgets.HBox(children=(self.state.widget, self.flow_data.widget, self.resources.widget),
                               layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"))
         parts = [self.header.widget, self.countdown.widget, self.failures.widget, self.notices.widget, layers,

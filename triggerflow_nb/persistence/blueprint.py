@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..definition.collect import check_collects
-from ..definition.flow import FlowDefinition
+from ..definition.flow import FlowDefinition, open_blocks, replace_graph
 from ..definition.graph import CHUNK, HIT_FIRST, IF, MATCH, SUB_FLOW, Branch, FlowGraph, Node
 from ..errors import BlueprintError, FlowDefinitionError, StateSerializationError
 from ..layers.state import to_state_value
@@ -21,8 +21,8 @@ Handlers = dict[str, tuple[Callable[..., Any], bool]]
 
 
 def save_blueprint(flow: FlowDefinition) -> dict[str, Any]:
-    if flow._open_blocks:
-        raise BlueprintError(f"flow {flow.name!r} has unclosed blocks {sorted(flow._open_blocks)}; close them first")
+    if open_blocks(flow):
+        raise BlueprintError(f"flow {flow.name!r} has unclosed blocks {sorted(open_blocks(flow))}; close them first")
     try:
         check_collects(flow.name, flow.flow_graph)
     except FlowDefinitionError as exc:
@@ -61,7 +61,7 @@ def load_blueprint(flow: FlowDefinition, blueprint: Any, *,
         )
     missing: list[str] = []
     try:
-        graph = _build_graph(blueprint, flow._handlers, make_sub_flow, missing)
+        graph = _build_graph(blueprint, flow.handlers, make_sub_flow, missing)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, BlueprintError):
             raise
@@ -72,8 +72,7 @@ def load_blueprint(flow: FlowDefinition, blueprint: Any, *,
             f"blueprint of flow {blueprint.get('name')!r} names handlers that are not registered: {names}; "
             f"register each with flow.register_chunk_handler(fn) (or @flow.chunk('name')) before load_blueprint()"
         )
-    flow._graph = graph
-    flow._open_blocks = set()
+    replace_graph(flow, graph)
 
 
 def _build_graph(description: dict[str, Any], registry: Handlers, make_sub_flow: Callable[[str], FlowDefinition],
@@ -101,8 +100,7 @@ def _build_graph(description: dict[str, Any], registry: Handlers, make_sub_flow:
             missing.append(spec["id"])
         if kind == SUB_FLOW:
             child = make_sub_flow(spec["sub_flow"]["name"])
-            child._graph = _build_graph(spec["sub_flow"], registry, make_sub_flow, missing)
-            child._handlers = dict(registry)
+            replace_graph(child, _build_graph(spec["sub_flow"], registry, make_sub_flow, missing), dict(registry))
             node.sub_flow, node.capture, node.write_back = child, spec.get("capture"), spec.get("write_back")
         graph.add_node(node)
     for source, target in description["edges"]:

@@ -382,7 +382,7 @@ class Execution(GraphWalker):
                 f"create another with flow.create_execution()"
             )
         self._require_open("start")
-        self.flow._validate_runnable()
+        self.flow.validate_runnable()
         wait_for_close = until == "closed"
         self._pause_fails_fast = pause_fails_fast
         self._home_loop = asyncio.get_running_loop()
@@ -481,7 +481,7 @@ class Execution(GraphWalker):
                 f"chunk {node_id!r} failed inside a batch or for_each, whose other items were cancelled with it; "
                 f"retry() cannot rebuild them: start a new execution"
             )
-        self.flow._validate_runnable()
+        self.flow.validate_runnable()
         self._require_wired(node_id, data._frames, f"chunk {node_id!r} failed", "the failure", "retry()",
                             "the execution stays as it failed")
         for key, old in (data._undo or {}).items():

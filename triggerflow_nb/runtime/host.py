@@ -33,7 +33,7 @@ class FlowHost(Protocol):
     _runtime_resources: dict[str, Any]
     _flow_data: FlowData
 
-    def _validate_runnable(self) -> None: ...
+    def validate_runnable(self) -> None: ...
 
 
 class ChunkHost(Protocol):
