@@ -12,6 +12,7 @@ import sys
 import warnings
 from typing import Any
 
+from ._loop_bridge import run_sync
 from ._validate import flag
 from .definition.flow import FlowDefinition
 from .errors import InvalidArgumentError, LifecycleError
@@ -22,7 +23,6 @@ from .export.svg import flow_digraph, flow_mimebundle
 from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
 from .persistence.blueprint import load_blueprint, save_blueprint
-from .runtime.loop_bridge import run_sync
 
 
 class TriggerFlow(FlowDefinition):

@@ -144,7 +144,7 @@ def test_a_raised_chunk_error_shows_the_callers_and_the_chunks_frames_only():
     files = [frame.filename for frame in traceback.extract_tb(error.__traceback__)]
     # the caller, then at most the three sync-bridge frames (IPython hides all but start())
     assert files[0] == __file__ and len(files) <= 4
-    assert [os.path.basename(f) for f in files[1:]] == ["execution.py", "execution.py", "loop_bridge.py"]
+    assert [os.path.basename(f) for f in files[1:]] == ["execution.py", "execution.py", "_loop_bridge.py"]
     full = full_traceback(error)
     assert "walker.py" in full and "in _walk" in full and "cannot book 3" in full
     assert traceback.extract_tb(error.__cause__.__traceback__)[-1].name == "book"  # left as it was

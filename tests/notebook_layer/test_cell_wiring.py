@@ -169,7 +169,7 @@ def test_a_failed_chunk_names_the_cell_and_line_and_the_raised_traceback_has_no_
     (error,) = [o for o in with_ids.cells[10].outputs if o.output_type == "error"]
     assert (error.ename, error.evalue) == ("ChunkError", "chunk 'risky' raised ValueError: flaky service")
     shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
-    for engine_file in ("walker.py", "loop_bridge.py", "base_events.py", "_root", "_walk"):
+    for engine_file in ("walker.py", "_loop_bridge.py", "base_events.py", "_root", "_walk"):
         assert engine_file not in shown
     # the cell, close() (one line of the public method), then the bridge frames IPython hides
     assert "[... skipping hidden 2 frame]" in shown

@@ -17,11 +17,11 @@ import pytest
 
 import triggerflow_nb
 from triggerflow_nb import TriggerFlow
+from triggerflow_nb._loop_bridge import run_sync
 from triggerflow_nb.notebook.live_graph import LiveGraph
 from triggerflow_nb.notebook.panel import watch
 from triggerflow_nb.notebook.panel_row import side_by_side
 from triggerflow_nb.notebook.widget_tree import close_tree
-from triggerflow_nb.runtime.loop_bridge import run_sync
 
 
 def live() -> int:

@@ -177,7 +177,7 @@ class DaskExecutor:
         return await _settle(self.client.run(release_worker_resources))
 
     def release_worker_resources(self) -> dict[str, int]:
-        from ..runtime.loop_bridge import run_sync
+        from .._loop_bridge import run_sync
 
         return run_sync(self.async_release_worker_resources())
 

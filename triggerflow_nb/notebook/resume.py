@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..runtime.loop_bridge import run_sync
+from .._loop_bridge import run_sync
 from .coalesce import running_loop
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Literal, TypeVar, cast
 
+from .._loop_bridge import run_on_home
 from .._tracebacks import trim
 from .._validate import flag, non_empty_str, one_of, positive_int, seconds
 from .._warn_once import warn_deprecated_once
@@ -53,7 +54,6 @@ from .activation import Activation
 from .frames import SLOT, Frames
 from .host import FlowHost
 from .interrupts import Interrupt
-from .loop_bridge import run_on_home
 from .runtime_data import Resume
 from .scope import TaskScope
 from .status import (

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .._tracebacks import trim
-from ..errors import LifecycleError, TriggerFlowError
+from ._tracebacks import trim
+from .errors import LifecycleError, TriggerFlowError
 
 T = TypeVar("T")
 
