@@ -32,14 +32,18 @@ from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
 __version__ = "0.1.0"
 
 
-def _name_cells_in_warnings() -> None:
-    # Inside IPython, warnings from a cell say "Cell In[3], line 6" instead of a temp file path.
+def _connect_the_notebook_layer() -> None:
     from .notebook.cell_warnings import install
+    from .notebook.store_views import provide_store_views
 
+    # Inside IPython, warnings from a cell say "Cell In[3], line 6" instead of a temp file path.
     install()
+    # store.browse() and a store's display are the notebook layer's: the stores, below it, find them
+    # in the slot this fills (triggerflow_nb._store_views); ipywidgets loads only when browse() is called.
+    provide_store_views()
 
 
-_name_cells_in_warnings()
+_connect_the_notebook_layer()
 
 
 def watch(execution: TriggerFlowExecution, **options):

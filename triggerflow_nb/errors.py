@@ -35,6 +35,7 @@ executor; the rest are here and in ``triggerflow_nb``)::
         ├── ExecutionNotFoundError  · triggerflow_nb.store
         ├── LeaseHeldError  · triggerflow_nb.store
         ├── LeaseLostError  · triggerflow_nb.store
+        ├── StoreBrowserUnavailableError  · triggerflow_nb.store
         ├── StoreBusyError  · triggerflow_nb.store
         ├── StoreConfigError  · triggerflow_nb.store
         │   └── InvalidIdError (also InvalidSnapshotError)  · triggerflow_nb.store

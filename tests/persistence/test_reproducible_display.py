@@ -7,11 +7,11 @@ import re
 import pytest
 
 from triggerflow_nb import TriggerFlow, TriggerFlowRuntimeData, reproducible
+from triggerflow_nb.notebook.store_table import render_text, static_bundle
 from triggerflow_nb.persistence.saved_html import render_saved_html
 from triggerflow_nb.reproducibility import reproducible_seed
 from triggerflow_nb.store import SQLiteStore
 from triggerflow_nb.store.records import Summary
-from triggerflow_nb.store.store_view import render_text, static_bundle
 
 DATE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
@@ -71,7 +71,7 @@ def test_the_store_table_shows_no_age_or_seconds_left_in_reproducible_mode():
 
 
 def test_a_store_shows_the_same_listing_later_in_reproducible_mode(tmp_path, monkeypatch):
-    import triggerflow_nb.store.store_view as store_view
+    import triggerflow_nb.notebook.store_table as store_table
 
     store = SQLiteStore(str(tmp_path / "executions.db"))
     try:
@@ -81,7 +81,7 @@ def test_a_store_shows_the_same_listing_later_in_reproducible_mode(tmp_path, mon
         store.claim(store.list()[0].execution_id, owner="worker-1", ttl=600)
 
         def shown_at(now: float) -> dict[str, str]:
-            monkeypatch.setattr(store_view.time, "time", lambda: now)
+            monkeypatch.setattr(store_table.time, "time", lambda: now)
             return static_bundle(store)
 
         saved_at = store.list()[0].saved_at

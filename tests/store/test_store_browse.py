@@ -13,8 +13,10 @@ import ipywidgets
 import pytest
 from approval_flow import Mailer, build_flow, paused_execution, snapshot_like
 
-from triggerflow_nb.store import LeaseHeldError, save_execution
-from triggerflow_nb.store.store_view import HEADERS, row_cells
+from triggerflow_nb import _store_views
+from triggerflow_nb.notebook.store_table import HEADERS, row_cells
+from triggerflow_nb.notebook.store_views import provide_store_views
+from triggerflow_nb.store import LeaseHeldError, StoreBrowserUnavailableError, save_execution
 
 FLOW = build_flow()
 
@@ -133,6 +135,29 @@ def test_filters_and_the_static_fallback(store, two_paused):
     assert len(text.splitlines()) == 5 and re.search(r"\n  <b>odd-id</b +other <flow> +completed +— +<script>", text)
     store_bundle = store._repr_mimebundle_()
     assert set(store_bundle) == {"text/html", "text/plain"} and "3 newest execution(s)" in store_bundle["text/plain"]
+
+
+# -- the views are the notebook layer's: the store finds them in the slot it fills ----------------------
+
+def test_without_the_notebook_layers_views_browse_says_so_and_a_store_shows_its_plain_repr(store, monkeypatch):
+    monkeypatch.setattr(_store_views, "_provided", None)
+    with pytest.raises(StoreBrowserUnavailableError, match=r"never provided .* store\.list\(\)"):
+        store.browse()
+    assert store._repr_mimebundle_() == {"text/plain": repr(store)}
+    provide_store_views()  # what `import triggerflow_nb` does
+    assert "newest execution(s)" in store._repr_mimebundle_()["text/plain"]
+    browser = store.browse()
+    assert isinstance(browser, ipywidgets.VBox) and browser.summaries == []
+    browser.close()
+
+
+def test_without_ipywidgets_browse_says_what_to_install(store, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` fails as if not installed
+    monkeypatch.delitem(sys.modules, "triggerflow_nb.notebook.store_browser")
+    with pytest.raises(StoreBrowserUnavailableError, match=r"pip install 'ipywidgets>=8'") as caught:
+        store.browse()
+    assert isinstance(caught.value, ImportError) and isinstance(caught.value.__cause__, ModuleNotFoundError)
+    assert set(store._repr_mimebundle_()) == {"text/html", "text/plain"}  # the static table needs no widgets
 
 
 # -- widgets: a refresh closes what it replaces, close() frees everything (issue 25, item 7) --------------

@@ -12,6 +12,7 @@ from .errors import (
     InvalidIdError,
     LeaseHeldError,
     LeaseLostError,
+    StoreBrowserUnavailableError,
     StoreBusyError,
     StoreConfigError,
     StoreError,
@@ -36,8 +37,9 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "CorruptRowError", "ExecutionExistsError", "ExecutionNotFoundError", "ExecutionStore", "InvalidIdError",
-    "Lease", "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore", "StoreBusyError",
-    "StoreConfigError", "StoreError", "StoreFullError", "StoreLockedError", "StoreUnavailableError",
-    "StoredExecution", "Summary", "VersionConflictError", "WriteInDoubtError", "async_load_execution",
-    "async_resume", "async_save_execution", "load_execution", "resume", "save_execution", "stored_version",
+    "Lease", "LeaseHeldError", "LeaseLostError", "Page", "PostgresStore", "SQLiteStore",
+    "StoreBrowserUnavailableError", "StoreBusyError", "StoreConfigError", "StoreError", "StoreFullError",
+    "StoreLockedError", "StoreUnavailableError", "StoredExecution", "Summary", "VersionConflictError",
+    "WriteInDoubtError", "async_load_execution", "async_resume", "async_save_execution", "load_execution",
+    "resume", "save_execution", "stored_version",
 ]

@@ -12,6 +12,7 @@ import builtins
 import math
 from typing import Any, Optional
 
+from .. import _store_views
 from .errors import InvalidIdError, StoreConfigError
 from .records import Lease, Page, StoredExecution
 
@@ -176,10 +177,11 @@ class ExecutionStore(abc.ABC):
         return await asyncio.to_thread(self.next_runnable, flow, owner, ttl)
 
     # -- notebook -----------------------------------------------------------------------------------
-    # browse() is defined by SQLStore: the browser module builds on this one, so this one may not
-    # import it (that would close an import cycle).
+    # The views are the notebook layer's, which sits above the stores: they come through the slot it
+    # fills (triggerflow_nb._store_views). browse() is defined by SQLStore.
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .store_view import static_bundle
-
-        return static_bundle(self, limit=20)
+        views = _store_views.provided()
+        if views is None:  # no notebook layer to draw the table: the plain repr
+            return {"text/plain": repr(self)}
+        return views.static_bundle(self, limit=20)

@@ -15,6 +15,10 @@ class StoreError(TriggerFlowError, RuntimeError):
     """Base class of every execution-store error."""
 
 
+class StoreBrowserUnavailableError(StoreError, ImportError):
+    """``store.browse()`` without its table: ipywidgets is missing, or the notebook layer provided no views."""
+
+
 class StoreConfigError(StoreError, TypeError, ValueError):
     """A bad argument to a store call (wrong type, out of range) or a store that cannot open."""
 

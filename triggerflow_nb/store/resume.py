@@ -38,7 +38,8 @@ def stored_version(execution: Any, store: ExecutionStore) -> Optional[int]:
     return known[1] if known and known[0] == id(store) else None
 
 
-def _remember(execution: Any, store: ExecutionStore, version: int) -> int:
+def remember_version(execution: Any, store: ExecutionStore, version: int) -> int:
+    """Note that ``execution`` last loaded ``version`` from or saved it to ``store``: its next save checks it."""
     _versions[execution] = (id(store), version)
     return version
 
@@ -55,7 +56,7 @@ def save_execution(execution: Any, store: ExecutionStore, *, expected_version: O
     if expected_version is None:
         expected_version = stored_version(execution, store)
     version = store.put(execution, expected_version=expected_version, lease=lease)
-    return _remember(execution, store, version)
+    return remember_version(execution, store, version)
 
 
 async def async_save_execution(execution: Any, store: ExecutionStore, *, expected_version: Optional[int] = None,
@@ -66,7 +67,7 @@ async def async_save_execution(execution: Any, store: ExecutionStore, *, expecte
     snapshot = await execution.async_save()  # taken on the loop, written in a thread
     snapshot["execution_id"] = getattr(execution, "loaded_from", None) or snapshot["execution_id"]
     version = await store.async_put(snapshot, expected_version=expected_version, lease=lease)
-    return _remember(execution, store, version)
+    return remember_version(execution, store, version)
 
 
 def load_execution(flow: Any, store: ExecutionStore, execution_id: str, *,
@@ -76,7 +77,7 @@ def load_execution(flow: Any, store: ExecutionStore, execution_id: str, *,
     _check_store(store)
     stored = store.get(check_id(execution_id))
     execution = flow.create_execution(auto_close=False)
-    _remember(execution, store, stored.version)
+    remember_version(execution, store, stored.version)
     return execution.load(stored.snapshot, runtime_resources=runtime_resources, prompt=prompt)
 
 
@@ -86,7 +87,7 @@ async def async_load_execution(flow: Any, store: ExecutionStore, execution_id: s
     _check_store(store)
     stored = await store.async_get(check_id(execution_id))
     execution = flow.create_execution(auto_close=False)
-    _remember(execution, store, stored.version)
+    remember_version(execution, store, stored.version)
     return await execution.async_load(stored.snapshot, runtime_resources=runtime_resources, prompt=prompt)
 
 
@@ -201,7 +202,7 @@ def resume(flow: Any, store: ExecutionStore, execution_id: str, *, owner: str,
         stored = store.get(execution_id)
         execution = flow.create_execution(auto_close=False, runtime_resources=runtime_resources)
         execution.load(stored.snapshot, prompt=False)
-        _remember(execution, store, stored.version)
+        remember_version(execution, store, stored.version)
         chosen = _pick_interrupt(execution, interrupt_id)
         with _Heartbeat(store, lease) as beat:
             try:
@@ -231,7 +232,7 @@ async def async_resume(flow: Any, store: ExecutionStore, execution_id: str, *, o
         stored = await store.async_get(execution_id)
         execution = flow.create_execution(auto_close=False, runtime_resources=runtime_resources)
         await execution.async_load(stored.snapshot, prompt=False)
-        _remember(execution, store, stored.version)
+        remember_version(execution, store, stored.version)
         chosen = _pick_interrupt(execution, interrupt_id)
         with _Heartbeat(store, lease) as beat:
             try:

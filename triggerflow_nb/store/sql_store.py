@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Optional
 
+from .. import _store_views
 from .base import ExecutionStore, check_id, check_lease, check_seconds, check_version
 from .errors import (
     CorruptRowError,
@@ -19,6 +20,7 @@ from .errors import (
     ExecutionNotFoundError,
     LeaseHeldError,
     LeaseLostError,
+    StoreBrowserUnavailableError,
     StoreBusyError,
     StoreConfigError,
     VersionConflictError,
@@ -65,10 +67,15 @@ class SQLStore(ExecutionStore):
 
     def browse(self, *, flows: Any = None, runtime_resources: Optional[dict[str, Any]] = None,
                owner: Optional[str] = None, limit: int = 50) -> Any:
-        """A table of the stored executions with Inspect / Load / Resume here / Delete per row."""
-        from .browse import StoreBrowser
+        """A table of the stored executions with Inspect / Load / Resume here / Delete per row.
 
-        return StoreBrowser(self, flows=flows, runtime_resources=runtime_resources, owner=owner, limit=limit)
+        The table is the notebook layer's (ipywidgets): ``import triggerflow_nb`` provides it."""
+        views = _store_views.provided()
+        if views is None:
+            raise StoreBrowserUnavailableError(
+                "store.browse() shows the notebook layer's ipywidgets table, and it was never provided (a "
+                "complete `import triggerflow_nb` provides it): list the store without widgets with store.list()")
+        return views.browser(self, flows=flows, runtime_resources=runtime_resources, owner=owner, limit=limit)
 
     def __init__(self, clock: Optional[Callable[[], float]] = None):
         self._clock = clock or time.time

@@ -1,5 +1,8 @@
 """``store.browse()``: the stored executions as a table of standard ipywidgets.
 
+The stores sit below the notebook layer and never import this module: ``browse()`` reaches
+it through the views the notebook layer provides (``store_views``).
+
 Per row: Inspect (the saved-snapshot view), Load (into a fresh execution, through the
 re-injection prompt when resources are missing), Resume here (claim + load, then the live
 panel and a Save & release button) and Delete (a second click confirms; refused if the row
@@ -21,12 +24,12 @@ from typing import Any, Optional
 import ipywidgets as widgets
 
 from ..errors import TriggerFlowError
-from ..notebook.widget_tree import close_tree
-from .base import ExecutionStore
-from .errors import StoreConfigError
-from .records import Lease, Summary
-from .resume import _remember, save_execution
-from .store_view import HEADERS, row_cells, static_bundle
+from ..store.base import ExecutionStore
+from ..store.errors import StoreConfigError
+from ..store.records import Lease, Summary
+from ..store.resume import remember_version, save_execution
+from .store_table import HEADERS, row_cells, static_bundle
+from .widget_tree import close_tree
 
 ALL = "(all)"
 
@@ -164,7 +167,7 @@ class StoreBrowser(widgets.VBox):
             return None
         stored = self.store.get(execution_id)
         execution = flow.create_execution(auto_close=False)
-        _remember(execution, self.store, stored.version)
+        remember_version(execution, self.store, stored.version)
         with self.output:  # in a notebook the re-injection prompt shows here when resources are missing
             execution.load(stored.snapshot, runtime_resources=self.runtime_resources or None)
         self.loaded[execution_id] = execution

@@ -1,16 +1,18 @@
 """The static view of a store: an escaped HTML table and plain text of the newest summaries.
 
 What a front end without widgets shows (GitHub, nbviewer, an HTML export), and the
-``_repr_mimebundle_`` of a store. No ipywidgets here.
+``_repr_mimebundle_`` of a store (through ``store_views``). No ipywidgets here.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..reproducibility import shows_wall_clock
-from .records import Summary
+
+if TYPE_CHECKING:  # the stores are not imported with the package: only their views are provided
+    from ..store.records import Summary
 
 HEADERS = ["id", "flow", "status", "waiting", "state keys", "resources", "version", "saved", "lease"]
 
