@@ -75,7 +75,7 @@ def providers_for(requests: list[dict[str, Any]]) -> dict[str, Any]:
 
     providers = {}
     for request in requests:
-        provider = execution_environment._providers.get(request["kind"])
+        provider = execution_environment.provider(request["kind"])
         if provider is None:
             raise EnvironmentProviderError(
                 f"no execution environment provider for kind {request['kind']!r} (resource {request['key']!r} on "

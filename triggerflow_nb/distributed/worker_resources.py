@@ -12,7 +12,7 @@ import atexit
 import threading
 from typing import Any
 
-from ..environments.manager import ExecutionEnvironmentManager, Lease
+from ..environments.manager import ExecutionEnvironmentManager, Lease, entry_id_of
 from .worker_loop import run_on_worker_loop
 
 _lock = threading.Lock()
@@ -22,7 +22,7 @@ _leases: dict[str, Lease] = {}  # entry id -> the one lease this worker holds on
 
 def acquire_on_worker(request: dict[str, Any], provider: Any) -> Any:
     """The worker's resource for ``request`` (started on first use, then reused)."""
-    entry_id = ExecutionEnvironmentManager._entry_id(request)
+    entry_id = entry_id_of(request)
     with _lock:  # two task threads asking at once start it once
         lease = _leases.get(entry_id)
         if lease is None:

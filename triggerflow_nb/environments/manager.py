@@ -91,6 +91,12 @@ def normalize_requests(requests: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def entry_id_of(request: dict[str, Any]) -> str:
+    """The id of the running resource a normalized request asks for: one per kind, key and config
+    (executions asking for the same one share it)."""
+    return f"{request['kind']}:{request['key']}:{json.dumps(request['config'], sort_keys=True)}"
+
+
 class ExecutionEnvironmentManager:
     def __init__(self, default_timeout: float = 30.0) -> None:
         self._providers: dict[str, Provider] = {}
@@ -139,13 +145,13 @@ class ExecutionEnvironmentManager:
         """Whether a provider is registered for ``kind`` (without it, acquiring fails)."""
         return kind in self._providers
 
+    def provider(self, kind: str) -> Provider | None:
+        """The provider registered for ``kind``, or None (Dask workers get it to start their own resources)."""
+        return self._providers.get(kind)
+
     def active(self) -> dict[str, int]:
         """Running managed resources and how many executions hold each."""
         return {entry_id: e.refcount for entry_id, e in self._entries.items()}
-
-    @staticmethod
-    def _entry_id(request: dict[str, Any]) -> str:
-        return f"{request['kind']}:{request['key']}:{json.dumps(request['config'], sort_keys=True)}"
 
     async def acquire(self, request: dict[str, Any]) -> Lease:
         provider = self._providers.get(request["kind"])
@@ -154,7 +160,7 @@ class ExecutionEnvironmentManager:
                 f"no execution environment provider for kind {request['kind']!r}; register one with "
                 f"triggerflow_nb.execution_environment.register({request['kind']!r}, start=..., release=...)"
             )
-        entry_id = self._entry_id(request)
+        entry_id = entry_id_of(request)
         entry = self._entries.get(entry_id)
         if entry is not None and provider.health_check is not None and not await self._call(
                 provider, "check the health of", request["key"], provider.health_check(entry.resource)):
