@@ -57,10 +57,11 @@ GROUPS: dict[str, list[str]] = {
               "triggerflow_nb/store/snapshot_rows.py", "triggerflow_nb/store/sql_store.py",
               "triggerflow_nb/store/sqlite.py", "triggerflow_nb/notebook/store_table.py",
               "triggerflow_nb/notebook/store_views.py", "triggerflow_nb/_store_views.py"],
+    # Also the executor protocol and the body check, in definition/: tests/distributed tests them.
     "distributed": ["triggerflow_nb/distributed/__init__.py", "triggerflow_nb/distributed/batch_outcome.py",
-                    "triggerflow_nb/distributed/batch_runner.py", "triggerflow_nb/distributed/body.py",
+                    "triggerflow_nb/distributed/batch_runner.py", "triggerflow_nb/definition/remote_body.py",
                     "triggerflow_nb/distributed/dask.py", "triggerflow_nb/distributed/errors.py",
-                    "triggerflow_nb/distributed/executor.py", "triggerflow_nb/distributed/fan_out.py",
+                    "triggerflow_nb/definition/item_executor.py", "triggerflow_nb/distributed/fan_out.py",
                     "triggerflow_nb/distributed/shipping.py", "triggerflow_nb/distributed/worker_data.py",
                     "triggerflow_nb/distributed/worker_loop.py", "triggerflow_nb/distributed/worker_resources.py"],
 }

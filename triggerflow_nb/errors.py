@@ -12,7 +12,7 @@ executor; the rest are here and in ``triggerflow_nb``)::
     ├── EnvironmentProviderError
     ├── ExecutorConfigError  · triggerflow_nb.distributed
     ├── FlowDefinitionError
-    │   └── RemoteBodyError  · triggerflow_nb.distributed
+    │   └── RemoteBodyError
     ├── InterruptError
     ├── InvalidArgumentError
     ├── LifecycleError
@@ -68,6 +68,13 @@ class InvalidArgumentError(TriggerFlowError, TypeError, ValueError):
 
 class FlowDefinitionError(TriggerFlowError, ValueError):
     """The flow's wiring is malformed (an unclosed branch, a stray ``end_condition``...)."""
+
+
+class RemoteBodyError(FlowDefinitionError):
+    """A for_each/batch body that an executor cannot run: only a plain chain of chunks is supported.
+
+    Raised when the flow is defined (``definition/remote_body.py``); also exported by
+    ``triggerflow_nb.distributed``, beside the executors."""
 
 
 class LifecycleError(TriggerFlowError, RuntimeError):

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
+from triggerflow_nb.definition.item_executor import WorkerContext
 from triggerflow_nb.distributed import RemoteOperationError, RemoteResourceError, RemoteStateWriteError
-from triggerflow_nb.distributed.executor import WorkerContext
 from triggerflow_nb.distributed.worker_data import WorkerData
 
 

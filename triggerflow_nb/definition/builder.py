@@ -33,7 +33,9 @@ from .graph import (
     Node,
     SubFlowDefinition,
 )
+from .item_executor import check_executor
 from .naming import callable_label, handler_name
+from .remote_body import remote_body
 from .sub_flow_bridge import validate_capture, validate_write_back
 
 
@@ -402,8 +404,6 @@ class Chain:
             used.add(chunk_id)
             node.branches.append(Branch(label=key, entry=chunk_id, tail=chunk_id))
         if executor is not None:
-            from ..distributed.body import remote_body
-
             remote_body(self._flow._graph, node)
         return self._next(node.id)
 
@@ -427,8 +427,6 @@ class Chain:
         node = self._block(FOR_EACH, "end_for_each()", "for_each()")
         self._close_arm(node)
         if node.executor is not None:  # a body that cannot run remotely is refused now, not mid-run
-            from ..distributed.body import remote_body
-
             remote_body(self._flow._graph, node)
         self._flow._open_blocks.discard(node.id)
         return self._next(node.id, None, self._blocks[:-1])
@@ -445,8 +443,6 @@ def _check_callable(fn: Any, method: str) -> None:
 
 def _check_executor(executor: Any, method: str) -> None:
     if executor is not None:
-        from ..distributed.executor import check_executor  # never imports dask
-
         check_executor(executor, method)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from . import cell_claims
+from .item_executor import ItemExecutor
 
 START = "start"
 CHUNK = "chunk"
@@ -134,9 +135,9 @@ class Node:
     # if / match / batch arms and the for_each body (one Branch)
     branches: list[Branch] = field(default_factory=list)
     concurrency: int | None = None
-    # batch / for_each: where items run (an ItemExecutor, see triggerflow_nb.distributed); None runs them
+    # batch / for_each: where items run (e.g. triggerflow_nb.distributed.DaskExecutor); None runs them
     # here. A run-time choice: not part of the fingerprint, the blueprint or a saved snapshot.
-    executor: Any = None
+    executor: ItemExecutor | None = None
     # sub-flow nodes
     sub_flow: SubFlowDefinition | None = None
     capture: dict[str, Any] | None = None

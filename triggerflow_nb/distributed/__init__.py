@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# The protocol and the body check are part of the flow definition (``for_each(executor=...)``
+# is checked when the flow is defined); exported here too, beside the executors.
+from ..definition.item_executor import ItemExecutor, RemoteJob, WorkerContext
+from ..errors import RemoteBodyError
 from .errors import (
     ExecutorConfigError,
-    RemoteBodyError,
     RemoteItemError,
     RemoteOperationError,
     RemoteResourceError,
@@ -18,7 +21,6 @@ from .errors import (
     RemoteStateWriteError,
     RemoteWorkerLostError,
 )
-from .executor import ItemExecutor, RemoteJob, WorkerContext
 
 
 def __getattr__(name: str) -> Any:

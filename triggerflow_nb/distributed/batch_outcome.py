@@ -22,8 +22,8 @@ from typing import Any
 
 import cloudpickle
 
+from ..definition.item_executor import Record
 from .errors import RemoteSerializationError
-from .executor import Record
 
 PLAIN_DATA = "return plain data (numbers, strings, lists, dicts)"
 
@@ -60,7 +60,7 @@ def pack(worker: str, indexes: list[int], chunks: list[str], values: list[Any], 
 
 
 def unpack(packed: bytes) -> list[Record]:
-    """The executor protocol's records (see executor.Record), values read one item at a time."""
+    """The executor protocol's records (see definition/item_executor.py: Record), values read one item at a time."""
     worker, indexes, chunks, values, error_head, error_blob = pickle.loads(packed)
     load = pickle.Unpickler(io.BytesIO(values)).load
     records: list[Record] = []

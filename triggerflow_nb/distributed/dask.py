@@ -24,11 +24,11 @@ from typing import Any
 import cloudpickle
 from distributed import Client, Future
 
+from ..definition.item_executor import OnBatch, RemoteJob
 from ..environments.manager import normalize_requests
 from .batch_outcome import unpack
 from .batch_runner import NotRebuiltOnWorker, run_batch
 from .errors import ExecutorConfigError, RemoteItemError, RemoteSerializationError, RemoteWorkerLostError
-from .executor import OnBatch, RemoteJob
 from .worker_resources import release_worker_resources
 
 

@@ -1,21 +1,18 @@
 """The typed errors of running for_each/batch items elsewhere (on Dask workers).
 
-Each derives from TriggerFlowError and says what to do instead.
+Each derives from TriggerFlowError and says what to do instead. ``RemoteBodyError`` (a body an
+executor cannot run) is found when the flow is defined: it is in ``triggerflow_nb.errors``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ChunkError, FlowDefinitionError, TriggerFlowError
+from ..errors import ChunkError, TriggerFlowError
 
 
 class ExecutorConfigError(TriggerFlowError, TypeError):
     """An executor was built with arguments of the wrong type or range (a client, a batch size...)."""
-
-
-class RemoteBodyError(FlowDefinitionError):
-    """A for_each/batch body that an executor cannot run: only a plain chain of chunks is supported."""
 
 
 class RemoteSerializationError(TriggerFlowError, TypeError):

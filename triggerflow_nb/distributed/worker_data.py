@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..definition.item_executor import WorkerContext
 from .errors import RemoteOperationError, RemoteResourceError, RemoteStateWriteError
-from .executor import WorkerContext
 from .worker_resources import acquire_on_worker
 
 _RETURN_INSTEAD = ("state is a read-only snapshot on Dask workers (taken when the fan-out started): return the "

@@ -3,13 +3,14 @@
 A chunk that pauses, emits or has a side path needs the notebook process (interrupts,
 events and joins live there), so such bodies are refused with a message saying what is
 supported. Checked when the block is closed and again at fan-out, because wiring can be
-added later in another cell.
+added later in another cell. Pure: it reads the graph only, so the definition checks it
+without importing the executors (``triggerflow_nb.distributed``).
 """
 
 from __future__ import annotations
 
-from ..definition.graph import BATCH, CHUNK, FlowGraph, Node
-from .errors import RemoteBodyError
+from ..errors import RemoteBodyError
+from .graph import BATCH, CHUNK, FlowGraph, Node
 
 _SUPPORTED = ("only a plain chain of chunks (.to(a).to(b)...) can run on an executor; run nested blocks, "
               "sub-flows, pauses and event branches after end_for_each(), or drop executor= to run it here")
@@ -17,7 +18,6 @@ _SUPPORTED = ("only a plain chain of chunks (.to(a).to(b)...) can run on an exec
 
 def remote_body(graph: FlowGraph, block: Node) -> list[tuple[str, ...]]:
     """The chunk ids of each arm (one for a for_each), checked; handlers are looked up at fan-out."""
-    graph = graph
     bodies = []
     for arm in block.branches:
         chain: list[str] = []

@@ -6,7 +6,9 @@ and awaits ``executor.run_job(job, on_batch)``. The executor calls ``on_batch(re
 each time a batch of items finishes, in any order; the walker puts every result into
 its item's slot, so results are joined in item order exactly as a local for_each does.
 
-This module never imports dask: the core imports it to check ``executor=`` arguments.
+The protocol is part of the flow definition (``for_each(executor=...)`` is checked against
+it when the flow is defined, and ``Node.executor`` is typed by it); the executors themselves,
+``DaskExecutor`` included, live in ``triggerflow_nb.distributed``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class RemoteJob:
 # A batch's outcome, one record per item that ran:
 #   ("ok", index, value)
 #   ("error", index, chunk_id, worker, exception or None, "Type: message", remote traceback text)
-Record = tuple
+Record = tuple[Any, ...]
 OnBatch = Callable[[list[Record]], None]
 
 
