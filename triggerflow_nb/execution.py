@@ -24,8 +24,10 @@ from .persistence.save_load import (
     validate_snapshot,
 )
 from .persistence.saved import SavedExecution
-from .runtime.execution import Execution, check_managed_keys_are_free
-from .runtime.snapshot import ExecutionSnapshot, capture, require_fresh, restore
+from .runtime.execution import Execution, run_sync
+from .runtime.resource_host import check_managed_keys_are_free
+from .runtime.snapshot import ExecutionSnapshot
+from .runtime.snapshot_assembly import capture, require_fresh, restore
 from .runtime.status import CLOSED
 
 if TYPE_CHECKING:
@@ -76,7 +78,7 @@ class TriggerFlowExecution(Execution):
             self.flow.validate_runnable()  # load() refuses a flow that could not continue the run
         except Exception as exc:  # every refusal becomes a diagnostic here
             return refusal_report(exc)
-        missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
+        missing = missing_resource_keys(snapshot, self.flow, self._resources.resources.keys(), runtime_resources)
         mismatches = resource_type_mismatches(snapshot, self._resources_after_load(runtime_resources))
         mounted = [] if snapshot["lifecycle_state"] == CLOSED else self._environment_requests_on_load(snapshot)
         unprovided = [r for r in mounted if not execution_environment.has_provider(r["kind"])]
@@ -91,14 +93,15 @@ class TriggerFlowExecution(Execution):
         snapshot = validate_snapshot(saved, self.flow)
         # A chunk with no handler here would fail only when the resumed path reaches it.
         self.flow.validate_runnable()
-        missing = missing_resource_keys(snapshot, self.flow, self._resources.keys(), runtime_resources)
+        missing = missing_resource_keys(snapshot, self.flow, self._resources.resources.keys(), runtime_resources)
         for message in resource_type_mismatches(snapshot, self._resources_after_load(runtime_resources)):
             warnings.warn(message, ResourceTypeWarning, stacklevel=2)
         if missing:
             if prompt is not False and _can_prompt():
                 self._prompt_for(snapshot, missing, runtime_resources or {})
                 return self
-            raise MissingResourceError(missing, sorted(set(self._resources.keys()) | set(runtime_resources or {})),
+            known = set(self._resources.resources.keys()) | set(runtime_resources or {})
+            raise MissingResourceError(missing, sorted(known),
                                        f"to load the snapshot of execution {snapshot['execution_id']}")
         await self._restore_with_environments(snapshot, runtime_resources or {})
         return self
@@ -111,7 +114,7 @@ class TriggerFlowExecution(Execution):
         is refused with a typed error, and this execution is left untouched. Missing resources
         raise ``MissingResourceError`` (in a notebook, a prompt asks for them unless ``prompt=False``).
         """
-        return self._run_sync(self.async_load(saved, runtime_resources, prompt))
+        return run_sync(self, self.async_load(saved, runtime_resources, prompt))
 
     def _prompt_for(self, snapshot: ExecutionSnapshot, missing: list[str], given: dict[str, Any]) -> None:
         from .notebook.reinject import show_reinjection_prompt
@@ -120,25 +123,25 @@ class TriggerFlowExecution(Execution):
         described = {k: dict(snapshot["resources"].get(k, unknown)) for k in missing}
 
         def finish(injected: dict[str, Any]) -> None:
-            self._scope.spawn(self._restore_with_environments(snapshot, {**given, **injected}))
+            self._lifecycle.scope.spawn(self._restore_with_environments(snapshot, {**given, **injected}))
 
         show_reinjection_prompt(self, described, finish)
 
     def _resources_after_load(self, given: dict[str, Any] | None) -> dict[str, Any]:
         """The live resources a load would leave mounted by hand: this execution's, then ``given`` over them."""
-        return {**dict(self._resources.items()), **(given or {})}
+        return {**dict(self._resources.resources.items()), **(given or {})}
 
     def _environment_requests_on_load(self, snapshot: ExecutionSnapshot) -> list[dict[str, Any]]:
         """The managed environments of a loaded execution: the snapshot's, else this execution's own."""
-        return [dict(e) for e in snapshot["environments"]] or self._environments
+        return [dict(e) for e in snapshot["environments"]] or self._resources.requests
 
     async def _restore_with_environments(self, snapshot: ExecutionSnapshot, resources: dict[str, Any]) -> None:
         require_fresh(self)
         requests = self._environment_requests_on_load(snapshot)
         check_managed_keys_are_free(requests, resources)
-        leases = await self._acquire_for_restore(requests, snapshot["lifecycle_state"])
+        leases = await self._resources.acquire_for_restore(requests, snapshot["lifecycle_state"])
         restore(self, snapshot, resources)  # cannot fail: everything was checked above
-        await self._after_restore(leases)
+        self._lifecycle.after_restore(leases)
         if self._channel.active:  # a panel opened before the load redraws everything it shows
             self._channel.publish(ExecutionReplaced(self.id, "load"))
 

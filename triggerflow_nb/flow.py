@@ -87,7 +87,8 @@ class TriggerFlow(FlowDefinition):
                          auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
                          execution_environments: list[Any] | None = None) -> TriggerFlowExecution:
         return TriggerFlowExecution(
-            self, runtime_resources=runtime_resources, auto_close=auto_close,
+            self, flow_data=self._flow_data, flow_resources=self._runtime_resources,
+            runtime_resources=runtime_resources, auto_close=auto_close,
             auto_close_timeout=auto_close_timeout, concurrency=concurrency,
             execution_environments=execution_environments,
         )

@@ -222,13 +222,14 @@ class Channel:
 class StateKeyTracker:
     """Which state keys changed since the last ``take()``: see ``execution.track_state_changes``."""
 
-    __slots__ = ("_keys", "_entry", "_execution")
+    __slots__ = ("_keys", "_entry", "_state")
 
-    def __init__(self, execution: Any, notify: Callable[[], None]):
+    def __init__(self, state: Any, notify: Callable[[], None]):
+        """``state``: the execution's state store, which calls ``notify`` (see ``add_tracker``)."""
         self._keys: dict[str, None] = {}  # an ordered set: keys in the order they first changed
         self._entry = (self._keys, notify)
-        self._execution = execution
-        execution._state_trackers = (*execution._state_trackers, self._entry)
+        self._state = state
+        state.add_tracker(self._entry)
 
     def take(self) -> list[str]:
         """The keys changed since the last call, in first-change order; starts a new round."""
@@ -237,4 +238,4 @@ class StateKeyTracker:
         return keys
 
     def close(self) -> None:
-        self._execution._state_trackers = tuple(e for e in self._execution._state_trackers if e is not self._entry)
+        self._state.remove_tracker(self._entry)

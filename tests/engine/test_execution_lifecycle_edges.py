@@ -26,7 +26,7 @@ from triggerflow_nb.observe import (
     ResourcesChanged,
 )
 from triggerflow_nb.reproducibility import new_interrupt_id
-from triggerflow_nb.runtime import execution as execution_module
+from triggerflow_nb.runtime import lifecycle as lifecycle_module
 
 
 def run(coro, bound=10):
@@ -240,7 +240,7 @@ def test_work_spawned_just_before_a_failure_is_never_started_and_not_left_counte
         with pytest.raises(ChunkError, match="after the emit"):
             ex.start(None)
         gc.collect()
-    assert (ran, ex._inflight, ex._scope.tasks(), ex._scope._owned or {}, bool(ex._scope._queue)) == ([], 0, set(), {}, False)
+    assert (ran, ex._lifecycle.inflight, ex._lifecycle.scope.tasks(), ex._lifecycle.scope._owned or {}, bool(ex._lifecycle.scope._queue)) == ([], 0, set(), {}, False)
 
 
 @pytest.mark.parametrize("watch", [False, True], ids=["unwatched", "watched"])
@@ -290,7 +290,7 @@ def _start_then_close(flow):
 
 def _left_behind(ex):
     """What a finished execution still counts, owns and has queued: (0, {}, False) when nothing."""
-    return ex._inflight, ex._scope._owned or {}, bool(ex._scope._queue)
+    return ex._lifecycle.inflight, ex._lifecycle.scope._owned or {}, bool(ex._lifecycle.scope._queue)
 
 
 def test_emit_nowait_handlers_that_wait_each_keep_the_task_they_started_in():
@@ -402,7 +402,7 @@ def test_an_emit_from_a_thread_that_outlives_the_executions_loop_is_refused_and_
     assert seen == [("LifecycleError", f"execution {ex.id} cannot take work from this thread: its event loop is not "
                                        f"running (emit or write from the chunk itself, or from a thread while the "
                                        f"chunk that started it still runs)")]
-    assert (ex._inflight, ex.get_state()) == (0, {})
+    assert (ex._lifecycle.inflight, ex.get_state()) == (0, {})
 
 
 # -- closing ---------------------------------------------------------------------------------------
@@ -503,7 +503,7 @@ def test_close_with_a_timeout_returns_in_time_when_a_chunk_ignores_its_cancellat
     assert warnings[0].endswith("s after it was cancelled; releasing anyway")
     grace = float(warnings[0].split("work still running ")[1].split("s after")[0])
     # What is left of the timeout after the drain, shared between the cleanup and the release.
-    left = 0.4 * (1 - execution_module._DRAIN_SHARE) * execution_module._CLEANUP_SHARE
+    left = 0.4 * (1 - lifecycle_module._DRAIN_SHARE) * lifecycle_module._CLEANUP_SHARE
     assert left * 0.5 < grace <= left
 
 
@@ -891,7 +891,7 @@ def test_the_sync_bridge_frame_is_hidden_from_ipython_tracebacks():
     with pytest.raises(ChunkError) as info:
         ex.start(None)
     frames = [frame for frame, _ in traceback.walk_tb(info.value.__traceback__)]
-    bridge = [f for f in frames if f.f_code.co_name == "_run_sync"]
+    bridge = [f for f in frames if f.f_code.co_name == "run_sync"]
     assert bridge and all(f.f_locals.get("__tracebackhide__") is True for f in bridge)
 
 

@@ -100,7 +100,7 @@ def test_state_key_tracker_notifies_once_per_round_and_lists_keys_in_order():
     assert notified == [1, 1] and tracker.take() == ["again"]
     tracker.close()
     ex.set_state("after_close", 1)
-    assert notified == [1, 1] and ex._state_trackers == ()
+    assert notified == [1, 1] and ex._state.trackers == ()
 
 
 def test_fan_out_progress_starts_at_zero():

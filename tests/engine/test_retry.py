@@ -146,7 +146,7 @@ def test_a_raised_chunk_error_shows_the_callers_and_the_chunks_frames_only():
     assert files[0] == __file__ and len(files) <= 4
     assert [os.path.basename(f) for f in files[1:]] == ["execution.py", "execution.py", "_loop_bridge.py"]
     full = full_traceback(error)
-    assert "walker.py" in full and "in _walk" in full and "cannot book 3" in full
+    assert "walker.py" in full and "in walk" in full and "cannot book 3" in full
     assert traceback.extract_tb(error.__cause__.__traceback__)[-1].name == "book"  # left as it was
 
     async def awaited():

@@ -137,16 +137,18 @@ def test_an_awaited_emit_to_one_plain_listener_keeps_only_its_walk_and_the_handl
             await data.async_emit("Tick", data.input + 1)
         else:
             mine = (o for o in gc.get_objects() if inspect.iscoroutine(o) and o.cr_frame is not None)
-            names = [o.cr_code.co_name for o in mine  # this execution's, not another test's leftovers
-                     if data.execution in (o.cr_frame.f_locals.get("self"), o.cr_frame.f_locals.get("data", data).execution)]
-            alive.update({name: names.count(name) for name in ("tick", "_walk", "_dispatch_event")})
+            walker = data.execution._walker  # this execution's coroutines, not another test's leftovers
+            names = [o.cr_code.co_name for o in mine
+                     if walker is o.cr_frame.f_locals.get("self")
+                     or data.execution is o.cr_frame.f_locals.get("data", data).execution]
+            alive.update({name: names.count(name) for name in ("tick", "walk", "dispatch_event")})
 
     flow.to(lambda data: data.async_emit("Tick", 1), name="begin")
     flow.when("Tick").to(tick)
     flow.start(None)
     fresh_stacks = levels // (MAX_INLINE_EMIT_DEPTH + 1)  # a fresh task every MAX+1 levels
     # a walk per level, and begin's own
-    assert alive == {"tick": levels, "_walk": levels + 1, "_dispatch_event": fresh_stacks}
+    assert alive == {"tick": levels, "walk": levels + 1, "dispatch_event": fresh_stacks}
 
 
 @pytest.mark.parametrize("emit", ["nowait", "awaited"])

@@ -1,14 +1,11 @@
-"""No top-level folder of the package reads another folder's private attributes (a ratchet).
+"""No top-level folder of the package reads another folder's private attributes.
 
 A read ``x._name`` (``x`` not ``self`` or ``cls``) in folder F counts when ``_name`` is defined
 nowhere in F: not as a function, class or module name there, not assigned as ``self._name``,
 not in a ``__slots__``. Such reads are the coupling import-linter cannot see: the reader breaks
-when the owner renames its internals.
-
-``DEBT`` lists the reads that are still there, by file, attribute and the expression read from,
-with how many times. It only shrinks: a new cross-folder read fails the test, and so does a
-listed one that is gone (delete its line). The restructuring of the execution into named parts
-(issue 24) is what removes the rest; each line below says which part will own the read.
+when the owner renames its internals. What one folder needs of another is a public name on
+its owner (the execution's parts, FlowDefinition's ``handlers``, the environment manager's
+``provider(kind)``...).
 """
 
 from __future__ import annotations
@@ -21,22 +18,8 @@ import triggerflow_nb
 
 PACKAGE = pathlib.Path(triggerflow_nb.__file__).parent
 
-# (file, attribute, read from) -> times. The owner to be: FlowHost's public names (graph,
-# handlers), the execution's parts (walk state, channel, resources, state trackers), and the
-# remote fan-out moved into runtime/.
-DEBT: dict[tuple[str, str, str], int] = {
-    ("distributed/fan_out.py", "_graph", "execution.flow"): 1,
-    ("distributed/fan_out.py", "_chunk_failed", "execution"): 1,
-    ("distributed/fan_out.py", "_environment_requests", "execution"): 1,
-    ("distributed/fan_out.py", "_channel", "execution"): 6,
-    ("distributed/fan_out.py", "_node_status", "execution"): 2,
-    ("distributed/fan_out.py", "_resources", "execution"): 1,
-    ("distributed/fan_out.py", "_handlers", "flow"): 1,
-    ("distributed/shipping.py", "_resources", "execution"): 1,
-    ("layers/state.py", "_state", "self._data.execution"): 3,
-    ("observe.py", "_state_trackers", "execution"): 2,
-    ("observe.py", "_state_trackers", "self._execution"): 2,
-}
+# (file, attribute, read from) -> times, each with the reason it cannot be a public name. None.
+ALLOWED: dict[tuple[str, str, str], int] = {}
 
 
 def _folder(path: pathlib.Path, package: pathlib.Path) -> str:
@@ -75,12 +58,8 @@ def cross_folder_reads(package: pathlib.Path = PACKAGE) -> collections.Counter[t
                                if defined.get(attr) and folder not in defined[attr])
 
 
-def test_no_new_private_read_across_folders_and_the_debt_only_shrinks():
-    found = cross_folder_reads()
-    new = {key: count for key, count in found.items() if count > DEBT.get(key, 0)}
-    paid = {key: count for key, count in DEBT.items() if found.get(key, 0) < count}
-    assert new == {}, "a private attribute of another folder is read: make it public on its owner"
-    assert paid == {}, "these reads are gone: lower or delete their DEBT lines"
+def test_no_folder_reads_another_folders_private_attributes():
+    assert dict(cross_folder_reads()) == ALLOWED, "a private attribute of another folder is read: make it public"
 
 
 def test_the_scan_counts_what_it_should_and_nothing_else(tmp_path):

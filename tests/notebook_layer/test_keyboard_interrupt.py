@@ -29,7 +29,7 @@ from triggerflow_nb import TriggerFlow
 def report(ex):
     meta = ex.result.get_meta()
     return json.dumps({"lifecycle": ex.lifecycle_state, "status": ex.status, "nodes": ex.node_status(),
-                       "error": meta["error"], "reason": meta["close_reason"], "inflight": ex._inflight})
+                       "error": meta["error"], "reason": meta["close_reason"], "inflight": ex._lifecycle.inflight})
 
 def capture(flow):
     made = []

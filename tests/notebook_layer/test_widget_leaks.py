@@ -95,7 +95,7 @@ def test_close_frees_every_widget_of_the_panel(graph):
     panel.close()
     assert live() == before
     assert not panel.is_following and not execution.channel and not flow.channel
-    assert execution._state_trackers == ()
+    assert execution._state.trackers == ()
     panel.close()  # twice: harmless
     assert live() == before
     execution.continue_with("approval", "yes")  # the execution goes on without the panel

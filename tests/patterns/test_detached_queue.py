@@ -73,4 +73,4 @@ def test_a_debug_loop_names_a_slow_emit_nowait_handler_by_its_piece():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=BOUND * 3)
     assert (done.returncode, done.stdout) == (0, "{'went': 1}\n")
     slow = [line.rsplit(" took ", 1)[0] for line in done.stderr.splitlines() if line.startswith("Executing ")]
-    assert slow.count("Executing <EagerQueue piece 'GraphWalker._walk'>") == 1
+    assert slow.count("Executing <EagerQueue piece 'GraphWalker.walk'>") == 1

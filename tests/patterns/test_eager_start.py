@@ -186,7 +186,7 @@ def test_close_with_a_timeout_cuts_waiting_eager_items_and_leaves_no_task(overla
     execution, left = asyncio.run(main())
     assert execution.status == "cancelled" and execution.lifecycle_state == "closed"
     assert overlap.active == 0 and len(overlap.log) == 100  # every item entered and left
-    assert left == [] and execution._scope.tasks() == set()
+    assert left == [] and execution._lifecycle.scope.tasks() == set()
 
 
 def test_a_long_emit_nowait_chain_keeps_one_entry_per_execution_in_the_running_context():

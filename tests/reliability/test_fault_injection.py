@@ -137,7 +137,7 @@ def test_close_is_bounded_releases_once_and_leaves_nothing_running(ledger, spec,
     assert took < bound, f"close took {took:.3f}s, bound {bound:.3f}s"
     assert ledger.started <= 1 and ledger.released == ledger.started  # a close may come before the mount
     assert ex.lifecycle_state == "closed"
-    assert ex._scope.tasks() == set() and others == []
+    assert ex._lifecycle.scope.tasks() == set() and others == []
     assert ledger.late == []
 
 
@@ -263,7 +263,7 @@ def test_emit_nowait_handlers_start_in_order_and_none_is_stranded_or_runs_after_
     assert kicked in ([], ["started", "done"])
     assert late == []
     assert [i for i in started if i < 100] == sorted(i for i in started if i < 100)
-    assert (ex._inflight, ex._scope._owned or {}, bool(ex._scope._queue), ex._scope.tasks()) == (0, {}, False, set())
+    assert (ex._lifecycle.inflight, ex._lifecycle.scope._owned or {}, bool(ex._lifecycle.scope._queue), ex._lifecycle.scope.tasks()) == (0, {}, False, set())
     assert leftover == set()
     assert ex.is_closed()
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import os
 import sqlite3
@@ -188,6 +189,12 @@ class Bounded:
             self._call()
         except BaseException as exc:  # KeyboardInterrupt included: it is what we look at
             self.raised = exc
+        finally:
+            # A run cut by KeyboardInterrupt leaves suspended coroutines behind; finalized here, in
+            # this thread, not by a garbage collection that happens to run inside the main thread's
+            # ast.parse (pytest importing a module), where CPython 3.11.7 then fails that parse with
+            # "AST constructor recursion depth mismatch".
+            gc.collect()
 
     def alive(self) -> bool:
         return self._thread.is_alive()

@@ -92,7 +92,7 @@ def test_close_timeout_cuts_the_start_callers_path_and_cleans_up_before_release(
     assert message == (f"execution {ex.id} of flow 'slow' was closed while this call was running "
                        f"(close timeout after 0.2s: running work was cancelled); the path it ran was cancelled")
     assert took < 0.2 + 0.15  # returned within its timeout (a little slack for a loaded machine)
-    assert ex._scope.tasks() == set()
+    assert ex._lifecycle.scope.tasks() == set()
 
 
 def test_close_timeout_waits_for_an_emit_nowait_branch_to_clean_up_before_release(db_provider):
@@ -120,7 +120,7 @@ def test_close_timeout_waits_for_an_emit_nowait_branch_to_clean_up_before_releas
     ex = asyncio.run(main())
     assert log == ["started", "branch cleanup sees db open=True", "released"]
     assert ex.node_status() == {"branch": "cancelled"}
-    assert ex._scope.tasks() == set()
+    assert ex._lifecycle.scope.tasks() == set()
 
 
 def test_a_hanging_release_cannot_hold_close_past_its_timeout(db_provider):
@@ -316,7 +316,7 @@ def test_a_failing_background_branch_ends_the_run_while_start_waits():
         asyncio.run(asyncio.wait_for(ex.async_start(None), BOUND))
     assert ex.status == "failed"
     assert ex.result.get_meta()["close_reason"] == "chunk 'boom' failed: ValueError: branch broke"
-    assert ex._scope.tasks() == set()
+    assert ex._lifecycle.scope.tasks() == set()
 
 
 def test_a_failure_that_cuts_a_waiting_start_call_finishes_closing_as_soon_as_the_call_has_left():
@@ -343,7 +343,7 @@ def test_a_failure_that_cuts_a_waiting_start_call_finishes_closing_as_soon_as_th
         return ex
 
     ex = asyncio.run(main())
-    assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
+    assert (ex.get_status(), ex._lifecycle.scope.tasks()) == ("failed", set())
 
 
 def test_a_start_call_cut_by_a_failure_elsewhere_raises_once_that_close_is_done():
@@ -370,7 +370,7 @@ def test_a_start_call_cut_by_a_failure_elsewhere_raises_once_that_close_is_done(
         ex = flow.create_execution(auto_close=False)
         with pytest.raises(ChunkError, match=r"^chunk 'boom' raised ZeroDivisionError"):
             await asyncio.wait_for(ex.async_start(None), BOUND)
-        return ex, list(cleaned), ex._scope.tasks(), ex.get_lifecycle_state()
+        return ex, list(cleaned), ex._lifecycle.scope.tasks(), ex.get_lifecycle_state()
 
     ex, cleaned_when_raised, tasks_when_raised, lifecycle = asyncio.run(main())
     assert (cleaned_when_raised, tasks_when_raised, lifecycle, ex.get_status()) == (["first"], set(), "closed",
@@ -520,7 +520,7 @@ def test_a_start_cancelled_while_its_failure_closes_the_run_still_lets_the_close
     ex, starting = asyncio.run(asyncio.wait_for(main(), BOUND))
     assert starting.cancelled()
     assert log == ["started", "side cleaned up", "released"]
-    assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
+    assert (ex.get_status(), ex._lifecycle.scope.tasks()) == ("failed", set())
 
 
 @pytest.mark.parametrize("observed", [False, True], ids=["unwatched", "watched"])
@@ -657,7 +657,7 @@ def test_a_handler_whose_failure_closes_the_run_cancels_every_other_waiting_hand
 
     ex, cleaned = asyncio.run(main())
     assert cleaned == ["after cleaned up", "before cleaned up"]
-    assert (ex.get_status(), ex._scope.tasks()) == ("failed", set())
+    assert (ex.get_status(), ex._lifecycle.scope.tasks()) == ("failed", set())
 
 
 def test_a_close_that_drops_queued_handlers_ends_the_idle_task_waiting_to_carry_them():
@@ -725,7 +725,7 @@ def test_a_close_drops_queued_detached_work_so_a_watcher_hears_nothing_after_the
 
     ex = asyncio.run(main())
     assert events[-1] == "ExecutionClosed" and "EventEmitted" not in events
-    assert (ex.get_state(), ex._inflight) == ({} if queued == "emit_nowait" else {"k": 1}, 0)
+    assert (ex.get_state(), ex._lifecycle.inflight) == ({} if queued == "emit_nowait" else {"k": 1}, 0)
 
 
 def test_an_interrupted_flow_start_releases_its_environment_before_the_script_exits():

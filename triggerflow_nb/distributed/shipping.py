@@ -15,6 +15,7 @@ from typing import Any
 import cloudpickle
 
 from ..errors import EnvironmentProviderError
+from ..layers.resources import RuntimeResources
 from .errors import RemoteSerializationError
 
 # `execution` is the walker's host (runtime.Execution), typed as Any: distributed sits below
@@ -86,6 +87,6 @@ def providers_for(requests: list[dict[str, Any]]) -> dict[str, Any]:
     return providers
 
 
-def driver_resources(execution: Any, worker_keys: set[str]) -> dict[str, Any]:
+def driver_resources(resources: RuntimeResources, worker_keys: set[str]) -> dict[str, Any]:
     """The live resources that stay in the notebook process (all those workers do not rebuild)."""
-    return {key: value for key, value in execution._resources.items() if key not in worker_keys}
+    return {key: value for key, value in resources.items() if key not in worker_keys}

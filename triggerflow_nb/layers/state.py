@@ -200,10 +200,10 @@ class StateNamespace:
         return value
 
     def __contains__(self, key: str) -> bool:
-        return key in self._data.execution._state
+        return self._data.execution.result.has_state(key)
 
     def keys(self) -> list[str]:
-        return list(self._data.execution._state)
+        return self._data.execution.result.state_keys()
 
     def __repr__(self) -> str:
-        return f"StateNamespace({self._data.execution._state!r})"
+        return f"StateNamespace({self._data.execution.result.get_state()!r})"

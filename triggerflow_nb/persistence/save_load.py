@@ -27,8 +27,12 @@ class SnapshotTarget(Protocol):
     """The flow a snapshot is loaded into: its name, graph and declared requirements."""
 
     name: str
-    _graph: FlowGraph
-    _resource_requirements: list[str]
+
+    @property
+    def flow_graph(self) -> FlowGraph: ...
+
+    @property
+    def resource_requirements(self) -> list[str]: ...
 
 
 def saved_execution(snapshot: ExecutionSnapshot) -> SavedExecution:
@@ -56,7 +60,7 @@ def validate_snapshot(saved: Any, flow: SnapshotTarget) -> ExecutionSnapshot:
     from .schema import validate_shape  # pydantic is paid for on load only, never on save
 
     snapshot = validate_shape(saved)
-    fingerprint = flow._graph.fingerprint()
+    fingerprint = flow.flow_graph.fingerprint()
     if snapshot["flow_name"] != flow.name or snapshot["flow_fingerprint"] != fingerprint:
         raise FingerprintMismatchError(
             f"snapshot of flow {snapshot['flow_name']!r} (definition {snapshot['flow_fingerprint'][:19]}) does not "
@@ -67,7 +71,7 @@ def validate_snapshot(saved: Any, flow: SnapshotTarget) -> ExecutionSnapshot:
         _own_free_values(snapshot)
     except StateSerializationError as exc:
         raise InvalidSnapshotError(f"corrupt snapshot: {exc}") from None
-    check_consistency(snapshot, flow._graph)
+    check_consistency(snapshot, flow.flow_graph)
     return snapshot
 
 
@@ -89,7 +93,7 @@ def missing_resource_keys(snapshot: ExecutionSnapshot, flow: SnapshotTarget, pre
                           provided: dict[str, Any] | None) -> list[str]:
     """Resource keys the snapshot (or the flow) needs that neither ``present`` nor ``provided`` has."""
     needed = [k for k, d in snapshot["resources"].items() if not d["managed"]]
-    for key in snapshot["required_resource_keys"] + flow._resource_requirements:
+    for key in snapshot["required_resource_keys"] + flow.resource_requirements:
         if key not in needed:
             needed.append(key)
     provided = provided or {}

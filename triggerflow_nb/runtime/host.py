@@ -1,14 +1,15 @@
-"""What the runtime's parts need from each other, named as protocols.
+"""What the runtime's parts need from each other, named as protocols (no import circle).
 
 ``FlowHost``: what an execution needs from the flow it runs.
 
 The runtime never imports the public ``TriggerFlow`` (it sits above the runtime); it
-names what it reads here instead: the definition (graph, handlers, requirements,
-the runnable check) and what every execution of the flow shares (flow_data, the
-flow-level resource defaults, the flow-wide channel).
+names what it reads here instead: the definition (graph, handlers, requirements, the
+runnable check), the flow-wide channel, and how a sub-flow step makes the child
+execution. What every execution of the flow shares (flow_data, the flow-level resource
+defaults) is handed to each execution when it is created.
 
-``ChunkHost``: what a chunk's ``data`` view reaches of its execution, so that
-``runtime_data`` does not import ``execution`` (which imports it).
+``ChunkHost``: what a chunk's ``data`` view (and the walker, for a sub-flow step) reaches of
+its execution: ``ChunkPort`` is the one implementation.
 """
 
 from __future__ import annotations
@@ -18,53 +19,64 @@ from typing import Any, Protocol
 
 from ..definition.graph import FlowGraph, Node
 from ..layers.flow_data import FlowData
-from ..layers.resources import RuntimeResources
 from ..observe import Channel
 from .frames import Frames
 from .interrupts import Interrupt, ResumeTarget
+from .resource_host import ResourceHost
+from .state_store import StateStore
+from .stream import RuntimeStream
 
 
 class FlowHost(Protocol):
     name: str
     channel: Channel
-    _graph: FlowGraph
-    _handlers: dict[str, tuple[Callable[..., Any], bool]]
-    _resource_requirements: list[str]
-    _runtime_resources: dict[str, Any]
-    _flow_data: FlowData
+
+    @property
+    def flow_graph(self) -> FlowGraph: ...
+
+    @property
+    def handlers(self) -> dict[str, tuple[Callable[..., Any], bool]]: ...
+
+    @property
+    def resource_requirements(self) -> list[str]: ...
 
     def validate_runnable(self) -> None: ...
 
+    def create_execution(self, *, runtime_resources: dict[str, Any] | None = None,
+                         auto_close: bool = True) -> Any: ...
 
-class ChunkHost(Protocol):
-    """What a chunk's ``data`` view (``TriggerFlowRuntimeData``) reaches of its execution."""
+
+class ExecutionHandle(Protocol):
+    """The public execution a chunk's ``data.execution`` gives (``TriggerFlowExecution``)."""
 
     id: str
-    flow: FlowHost
-    _resources: RuntimeResources
-    _pause_fails_fast: bool
+
+    def seal(self) -> None: ...
+
+
+class ChunkHost(Protocol):
+    execution: ExecutionHandle
+    execution_id: str
+    flow_data: FlowData
+    resources: ResourceHost
+    state: StateStore
+    stream: RuntimeStream
 
     @property
-    def result(self) -> StateReader: ...
+    def pause_fails_fast(self) -> bool: ...
 
-    def _write_state(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> None: ...
+    def get_state(self, key: str | None, default: Any) -> Any: ...
 
-    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: Any,
-                                 frames: Frames) -> None: ...
+    def write_state(self, op: str, key: str, value: Any, emit: bool, where: Any, frames: Frames) -> None: ...
 
-    def _set_resource(self, name: str, value: Any) -> None: ...
+    async def async_write_state(self, op: str, key: str, value: Any, emit: bool, where: Any,
+                                frames: Frames) -> None: ...
 
-    def _del_resource(self, name: str) -> None: ...
+    def emit(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]: ...
 
-    def _emit_from_chunk(self, event: str, payload: Any, frames: Frames) -> Coroutine[Any, Any, None]: ...
+    def emit_nowait(self, event: str, payload: Any, frames: Frames) -> None: ...
 
-    def _emit_nowait_from_chunk(self, event: str, payload: Any, frames: Frames) -> None: ...
+    def put_into_stream(self, item: Any) -> None: ...
 
-    def _put_into_stream(self, item: Any) -> None: ...
-
-    def _open_interrupt(self, node: Node, value: Any, frames: Frames, type: str, payload: Any,
-                        resume_to: ResumeTarget, interrupt_id: str | None) -> Interrupt: ...
-
-
-class StateReader(Protocol):
-    def get_state(self, key: str | None = None, default: Any = None) -> Any: ...
+    def open_interrupt(self, node: Node, value: Any, frames: Frames, type: str, payload: Any,
+                       resume_to: ResumeTarget, interrupt_id: str | None) -> Interrupt: ...

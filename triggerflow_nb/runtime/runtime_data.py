@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._warn_once import warn_deprecated_once
 from ..definition.graph import Node
 from ..errors import InvalidArgumentError, PauseNotSupportedError
 from ..layers.state import FINAL_RESULT_KEY, StateNamespace, to_state_value
 from .frames import SLOT, Frames
-from .host import ChunkHost
+
+if TYPE_CHECKING:
+    from .host import ChunkHost, ExecutionHandle
 
 _RESUME_TARGETS = ("next", "self")
 
@@ -37,12 +39,12 @@ class TriggerFlowRuntimeData:
     """
 
     # _undo: what this chunk run's state writes replaced, {key: old value, or (list, its length)},
-    # made on the first write (see Execution._apply_state); retry() puts it back.
-    __slots__ = ("execution", "_node", "input", "_frames", "_paused", "resume", "_undo")
+    # made on the first write (see StateStore.apply); retry() puts it back.
+    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo")
 
-    def __init__(self, execution: ChunkHost, node: Node, value: Any, frames: Frames,
+    def __init__(self, port: ChunkHost, node: Node, value: Any, frames: Frames,
                  resume: Resume | None = None):
-        self.execution = execution
+        self._port = port
         self._node = node
         self.input = value
         self._frames = frames
@@ -61,8 +63,13 @@ class TriggerFlowRuntimeData:
         return self._node.id
 
     @property
+    def execution(self) -> ExecutionHandle:
+        """The execution this chunk runs in (``data.execution.seal()``, its id, its status)."""
+        return self._port.execution
+
+    @property
     def execution_id(self) -> str:
-        return self.execution.id
+        return self._port.execution_id
 
     @property
     def is_resume(self) -> bool:
@@ -75,27 +82,27 @@ class TriggerFlowRuntimeData:
 
     def get_state(self, key: str | None = None, default: Any = None) -> Any:
         """Read state (a local, synchronous read). ``key=None`` returns a copy of all of it."""
-        return self.execution.result.get_state(key, default)
+        return self._port.get_state(key, default)
 
     def set_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("set", key, value, emit, self, self._frames)
+        self._port.write_state("set", key, value, emit, self, self._frames)
 
     # The async writes are used as ``await data.async_set_state(...)``: plain methods returning the
     # write itself (not started), not coroutines of their own, save a coroutine per write.
     def async_set_state(self, key: str, value: Any, emit: bool = True) -> Coroutine[Any, Any, None]:
-        return self.execution._async_write_state("set", key, value, emit, self, self._frames)
+        return self._port.async_write_state("set", key, value, emit, self, self._frames)
 
     def append_state(self, key: str, value: Any, emit: bool = True) -> None:
-        self.execution._write_state("append", key, value, emit, self, self._frames)
+        self._port.write_state("append", key, value, emit, self, self._frames)
 
     def async_append_state(self, key: str, value: Any, emit: bool = True) -> Coroutine[Any, Any, None]:
-        return self.execution._async_write_state("append", key, value, emit, self, self._frames)
+        return self._port.async_write_state("append", key, value, emit, self, self._frames)
 
     def del_state(self, key: str, emit: bool = True) -> None:
-        self.execution._write_state("del", key, None, emit, self, self._frames)
+        self._port.write_state("del", key, None, emit, self, self._frames)
 
     def async_del_state(self, key: str, emit: bool = True) -> Coroutine[Any, Any, None]:
-        return self.execution._async_write_state("del", key, None, emit, self, self._frames)
+        return self._port.async_write_state("del", key, None, emit, self, self._frames)
 
     @property
     def state(self) -> StateNamespace:
@@ -154,43 +161,43 @@ class TriggerFlowRuntimeData:
     # -- flow_data: shared by all executions, warns on every call -------------------------------
 
     def get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
-        return self.execution.flow._flow_data.get(key, default, no_warning=no_warning)
+        return self._port.flow_data.get(key, default, no_warning=no_warning)
 
     def set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self.execution.flow._flow_data.set(key, value, no_warning=no_warning, source=self.execution)
+        self._port.flow_data.set(key, value, no_warning=no_warning, source=self._port.execution)
 
     def append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self.execution.flow._flow_data.append(key, value, no_warning=no_warning, source=self.execution)
+        self._port.flow_data.append(key, value, no_warning=no_warning, source=self._port.execution)
 
     def del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self.execution.flow._flow_data.delete(key, no_warning=no_warning, source=self.execution)
+        self._port.flow_data.delete(key, no_warning=no_warning, source=self._port.execution)
 
     async def async_get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
-        return self.execution.flow._flow_data.get(key, default, no_warning=no_warning)
+        return self._port.flow_data.get(key, default, no_warning=no_warning)
 
     async def async_set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self.execution.flow._flow_data.set(key, value, no_warning=no_warning, source=self.execution)
+        self._port.flow_data.set(key, value, no_warning=no_warning, source=self._port.execution)
 
     async def async_append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self.execution.flow._flow_data.append(key, value, no_warning=no_warning, source=self.execution)
+        self._port.flow_data.append(key, value, no_warning=no_warning, source=self._port.execution)
 
     async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self.execution.flow._flow_data.delete(key, no_warning=no_warning, source=self.execution)
+        self._port.flow_data.delete(key, no_warning=no_warning, source=self._port.execution)
 
     # -- runtime resources: live objects, by identity --------------------------------------------
 
     def require_resource(self, name: str) -> Any:
         """The resource injected under ``name``; raises MissingResourceError if there is none."""
-        return self.execution._resources.require(name, self._where())
+        return self._port.resources.resources.require(name, self._where())
 
     def get_resource(self, name: str, default: Any = None) -> Any:
-        return self.execution._resources.get(name, default)
+        return self._port.resources.resources.get(name, default)
 
     def set_resource(self, name: str, value: Any) -> None:
-        self.execution._set_resource(name, value)
+        self._port.resources.set(name, value)
 
     def del_resource(self, name: str) -> None:
-        self.execution._del_resource(name)
+        self._port.resources.delete(name)
 
     # -- events and the stream -------------------------------------------------------------------
 
@@ -201,20 +208,20 @@ class TriggerFlowRuntimeData:
         not a coroutine of its own: a loop of handlers that emit and await keeps one frame
         less alive per iteration.
         """
-        return self.execution._emit_from_chunk(event, payload, self._frames)
+        return self._port.emit(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
-        self.execution._emit_nowait_from_chunk(event, payload, self._frames)
+        self._port.emit_nowait(event, payload, self._frames)
 
     def emit_nowait(self, event: str, payload: Any = None) -> None:
-        self.execution._emit_nowait_from_chunk(event, payload, self._frames)
+        self._port.emit_nowait(event, payload, self._frames)
 
     async def async_put_into_stream(self, item: Any) -> None:
-        self.execution._put_into_stream(item)
+        self._port.put_into_stream(item)
 
     def put_into_stream(self, item: Any) -> None:
-        self.execution._put_into_stream(item)
+        self._port.put_into_stream(item)
 
     # -- pause and resume -------------------------------------------------------------------------
 
@@ -230,8 +237,8 @@ class TriggerFlowRuntimeData:
         this chunk's output, ``"self"`` re-runs this chunk with ``data.resume.value == payload``,
         ``{"event": name}`` emits ``name`` with ``payload``.
         """
-        execution = self.execution
-        if execution._pause_fails_fast:
+        port = self._port
+        if port.pause_fails_fast:
             raise PauseNotSupportedError(
                 f"chunk {self._node.id!r} paused for {type!r}, but flow.start() returns no handle to resume "
                 f"with: use execution = flow.start_execution(...) (or create_execution(auto_close=False)), "
@@ -249,7 +256,7 @@ class TriggerFlowRuntimeData:
             )
         # Checked now, not at save(): a payload that cannot be saved is a mistake at this line.
         payload = to_state_value(f"pause_for(payload=...) in chunk {self._node.id!r}", payload)
-        record = execution._open_interrupt(self._node, self.input, self._frames, type, payload, resume_to,
+        record = port.open_interrupt(self._node, self.input, self._frames, type, payload, resume_to,
                                            interrupt_id)
         self._paused = True
         return record.public()

@@ -28,7 +28,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from inspect import isawaitable
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..definition.graph import (
     BATCH,
@@ -45,7 +45,6 @@ from ..definition.graph import (
     Node,
 )
 from ..errors import ChunkError, InvalidArgumentError, TriggerFlowError
-from ..layers.resources import RuntimeResources
 from ..observe import (
     Channel,
     ChunkCancelled,
@@ -56,15 +55,23 @@ from ..observe import (
     FanOutProgress,
     SyncChunkHeldLoop,
 )
-from .activation import Activation
 from .collect import arrive, forget_finished_scope
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .fan_out_scope import scope_key
 from .frames import SLOT, THEN, Frame, Frames
 from .host import FlowHost
+from .interrupts import Interrupt
 from .runtime_data import Resume, TriggerFlowRuntimeData
-from .status import CANCELLED, DONE, FAILED, RUNNING, WAITING, NodeStatus
+from .status import CANCELLED, DONE, FAILED, RUNNING, WAITING
+from .sub_flow import run_sub_flow
 from .tasks import EagerStarter, StartedInline, TaskJoin, close_unstarted, leave_inline, on_fresh_stack
+from .walk_state import WalkState
+from .work import INTERRUPTS
+
+if TYPE_CHECKING:
+    from .host import ChunkHost
+    from .lifecycle import Lifecycle
+    from .resource_host import ResourceHost
 
 # A long fan-out started inline yields to the event loop this often, so that a notebook
 # panel (or anything else on the loop) keeps running during 100,000 synchronous items.
@@ -91,91 +98,75 @@ def fan_out_items(value: Any) -> list[Any]:
     return [value]
 
 
-# What stops a run from outside: an interrupted cell, sys.exit(), a coroutine closed because its
-# loop went away (GeneratorExit, where nothing may be awaited). Noted; never a chunk's failure.
-INTERRUPTS = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
 class GraphWalker:
-    """The dispatch half of an execution: graph semantics only.
+    """Walks one execution's graph: graph semantics only.
 
-    ``Execution`` (runtime/execution.py) is its host; what the walker reads and calls
-    of it is declared here, so this file reads on its own.
+    A collaborator of ``Execution`` (runtime/execution.py), handed what it reads and the few
+    operations it calls of the rest: the walk state, the lifecycle (has the run finished?), the
+    channel, the concurrency limit, and ``leave`` / ``note_interrupt`` / ``detached_failed`` /
+    ``spawn``. ``port`` is what each chunk's ``data`` reaches (set once the port exists).
     """
 
-    _inline = False  # True while this execution runs a path inline (see _start_inline)
-
-    # -- provided by the host (Execution) ------------------------------------------------------
-    id: str
-    flow: FlowHost
-    _finished: bool
-    _state: dict[str, Any]
-    _resources: RuntimeResources
-    _channel: Channel
-    _semaphore: asyncio.Semaphore | None
-    _node_status: dict[str, NodeStatus]
-    _activations: dict[str, Activation]
-    _activation_counter: int
-    _joins: dict[tuple[str, str], dict[str, Any]]
-    _failed_chunk: TriggerFlowRuntimeData | None  # the chunk run whose failure ended the execution
-
-    def _note_interrupt(self, what: str) -> None:
-        raise NotImplementedError
-
-    async def _detached_failed(self, exc: BaseException) -> bool:
-        """Detached work (nobody awaits it) raised ``exc``: True if handled, False to re-raise."""
-        raise NotImplementedError
-
-    def _leave(self) -> None:
-        """A piece of work counted when it was spawned has ended."""
-        raise NotImplementedError
-
-    async def _async_write_state(self, op: str, key: str, value: Any, emit: bool, where: str,
-                                 frames: Frames) -> None:
-        raise NotImplementedError
-
-    async def _run_sub_flow(self, node: Node, value: Any, frames: Frames) -> Any:
-        """Run a sub-flow step: a child execution's lifecycle, owned by the host."""
-        raise NotImplementedError
+    def __init__(self, execution_id: str, flow: FlowHost, walk_state: WalkState, lifecycle: Lifecycle,
+                 channel: Channel, semaphore: asyncio.Semaphore | None, resources: ResourceHost, *,
+                 leave: Callable[[], None], note_interrupt: Callable[[str], None],
+                 detached_failed: Callable[[BaseException], Coroutine[Any, Any, bool]],
+                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None]):
+        self.execution_id = execution_id
+        self.flow = flow
+        self.walk_state = walk_state
+        self.channel = channel
+        self.resources = resources  # a remote fan-out ships them (see remote_fan_out)
+        self.inline = False  # True while a path runs inline (see _start_inline)
+        self.port: ChunkHost = None  # type: ignore[assignment]  # the ChunkPort, set by Execution right after
+        self._lifecycle = lifecycle
+        self._semaphore = semaphore
+        self._leave = leave
+        self._note_interrupt = note_interrupt
+        self._detached_failed = detached_failed
+        self._spawn = spawn
 
     # One loop on purpose (hence noqa): any step moved into a coroutine of its own is a frame
     # more per step, and per level of awaited emits (see the docstring).
-    async def _walk(self, node_id: str, value: Any, frames: Frames, *, from_successors: bool = False,  # noqa: C901
+    async def walk(self, node_id: str, value: Any, frames: Frames, *, from_successors: bool = False,  # noqa: C901
                     resume: Resume | None = None, emit_level: int = -1, detached: bool = False) -> None:
         """Run from ``node_id`` (or, with ``from_successors=True``, from its successors) until the path ends.
 
         Chunks run right here, not in a coroutine of their own: a loop of handlers that await
-        their emits nests one ``_walk`` per emit, and every frame kept alive per level costs
+        their emits nests one ``walk`` per emit, and every frame kept alive per level costs
         memory and garbage-collector time. A path that an awaited emit walks directly
-        (``_awaited_emit``) sets the emit depth its dispatch would have set: ``emit_level``.
-        A ``detached`` walk is the whole of an ``emit_nowait``'s work: it does what the host's
-        ``_run_detached`` wrapper would, without the wrapper's coroutine per emit.
+        (``awaited_emit``) sets the emit depth its dispatch would have set: ``emit_level``.
+        A ``detached`` walk is the whole of an ``emit_nowait``'s work: it does what a detached
+        ``dispatch_event`` does (see there), without a dispatch coroutine per emit.
         """
         if emit_level >= 0:
             emit_depth.set(emit_level)
-        graph = self.flow._graph
+        flow = self.flow
+        graph = flow.flow_graph
         nodes = graph.nodes
         succ = graph.succ
-        handlers = self.flow._handlers
-        node_status = self._node_status
+        handlers = flow.handlers
+        node_status = self.walk_state.node_status
+        lifecycle = self._lifecycle
         out = value
         try:
             while True:
                 if not from_successors:
-                    if self._finished:  # failed or cancelled elsewhere: stop this path
+                    if lifecycle.finished:  # failed or cancelled elsewhere: stop this path
                         return
                     node = nodes[node_id]
                     kind = node.kind
                     if kind == CHUNK:
-                        # The host (Execution) is a ChunkHost; a cast() would cost a call per step.
-                        data = TriggerFlowRuntimeData(self, node, value, frames, resume)  # type: ignore[arg-type]
+                        data = TriggerFlowRuntimeData(self.port, node, value, frames, resume)
                         resume = None
                         fn, is_async = handlers[node_id]
                         node_status[node_id] = RUNNING
-                        channel = self._channel
+                        channel = self.channel
                         observed = channel.active
                         if observed:
-                            channel.publish(ChunkStarted(self.id, node_id))
+                            channel.publish(ChunkStarted(self.execution_id, node_id))
                         try:
                             if self._semaphore is not None:
                                 out = await self._call_limited(fn, is_async, data, observed and not is_async)
@@ -183,7 +174,7 @@ class GraphWalker:
                                 # Watched, a sync handler is timed: one that holds the loop long freezes the panel.
                                 out = self._timed_call(fn, data, node_id) if observed and not is_async else fn(data)
                                 if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
-                                    if self._inline:  # user async code runs in a task of its own (see _start_inline)
+                                    if self.inline:  # user async code runs in a task of its own (see _start_inline)
                                         await leave_inline(out)
                                     out = await out
                         except BaseException as exc:
@@ -193,10 +184,10 @@ class GraphWalker:
                             raise replacement from exc
                         node_status[node_id] = WAITING if data._paused else DONE
                         if channel.active:
-                            channel.publish(ChunkFinished(self.id, node_id))
+                            channel.publish(ChunkFinished(self.execution_id, node_id))
                         listeners = graph.listeners
                         if listeners and node.done_event in listeners:  # when(<chunk>)
-                            await self._dispatch_event(node.done_event, out, data._frames)
+                            await self.dispatch_event(node.done_event, out, data._frames)
                         if data._paused:
                             return
                     elif kind == IF or (kind == MATCH and node.mode != HIT_ALL):
@@ -208,7 +199,7 @@ class GraphWalker:
                             continue
                         out = value
                     elif kind == SUB_FLOW:
-                        out = await self._run_sub_flow(node, value, frames)
+                        out = await run_sub_flow(self, node, value, frames)
                     elif kind == START or kind == EVENT:  # they pass their input on
                         out = value
                     else:  # fan-outs, hit_all matches, collects and side branches may end this path here
@@ -234,16 +225,30 @@ class GraphWalker:
             if not detached or not await self._detached_failed(exc):
                 raise
         finally:
-            if emit_level >= 0:  # set(), not reset(token): see _dispatch_event
+            if emit_level >= 0:  # set(), not reset(token): see dispatch_event
                 emit_depth.set(emit_level - 1)
             if detached:
                 self._leave()
+
+    def resume(self, interrupt: Interrupt, payload: Any) -> Coroutine[Any, Any, None]:
+        """The path a resumed interrupt goes on with: after the paused chunk with ``payload``
+        ("next"), the chunk again with ``data.resume`` ("self"), or an emit ({"event": name})."""
+        target = interrupt.resume_to
+        if target == "self":
+            return self.walk(interrupt.node_id, interrupt.input, interrupt.frames,
+                             resume=Resume(interrupt.id, interrupt.type, payload))
+        node_status = self.walk_state.node_status
+        if node_status.get(interrupt.node_id) == WAITING:
+            node_status[interrupt.node_id] = DONE
+        if target == "next":
+            return self.walk(interrupt.node_id, payload, interrupt.frames, from_successors=True)
+        return self.dispatch_event(target["event"], payload, ())
 
     def _unwind(self, node_id: str, frames: Frames) -> tuple[str, Frames, list[str] | None, Frame | None]:
         """Where a path that ran out of successors at ``node_id`` goes on: returning through the
         frames it ends, to the next block's successors (node, frames, successors, None), or into
         a fan-out slot (..., None, the slot's frame); no successors and no slot: the path ends."""
-        succ = self.flow._graph.succ
+        succ = self.flow.flow_graph.succ
         while frames:
             frame = frames[-1]
             if not self._ends_arm(node_id, frame):
@@ -273,11 +278,11 @@ class GraphWalker:
             entry = None if arm_index is None else node.branches[arm_index].entry
             if entry is None or arm_index is None:  # no match, or an empty else arm: the input passes on
                 return True, value
-            await self._walk(entry, value, frames + ((THEN, node.id, arm_index),))  # the else arm
+            await self.walk(entry, value, frames + ((THEN, node.id, arm_index),))  # the else arm
             return False, None
         if kind == SIDE_BRANCH:  # the side path and the main path both take this value
-            side = self._walk(node.branches[0].entry, value, frames)  # type: ignore[arg-type]  # always set
-            await self._gather([side, self._walk(node.id, value, frames, from_successors=True)])
+            side = self.walk(node.branches[0].entry, value, frames)  # type: ignore[arg-type]  # always set
+            await self._gather([side, self.walk(node.id, value, frames, from_successors=True)])
             return False, None
         return True, value  # a collect's join: the arrival that fired it brings the collected dict
 
@@ -286,20 +291,20 @@ class GraphWalker:
         list of their results (or leave that to the last paused case, when one resumes)."""
         finished, out = await self._fan_out(node, value, frames, arms)
         if finished:
-            await self._walk(node.id, out, frames, from_successors=True)
+            await self.walk(node.id, out, frames, from_successors=True)
         return _RAN_ALL
 
     def _walks(self, node_ids: Sequence[str], value: Any, frames: Frames) -> list[Coroutine[Any, Any, None]]:
-        """One path per node; a method, not a comprehension in ``_walk``, whose locals would then
+        """One path per node; a method, not a comprehension in ``walk``, whose locals would then
         all be cells (slower to read, and allocated on every call)."""
-        walk = self._walk
+        walk = self.walk
         return [walk(node_id, value, frames) for node_id in node_ids]
 
-    def _continuation_gap(self, node_id: str, frames: Frames) -> str | None:
+    def continuation_gap(self, node_id: str, frames: Frames) -> str | None:
         """What a path paused at ``node_id`` would go on through that the graph no longer has (a
         notebook cell re-run without it), or None: resuming must not meet a missing node midway.
         A path's frames hold those of every block around it, so they are all that is checked."""
-        nodes = self.flow._graph.nodes
+        nodes = self.flow.flow_graph.nodes
         node = nodes.get(node_id)
         if node is None or node.kind != CHUNK:
             return f"the chunk {node_id!r}"
@@ -309,7 +314,7 @@ class GraphWalker:
                 if block is None or index >= len(block.branches):
                     return f"arm {index} of the block {ref!r}"
                 continue
-            activation = self._activations.get(ref)
+            activation = self.walk_state.activations.get(ref)
             if activation is None:  # that fan-out has finished: nothing returns into it
                 continue
             block = nodes.get(activation.node_id)
@@ -322,11 +327,11 @@ class GraphWalker:
 
     def _ends_arm(self, node_id: str, frame: Frame) -> bool:
         """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
-        nodes = self.flow._graph.nodes
+        nodes = self.flow.flow_graph.nodes
         if frame[0] == THEN:
             tail = nodes[frame[1]].branches[frame[2]].tail
         else:
-            activation = self._activations.get(frame[1])
+            activation = self.walk_state.activations.get(frame[1])
             if activation is None:  # that fan-out finished already: only a side path can end now
                 return False
             tail = nodes[activation.node_id].branches[activation.arm(frame[2])].tail
@@ -334,12 +339,12 @@ class GraphWalker:
 
     async def _call_limited(self, fn: Callable[[Any], Any], is_async: bool, data: TriggerFlowRuntimeData,
                             timed: bool) -> Any:
-        """Run a handler under the flow's concurrency limit (see _walk for the unlimited case);
-        ``timed``: a watched sync handler, timed as _walk times it."""
+        """Run a handler under the flow's concurrency limit (see walk for the unlimited case);
+        ``timed``: a watched sync handler, timed as walk times it."""
         async with self._semaphore:  # type: ignore[union-attr]  # only called when set
             out = self._timed_call(fn, data, data.chunk_name) if timed else fn(data)
             if is_async or (out.__class__ not in _PLAIN_RESULTS and isawaitable(out)):
-                if self._inline:
+                if self.inline:
                     await leave_inline(out)
                 out = await out
         return out
@@ -349,14 +354,14 @@ class GraphWalker:
         if isinstance(exc, (asyncio.CancelledError, *INTERRUPTS)):
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
-            self._node_status[node_id] = CANCELLED
+            self.walk_state.node_status[node_id] = CANCELLED
             self._note_interrupt(f"{type(exc).__name__} in chunk {node_id!r}")
-            if self._channel.active:
-                self._channel.publish(ChunkCancelled(self.id, node_id, type(exc).__name__))
+            if self.channel.active:
+                self.channel.publish(ChunkCancelled(self.execution_id, node_id, type(exc).__name__))
             return None
         if not isinstance(exc, Exception):  # another BaseException: the caller's to handle
             return None
-        self._chunk_failed(node_id, exc, data)
+        self.chunk_failed(node_id, exc, data)
         if isinstance(exc, TriggerFlowError) and not isinstance(exc, InvalidArgumentError):
             return None  # our errors already name the chunk and the fix
         return ChunkError(node_id, exc)  # an InvalidArgumentError says what was wrong, not in which chunk
@@ -366,15 +371,15 @@ class GraphWalker:
         out = fn(data)
         held = perf_counter() - started
         if held >= SYNC_HOLD_NOTICE_SECONDS:
-            self._channel.publish(SyncChunkHeldLoop(self.id, node_id, held))
+            self.channel.publish(SyncChunkHeldLoop(self.execution_id, node_id, held))
         return out
 
-    def _chunk_failed(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData | None = None) -> None:
-        self._node_status[node_id] = FAILED
-        if data is not None and self._failed_chunk is None:  # the first failure is the one retry() re-runs
-            self._failed_chunk = data
-        if self._channel.active:
-            self._channel.publish(ChunkFailed(self.id, node_id, f"{type(exc).__name__}: {exc}", exc))
+    def chunk_failed(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData | None = None) -> None:
+        self.walk_state.node_status[node_id] = FAILED
+        if data is not None and self.walk_state.failed_chunk is None:  # the first failure: what retry() re-runs
+            self.walk_state.failed_chunk = data
+        if self.channel.active:
+            self.channel.publish(ChunkFailed(self.execution_id, node_id, f"{type(exc).__name__}: {exc}", exc))
 
     async def _choose_arm(self, node: Node, value: Any, frames: Frames) -> int | None:
         """The index of the arm an if/match block takes for ``value``, or None to pass the input on.
@@ -399,20 +404,20 @@ class GraphWalker:
                 matched.append(index)
                 continue
             if data is None:
-                data = TriggerFlowRuntimeData(self, node, value, frames)  # type: ignore[arg-type]  # see _walk
+                data = TriggerFlowRuntimeData(self.port, node, value, frames)
             try:
                 verdict = predicate(data)
                 if verdict.__class__ not in _PLAIN_RESULTS and isawaitable(verdict):
-                    if self._inline:  # user async code runs in a task of its own (see _start_inline)
+                    if self.inline:  # user async code runs in a task of its own (see _start_inline)
                         await leave_inline(verdict)
                     verdict = await verdict
             except TriggerFlowError as exc:
                 if not isinstance(exc, InvalidArgumentError):
                     raise
-                self._chunk_failed(node.id, exc)
+                self.chunk_failed(node.id, exc)
                 raise ChunkError(f"{node.id} ({arm.label})", exc) from exc
             except Exception as exc:
-                self._chunk_failed(node.id, exc)
+                self.chunk_failed(node.id, exc)
                 raise ChunkError(f"{node.id} ({arm.label})", exc) from exc
             if verdict:
                 if matched is None:
@@ -436,28 +441,28 @@ class GraphWalker:
             keys = None
             items = fan_out_items(value)
             entries = [node.branches[0].entry] * len(items)
-        self._activation_counter += 1
-        activation = Activation(f"{node.id}#{self._activation_counter}", node.id, keys, len(items), frames, arms)
-        self._activations[activation.id] = activation
-        self._node_status[node.id] = RUNNING
-        if self._channel.active:  # progress shows from the start, not after the first item
-            self._channel.publish(FanOutProgress(self.id, node.id, activation.id, 0, len(items)))
+        walk_state = self.walk_state
+        activation = walk_state.open_activation(node.id, keys, len(items), frames, arms)
+        walk_state.node_status[node.id] = RUNNING
+        if self.channel.active:  # progress shows from the start, not after the first item
+            self.channel.publish(FanOutProgress(self.execution_id, node.id, activation.id, 0, len(items)))
 
         def item_path(index: int) -> Coroutine[Any, Any, None]:
             item_frames = frames + ((SLOT, activation.id, index),)
             entry = entries[index]
             if entry is None:  # an empty body passes items through
                 return self._fill_slot(item_frames[-1], items[index])
-            return self._walk(entry, items[index], item_frames)
+            return self.walk(entry, items[index], item_frames)
 
         # Paths of synchronous steps start inline; when every path awaits user code at once,
         # each starts eagerly, in a task of its own only if it suspends (see _gather).
         eager = all(self._awaits_at_once(arm.entry) for arm in node.branches)
         try:
-            if node.executor is not None:  # the items run elsewhere; their results fill the same slots
-                from ..distributed.fan_out import run_remote_fan_out
+            executor = node.executor
+            if executor is not None:  # the items run elsewhere; their results fill the same slots
+                from .remote_fan_out import run_remote_fan_out  # loads cloudpickle: only when a flow uses it
 
-                await run_remote_fan_out(self, node, activation, items)
+                await run_remote_fan_out(self, node, executor, activation, items)
             elif node.concurrency is None or node.concurrency >= len(items):
                 await self._gather((item_path(i) for i in range(len(items))), eager=eager)
             else:
@@ -465,18 +470,18 @@ class GraphWalker:
         finally:
             activation.awaiting = False
         if activation.remaining:
-            self._node_status[node.id] = WAITING
+            self.walk_state.node_status[node.id] = WAITING
             return False, None  # some items paused; the last one resumed finishes the block
-        del self._activations[activation.id]
-        self._node_status[node.id] = DONE
+        del self.walk_state.activations[activation.id]
+        self.walk_state.node_status[node.id] = DONE
         return True, activation.result()
 
     def _awaits_at_once(self, node_id: str | None) -> bool:
         """Whether a path from ``node_id`` awaits user code at its first step (an async chunk, a sub-flow)."""
         if node_id is None:
             return False
-        node = self.flow._graph.nodes[node_id]
-        return self.flow._handlers[node_id][1] if node.kind == CHUNK else node.kind == SUB_FLOW
+        node = self.flow.flow_graph.nodes[node_id]
+        return self.flow.handlers[node_id][1] if node.kind == CHUNK else node.kind == SUB_FLOW
 
     async def _bounded(self, item_path: Callable[[int], Coroutine[Any, Any, None]], count: int, limit: int) -> None:
         """Run ``count`` item paths with at most ``limit`` in flight (a fixed pool of workers)."""
@@ -489,21 +494,20 @@ class GraphWalker:
         await self._gather([worker() for _ in range(limit)])
 
     async def _fill_slot(self, frame: Frame, value: Any) -> None:
-        activation = self._activations[frame[1]]
+        activation = self.walk_state.activations[frame[1]]
         activation.slots[frame[2]] = value
         activation.remaining -= 1
-        if self._joins:  # what collects saw in a scope that ends here is dropped with it
+        if self.walk_state.joins:  # what collects saw in a scope that ends here is dropped with it
             forget_finished_scope(self, activation, frame[2])
-        if self._channel.active:
+        if self.channel.active:
             total = len(activation.slots)
-            self._channel.publish(
-                FanOutProgress(self.id, activation.node_id, activation.id, total - activation.remaining, total)
-            )
+            done = total - activation.remaining
+            self.channel.publish(FanOutProgress(self.execution_id, activation.node_id, activation.id, done, total))
         if activation.remaining == 0 and not activation.awaiting:
             # Completed by a resumed item after the fan-out step returned: continue for it.
-            del self._activations[activation.id]
-            self._node_status[activation.node_id] = DONE
-            await self._walk(activation.node_id, activation.result(), activation.frames, from_successors=True)
+            del self.walk_state.activations[activation.id]
+            self.walk_state.node_status[activation.node_id] = DONE
+            await self.walk(activation.node_id, activation.result(), activation.frames, from_successors=True)
 
     async def _gather(self, coros: Iterable[Coroutine[Any, Any, Any]], inline: bool = True, *,
                       eager: bool = False) -> None:
@@ -547,11 +551,11 @@ class GraphWalker:
 
     def _start_eager(self, starter: EagerStarter, coro: Any) -> asyncio.Task[Any] | None:
         """``starter.start(coro)``, with user code allowed to run at once (see EagerStarter)."""
-        outer, self._inline = self._inline, False
+        outer, self.inline = self.inline, False
         try:
             return starter.start(coro)
         finally:
-            self._inline = outer
+            self.inline = outer
 
     def _start_inline(self, coro: Any) -> asyncio.Task[Any] | None:
         """Run ``coro`` right here until it first suspends; None if it finished, else its task.
@@ -563,77 +567,86 @@ class GraphWalker:
 
         While a path runs inline, ``asyncio.current_task()`` is still the caller's task, so
         no user coroutine may start then (``asyncio.timeout`` or a contextvar would attach
-        to the wrong task): ``self._inline`` tells the places that await user code to
+        to the wrong task): ``self.inline`` tells the places that await user code to
         suspend first, which moves the path into its own task before the user code runs.
         A path that awaits user code at its first step starts eagerly instead (_start_eager).
         """
-        outer, self._inline = self._inline, True
+        outer, self.inline = self.inline, True
         try:
             yielded = coro.send(None)
         except StopIteration:
             return None
         finally:
-            self._inline = outer
+            self.inline = outer
         return asyncio.get_running_loop().create_task(StartedInline(coro, yielded))
 
-    def _awaited_emit(self, event: str, payload: Any, frames: Frames, depth: int = -1,
-                      detached: bool = False) -> Coroutine[Any, Any, None]:
+    def awaited_emit(self, event: str, payload: Any, frames: Frames, depth: int = -1,
+                     detached: bool = False) -> Coroutine[Any, Any, None]:
         """The work an emit of ``event`` runs (not started): awaited by the emitter, or, with
         ``detached=True``, run as an ``emit_nowait``'s (it starts on a fresh stack: ``depth=0``).
 
         An event with one plain listener, unwatched, is walked directly: no dispatch coroutine
         stays alive under the handler while it runs, which halves what a loop of handlers that
-        await their emits keeps per level; detached, that walk is the whole of the work. Anything
-        else goes through ``_dispatch_event`` (detached work wraps it: see Execution._spawn_emit).
+        await their emits keeps per level. Anything else goes through ``dispatch_event``.
         """
-        if not self._channel.active:
-            node_ids = self.flow._graph.listeners.get(event)
+        if not self.channel.active:
+            graph = self.flow.flow_graph
+            node_ids = graph.listeners.get(event)
             if node_ids is not None and len(node_ids) == 1:
                 node_id = node_ids[0]
-                mode = self.flow._graph.nodes[node_id].mode
+                mode = graph.nodes[node_id].mode
                 if mode == "simple" or mode == "simple_or":
                     if depth < 0:
                         depth = emit_depth.get()
                     if depth < MAX_INLINE_EMIT_DEPTH:
-                        return self._walk(node_id, payload, (), from_successors=True, emit_level=depth + 1,
-                                          detached=detached)
-        return self._dispatch_event(event, payload, frames)
+                        return self.walk(node_id, payload, (), from_successors=True, emit_level=depth + 1,
+                                         detached=detached)
+        if detached:
+            return self.detached_dispatch(event, payload, frames)
+        return self.dispatch_event(event, payload, frames)
 
-    async def _run_detached(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """What detached work that is not a walk of its own runs: ``coro``, on a fresh stack."""
+    def spawn_emit(self, event: str, payload: Any, frames: Frames) -> None:
+        """Detach all the work of an emit of ``event``, which starts on a fresh stack (depth 0)."""
+        work = self.awaited_emit(event, payload, frames, 0, detached=True)
+        self._spawn(work, work)
+
+    async def detached_dispatch(self, event: str, payload: Any, frames: Frames) -> None:
+        """A dispatch nobody awaits (an ``emit_nowait``, a sync chunk's emit or state write): it
+        starts on a fresh stack, its failure closes the execution, and it ends by ``leave()`` as
+        work spawned with ``ExecutionWork.spawn`` must."""
         emit_depth.set(0)  # it starts in its own context: emits nest from there
         try:
-            await coro
+            await self.dispatch_event(event, payload, frames)
         except BaseException as exc:
             if not await self._detached_failed(exc):
                 raise
         finally:
             self._leave()
 
-    async def _dispatch_event(self, event: str, payload: Any, frames: Frames) -> None:
+    async def dispatch_event(self, event: str, payload: Any, frames: Frames) -> None:
         """Run every `when` branch listening to ``event``; and-joins collect per execution and scope."""
-        if self._channel.active:
-            self._channel.publish(EventEmitted(self.id, event))
-        node_ids = self.flow._graph.listeners.get(event)
+        if self.channel.active:
+            self.channel.publish(EventEmitted(self.execution_id, event))
+        node_ids = self.flow.flow_graph.listeners.get(event)
         if not node_ids:
             return
-        nodes = self.flow._graph.nodes
+        nodes = self.flow.flow_graph.nodes
         runs = []
         for node_id in node_ids:
             node = nodes[node_id]
             if node.mode == "simple" or node.mode == "simple_or":
-                runs.append(self._walk(node_id, payload, (), from_successors=True))
+                runs.append(self.walk(node_id, payload, (), from_successors=True))
             elif node.mode == "or":
-                runs.append(self._walk(node_id, ("event", event, payload), (), from_successors=True))
+                runs.append(self.walk(node_id, ("event", event, payload), (), from_successors=True))
             else:
                 key = (node_id, scope_key(frames, nodes))
-                seen = self._joins.setdefault(key, {})
+                seen = self.walk_state.joins.setdefault(key, {})
                 seen[event] = payload
                 if len(seen) == len(node.events):
-                    del self._joins[key]
+                    del self.walk_state.joins[key]
                     # zip, not a comprehension: that would make ``seen`` a cell of this coroutine
                     joined = {"event": dict(zip(node.events, map(seen.__getitem__, node.events), strict=True))}
-                    runs.append(self._walk(node_id, joined, (), from_successors=True))
+                    runs.append(self.walk(node_id, joined, (), from_successors=True))
         if not runs:
             return
         # Handlers that emit again (a "tick" loop) would nest one await per emit and hit

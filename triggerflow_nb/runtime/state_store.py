@@ -1,0 +1,109 @@
+"""``StateStore``: an execution's state, the one layer that is saved with it.
+
+Every write goes through ``apply``: the lifecycle check, the key check, JSON-compatibility,
+the retry journal of the writing chunk, the trackers of changed keys and the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgumentError, LifecycleError, StateSerializationError
+from ..layers.state import append_value, copy_state_value, to_state_value
+from ..observe import Channel, StateChanged, StateRejected
+from .status import CLOSED
+
+if TYPE_CHECKING:
+    from .lifecycle import Lifecycle
+
+# A tracker: the keys changed since its last take(), and what to call when the first one changes.
+Tracker = tuple[dict[str, None], Callable[[], None]]
+
+ABSENT = object()  # in a retry journal: the key did not exist before the chunk's first write to it
+
+
+class StateStore:
+    __slots__ = ("values", "trackers", "_lifecycle", "_channel", "_owner")
+
+    def __init__(self, owner: str, lifecycle: Lifecycle, channel: Channel):
+        self.values: dict[str, Any] = {}
+        self.trackers: tuple[Tracker, ...] = ()
+        self._lifecycle = lifecycle
+        self._channel = channel
+        self._owner = owner
+
+    def apply(self, op: str, key: str, value: Any, where: Any) -> None:
+        """Apply one write. ``where`` is the writing chunk's ``data`` (its writes are journaled for
+        retry()) or a text saying where a write from outside comes from."""
+        if self._lifecycle.state == CLOSED:
+            raise LifecycleError(f"cannot write state key {key!r} {_where(where)}: execution {self._owner} is closed")
+        if not isinstance(key, str):
+            raise InvalidArgumentError(f"state keys must be strings, got {key!r}")
+        values = self.values
+        if where.__class__ is not str:  # a chunk's write: remember what it replaces, once per key
+            undo = where._undo
+            if undo is None or key not in undo:
+                old = values.get(key, ABSENT)
+                if old.__class__ is list:  # appends change it in place: keep its length too
+                    old = (old, len(old))
+                if undo is None:
+                    where._undo = {key: old}
+                else:
+                    undo[key] = old
+        try:
+            if op == "set":
+                values[key] = to_state_value(key, value)
+            elif op == "append":
+                append_value(values, key, value)
+            else:
+                values.pop(key, None)
+        except StateSerializationError as exc:
+            exc.args = (f"{exc.args[0]} ({_where(where)})",) if where else exc.args
+            if self._channel.active:
+                self._channel.publish(StateRejected(self._owner, key, str(exc)))
+            raise
+        for keys, notify in self.trackers:  # usually none; kept to a dict check per write
+            if key not in keys:
+                first = not keys
+                keys[key] = None
+                if first:
+                    notify()
+        if self._channel.wants_state_changes:
+            self._channel.publish(StateChanged(self._owner, key, op))
+
+    def get(self, key: str | None = None, default: Any = None) -> Any:
+        """A copy: of all state (no ``key``), or of one value."""
+        if key is None:
+            return copy_state_value(self.values)
+        return copy_state_value(self.values.get(key, default))
+
+    def undo(self, journal: dict[str, Any]) -> None:
+        """Put back what a chunk run's writes replaced (retry(): see ``apply``)."""
+        values = self.values
+        for key, old in journal.items():
+            if old is ABSENT:
+                values.pop(key, None)
+            else:
+                if old.__class__ is tuple:  # a list and its length then (state holds no tuples)
+                    old, length = old
+                    del old[length:]
+                values[key] = old
+
+    def add_tracker(self, tracker: Tracker) -> None:
+        self.trackers = (*self.trackers, tracker)
+
+    def remove_tracker(self, tracker: Tracker) -> None:
+        self.trackers = tuple(t for t in self.trackers if t is not tracker)
+
+    def capture(self) -> dict[str, Any]:
+        values: dict[str, Any] = self.get()
+        return values
+
+    def restore(self, values: dict[str, Any]) -> None:
+        """Take ``values`` as the whole state: a validated snapshot's own copy."""
+        self.values = values
+
+
+def _where(where: Any) -> str:
+    return where if where.__class__ is str else where._where()
