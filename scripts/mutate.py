@@ -48,8 +48,14 @@ GROUPS: dict[str, list[str]] = {
     "snapshot": ["triggerflow_nb/runtime/snapshot.py", "triggerflow_nb/persistence/save_load.py",
                  "triggerflow_nb/persistence/consistency.py", "triggerflow_nb/persistence/files.py"],
     "walker": ["triggerflow_nb/runtime/walker.py"],
-    "execution": ["triggerflow_nb/runtime/execution.py"],
-    "tasks": ["triggerflow_nb/runtime/scope.py", "triggerflow_nb/runtime/tasks.py"],
+    # The execution handle and its parts (the task scope's are in "tasks").
+    "execution": ["triggerflow_nb/runtime/execution.py", "triggerflow_nb/runtime/lifecycle.py",
+                  "triggerflow_nb/runtime/state_store.py", "triggerflow_nb/runtime/walk_state.py",
+                  "triggerflow_nb/runtime/interrupts.py", "triggerflow_nb/runtime/resource_host.py",
+                  "triggerflow_nb/runtime/stream.py", "triggerflow_nb/runtime/chunk_port.py",
+                  "triggerflow_nb/runtime/result.py", "triggerflow_nb/runtime/retry.py",
+                  "triggerflow_nb/runtime/sub_flow.py", "triggerflow_nb/runtime/snapshot_assembly.py"],
+    "tasks": ["triggerflow_nb/runtime/scope.py", "triggerflow_nb/runtime/tasks.py", "triggerflow_nb/runtime/work.py"],
     # A store's static table and views (notebook/store_table.py, store_views.py) and the slot they come
     # through are tested by the store's tests; notebook/store_browser.py (the ipywidgets table) is left out: UI code.
     "store": ["triggerflow_nb/store/base.py", "triggerflow_nb/store/errors.py", "triggerflow_nb/store/postgres.py",
@@ -57,11 +63,12 @@ GROUPS: dict[str, list[str]] = {
               "triggerflow_nb/store/snapshot_rows.py", "triggerflow_nb/store/sql_store.py",
               "triggerflow_nb/store/sqlite.py", "triggerflow_nb/notebook/store_table.py",
               "triggerflow_nb/notebook/store_views.py", "triggerflow_nb/_store_views.py"],
-    # Also the executor protocol and the body check, in definition/: tests/distributed tests them.
+    # Also the executor protocol and the body check (definition/) and the walker's side of a remote
+    # fan-out (runtime/remote_fan_out.py): tests/distributed tests them.
     "distributed": ["triggerflow_nb/distributed/__init__.py", "triggerflow_nb/distributed/batch_outcome.py",
                     "triggerflow_nb/distributed/batch_runner.py", "triggerflow_nb/definition/remote_body.py",
                     "triggerflow_nb/distributed/dask.py", "triggerflow_nb/distributed/errors.py",
-                    "triggerflow_nb/definition/item_executor.py", "triggerflow_nb/distributed/fan_out.py",
+                    "triggerflow_nb/definition/item_executor.py", "triggerflow_nb/runtime/remote_fan_out.py",
                     "triggerflow_nb/distributed/shipping.py", "triggerflow_nb/distributed/worker_data.py",
                     "triggerflow_nb/distributed/worker_loop.py", "triggerflow_nb/distributed/worker_resources.py"],
 }
