@@ -42,6 +42,22 @@ def test_blueprint_round_trip_rebuilds_the_same_runnable_flow():
     assert rebuilt.start(3) == {"out": 6} and rebuilt.start(8) == {"out": "big 16"}
 
 
+def test_a_loaded_blueprint_rewires_the_same_graph_object_an_open_execution_walks():
+    """Executions bind their flow's graph once: loading a blueprint replaces its contents in place,
+    so an execution created before the load runs the new wiring, and the version moves on."""
+    flow = TriggerFlow(name="bp")
+    flow.register_chunk_handler(store)
+    flow.to(lambda data: data.set_state("out", "old"), name="old_step")
+    graph, version = flow.flow_graph, flow.flow_graph.version
+    execution = flow.create_execution(auto_close=False)
+    source = TriggerFlow(name="bp")
+    source.to(store)
+    flow.load_blueprint(source.save_blueprint())
+    assert flow.flow_graph is graph and graph.version > version and "old_step" not in graph.nodes
+    execution.start(5)
+    assert execution.close() == {"out": 5}
+
+
 def test_loading_with_unregistered_handler_names_them():
     original = TriggerFlow(name="bp")
     wire(original)

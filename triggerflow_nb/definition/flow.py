@@ -62,12 +62,14 @@ class FlowDefinition(FlowOpeners):
 
     @property
     def flow_graph(self) -> FlowGraph:
-        """The graph model (nodes, edges, listeners) that runtime, exporters and notebook read."""
+        """The graph model (nodes, edges, listeners) that runtime, exporters and notebook read; the
+        same object for the flow's whole life (a loaded blueprint replaces its contents)."""
         return self._graph
 
     @property
     def handlers(self) -> dict[str, tuple[Handler, bool]]:
-        """The live registry the runtime calls: chunk name -> (handler, whether it is async)."""
+        """The live registry the runtime calls: chunk name -> (handler, whether it is async); the
+        same dict for the flow's whole life."""
         return self._handlers
 
     @property
@@ -256,11 +258,16 @@ def open_blocks(flow: FlowDefinition) -> frozenset[str]:
 
 def replace_graph(flow: FlowDefinition, graph: FlowGraph,
                   handlers: dict[str, tuple[Handler, bool]] | None = None) -> None:
-    """Take ``graph`` (rebuilt from a blueprint) as the flow's whole wiring, with no block left open."""
-    flow._graph = graph
+    """Take ``graph`` (rebuilt from a blueprint) as the flow's whole wiring, with no block left open.
+
+    In place: a flow's graph and handler registry stay the same objects for its whole life, so
+    the runtime binds them once per execution (see GraphWalker) instead of looking them up per step.
+    """
+    flow._graph.take(graph)
     flow._open_blocks = set()
     if handlers is not None:
-        flow._handlers = handlers
+        flow._handlers.clear()
+        flow._handlers.update(handlers)
 
 
 def _display_name(chunk_name: str) -> str:

@@ -160,6 +160,12 @@ class FlowGraph:
         self.version = 0  # bumped on every structural change (live graphs redraw on it)
         self.claims = cell_claims.WiringClaims()  # which notebook cell wired what (empty outside IPython)
 
+    def take(self, other: FlowGraph) -> None:
+        """Become ``other`` (a graph rebuilt from a blueprint) in place: executions of the flow
+        hold this object, and the version moves on, so a live graph redraws."""
+        self.nodes, self.succ, self.listeners, self.claims = other.nodes, other.succ, other.listeners, other.claims
+        self.version = max(self.version, other.version) + 1
+
     def add_node(self, node: Node) -> Node:
         """Add ``node``, or return the node of that id already there (wiring re-run finds it)."""
         self.claim(node.id)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class ChunkPort:
-    __slots__ = ("execution", "execution_id", "flow_data", "resources", "state", "stream", "_flow", "_walker",
+    __slots__ = ("execution", "execution_id", "flow_data", "resources", "state", "stream", "_graph", "_walker",
                  "_work", "_lifecycle", "_interrupts")
 
     def __init__(self, execution: ExecutionHandle, flow: FlowHost, flow_data: FlowData, lifecycle: Lifecycle,
@@ -40,7 +40,7 @@ class ChunkPort:
         self.resources = resources
         self.state = state
         self.stream = lifecycle.stream
-        self._flow = flow
+        self._graph = flow.flow_graph  # the same object for the flow's life
         self._walker = walker
         self._work = work
         self._lifecycle = lifecycle
@@ -59,7 +59,7 @@ class ChunkPort:
                           detached: bool) -> Any:
         """Apply a write; return the ``when({"state": key})`` dispatch it triggers (not started), or None."""
         self.state.apply(op, key, value, where)
-        listeners = self._flow.flow_graph.listeners
+        listeners = self._graph.listeners
         if emit and listeners:
             event = state_written_event(key)
             if event in listeners:

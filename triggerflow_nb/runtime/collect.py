@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 async def arrive(walker: WalkerView, arrival: Node, value: Any, frames: Frames) -> tuple[bool, Any]:
     """Deliver ``value`` as the branch ``arrival`` stands for; (True, {branch: value, ...}) when the
     collect fires, and the arriving path goes on through the join. (False, None): it ends here."""
-    graph = walker.flow.flow_graph
+    graph = walker.graph
     join = graph.nodes[graph.succ[arrival.id][0]]
     key = (join.id, scope_key(frames, graph.nodes))
     seen = walker.walk_state.joins.setdefault(key, {})
@@ -46,7 +46,7 @@ def forget_finished_scope(walker: WalkerView, activation: Activation, slot: int)
     is filled, or a whole batch / hit_all match once its last slot is. A collect keeps its values
     (``filled_and_update``) only for as long as its scope runs, so a long for_each does not keep
     one dict per finished item; called only while some join or collect holds values."""
-    graph = walker.flow.flow_graph
+    graph = walker.graph
     block = graph.nodes[activation.node_id]
     if block.kind != FOR_EACH and activation.remaining:
         return  # branches of one batch share its scope: it ends with the last of them

@@ -54,6 +54,11 @@ class AutoClosePolicy(Protocol):
 
 
 class Lifecycle:
+    __slots__ = ("owner", "flow_name", "_policy", "state", "started", "finished", "status", "close_reason", "error",
+                 "release_error", "inflight", "home_loop", "idle_timer", "announced", "pause_fails_fast",
+                 "close_when_idle", "interrupted", "closed_at", "cancelled_at_close", "scope", "stream",
+                 "_idle_event", "_closed_event", "_channel", "_flow_channel", "_interrupts", "_resources")
+
     def __init__(self, owner: str, flow_name: str, policy: AutoClosePolicy, *, channel: Channel,
                  flow_channel: Channel, interrupts: InterruptBook, resources: ResourceHost):
         self.owner = owner

@@ -29,13 +29,12 @@ if TYPE_CHECKING:
 
 def build_job(walker: WalkerView, node: Node, chains: list[tuple[str, ...]],
               items: list[Any]) -> RemoteJob:
-    flow = walker.flow
     all_resources = dict(walker.resources.resources.items())
     bodies = []
     for chain in chains:
         steps = []
         for chunk in chain:
-            handler = flow.handlers[chunk][0]
+            handler = walker.handlers[chunk][0]
             check_handler(chunk, handler, node.id, all_resources)
             steps.append((chunk, handler))
         bodies.append(tuple(steps))
@@ -63,7 +62,7 @@ async def run_remote_fan_out(walker: WalkerView, node: Node, executor: ItemExecu
     """Run ``items`` on ``executor`` (the block's); fill ``activation``'s slots; raise on the first failed item."""
     if not items:
         return
-    chains = remote_body(walker.flow.flow_graph, node)  # again: wiring may have changed since the block was closed
+    chains = remote_body(walker.graph, node)  # again: wiring may have changed since the block was closed
     if all(not chain for chain in chains):  # an empty body passes items through
         activation.slots[:] = items
         activation.remaining = 0

@@ -119,7 +119,7 @@ async def run_sub_flow(walker: WalkerView, node: Node, value: Any, frames: Frame
     walker.walk_state.node_status[node.id] = DONE
     if channel.active:
         channel.publish(ChunkFinished(walker.execution_id, node.id))
-    listeners = walker.flow.flow_graph.listeners
+    listeners = walker.graph.listeners
     if listeners and node.done_event in listeners:  # when(<sub-flow step>) fires like a chunk's
         await walker.dispatch_event(node.done_event, next_value, frames)
     return next_value

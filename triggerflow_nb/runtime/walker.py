@@ -109,6 +109,9 @@ class GraphWalker:
     ``spawn``. ``port`` is what each chunk's ``data`` reaches (set once the port exists).
     """
 
+    __slots__ = ("execution_id", "flow", "graph", "handlers", "walk_state", "channel", "resources", "inline", "port",
+                 "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
+
     def __init__(self, execution_id: str, flow: FlowHost, walk_state: WalkState, lifecycle: Lifecycle,
                  channel: Channel, semaphore: asyncio.Semaphore | None, resources: ResourceHost, *,
                  leave: Callable[[], None], note_interrupt: Callable[[str], None],
@@ -116,6 +119,9 @@ class GraphWalker:
                  spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None]):
         self.execution_id = execution_id
         self.flow = flow
+        # The flow's graph and handler registry: the same objects for the flow's life, bound once.
+        self.graph = flow.flow_graph
+        self.handlers = flow.handlers
         self.walk_state = walk_state
         self.channel = channel
         self.resources = resources  # a remote fan-out ships them (see remote_fan_out)
@@ -143,11 +149,10 @@ class GraphWalker:
         """
         if emit_level >= 0:
             emit_depth.set(emit_level)
-        flow = self.flow
-        graph = flow.flow_graph
+        graph = self.graph
         nodes = graph.nodes
         succ = graph.succ
-        handlers = flow.handlers
+        handlers = self.handlers
         node_status = self.walk_state.node_status
         lifecycle = self._lifecycle
         out = value
@@ -248,7 +253,7 @@ class GraphWalker:
         """Where a path that ran out of successors at ``node_id`` goes on: returning through the
         frames it ends, to the next block's successors (node, frames, successors, None), or into
         a fan-out slot (..., None, the slot's frame); no successors and no slot: the path ends."""
-        succ = self.flow.flow_graph.succ
+        succ = self.graph.succ
         while frames:
             frame = frames[-1]
             if not self._ends_arm(node_id, frame):
@@ -304,7 +309,7 @@ class GraphWalker:
         """What a path paused at ``node_id`` would go on through that the graph no longer has (a
         notebook cell re-run without it), or None: resuming must not meet a missing node midway.
         A path's frames hold those of every block around it, so they are all that is checked."""
-        nodes = self.flow.flow_graph.nodes
+        nodes = self.graph.nodes
         node = nodes.get(node_id)
         if node is None or node.kind != CHUNK:
             return f"the chunk {node_id!r}"
@@ -327,7 +332,7 @@ class GraphWalker:
 
     def _ends_arm(self, node_id: str, frame: Frame) -> bool:
         """Whether a path ending at ``node_id`` ends the arm that ``frame`` waits for."""
-        nodes = self.flow.flow_graph.nodes
+        nodes = self.graph.nodes
         if frame[0] == THEN:
             tail = nodes[frame[1]].branches[frame[2]].tail
         else:
@@ -480,8 +485,8 @@ class GraphWalker:
         """Whether a path from ``node_id`` awaits user code at its first step (an async chunk, a sub-flow)."""
         if node_id is None:
             return False
-        node = self.flow.flow_graph.nodes[node_id]
-        return self.flow.handlers[node_id][1] if node.kind == CHUNK else node.kind == SUB_FLOW
+        node = self.graph.nodes[node_id]
+        return self.handlers[node_id][1] if node.kind == CHUNK else node.kind == SUB_FLOW
 
     async def _bounded(self, item_path: Callable[[int], Coroutine[Any, Any, None]], count: int, limit: int) -> None:
         """Run ``count`` item paths with at most ``limit`` in flight (a fixed pool of workers)."""
@@ -590,7 +595,7 @@ class GraphWalker:
         await their emits keeps per level. Anything else goes through ``dispatch_event``.
         """
         if not self.channel.active:
-            graph = self.flow.flow_graph
+            graph = self.graph
             node_ids = graph.listeners.get(event)
             if node_ids is not None and len(node_ids) == 1:
                 node_id = node_ids[0]
@@ -627,10 +632,10 @@ class GraphWalker:
         """Run every `when` branch listening to ``event``; and-joins collect per execution and scope."""
         if self.channel.active:
             self.channel.publish(EventEmitted(self.execution_id, event))
-        node_ids = self.flow.flow_graph.listeners.get(event)
+        node_ids = self.graph.listeners.get(event)
         if not node_ids:
             return
-        nodes = self.flow.flow_graph.nodes
+        nodes = self.graph.nodes
         runs = []
         for node_id in node_ids:
             node = nodes[node_id]

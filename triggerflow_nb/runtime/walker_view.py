@@ -5,8 +5,10 @@ Named as a protocol so that those modules, which the walker imports, never impor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..definition.graph import FlowGraph
 from ..observe import Channel
 from .frames import Frames
 from .host import ChunkHost, FlowHost
@@ -17,6 +19,8 @@ from .walk_state import WalkState
 class WalkerView(Protocol):
     execution_id: str
     flow: FlowHost
+    graph: FlowGraph
+    handlers: dict[str, tuple[Callable[..., Any], bool]]
     walk_state: WalkState
     channel: Channel
     resources: ResourceHost
