@@ -18,9 +18,6 @@ from ..errors import EnvironmentProviderError
 from ..layers.resources import RuntimeResources
 from .errors import RemoteSerializationError
 
-# `execution` is the walker's host (runtime.Execution), typed as Any: distributed sits below
-# the runtime, which imports it, so naming the runtime's class here would close an import cycle.
-
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 
 
