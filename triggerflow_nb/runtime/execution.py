@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Literal, TypeVar
 
 from .._loop_bridge import run_on_home
@@ -89,7 +89,7 @@ class Execution:
         """Subscribe here to observe this execution (``execution.channel.subscribe(fn)``)."""
         return self._channel
 
-    def track_state_changes(self, notify: Any) -> StateKeyTracker:
+    def track_state_changes(self, notify: Callable[[], None]) -> StateKeyTracker:
         """Follow which state keys change, cheaply: ``notify()`` runs when the first key changes
         after a ``take()``, and ``tracker.take()`` returns the changed keys. For displays that
         refresh a few times a second however often the flow writes (see the notebook panel).

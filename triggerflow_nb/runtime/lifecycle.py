@@ -365,6 +365,7 @@ class Lifecycle:
         self.state = OPEN
         self.status = RUNNING
         self.error = None
+        self.release_error = None  # the close it undoes is undone with it: the next close reports its own
         self.close_reason = None
         self.closed_at = None
         self.announced = False

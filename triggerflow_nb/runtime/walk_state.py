@@ -74,7 +74,8 @@ class WalkState:
 
 def _activation_record(activation: Activation) -> ActivationRecord:
     record: ActivationRecord = {
-        "id": activation.id, "node": activation.node_id, "keys": activation.keys,
+        "id": activation.id, "node": activation.node_id,
+        "keys": None if activation.keys is None else list(activation.keys),  # a copy: the run goes on with its own
         "slots": [json_value(v, f"a finished item of {activation.node_id!r}") for v in activation.slots],
         "remaining": activation.remaining, "continuation": saved_frames(activation.frames),
     }
