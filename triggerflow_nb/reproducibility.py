@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import threading
-import uuid
 from typing import Any
 
 from .errors import InvalidArgumentError
@@ -83,23 +82,32 @@ def shows_wall_clock() -> bool:
     return _seed is None
 
 
+def random_hex() -> str:
+    """A random version-4 UUID as 32 hex digits, what ``uuid.uuid4().hex`` gives, without building a
+    ``UUID`` (that was a third of the cost of creating an execution)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    return raw.hex()
+
+
 def new_execution_id(flow_name: str) -> str:
     if _seed is None:
-        return uuid.uuid4().hex
+        return random_hex()
     return _digest(_seed, "execution", flow_name, _next((_seed, "execution", flow_name)))
 
 
 def new_interrupt_id(execution_id: str, opened_before: int) -> str:
     """``opened_before``: how many interrupts this execution opened before (its own counter)."""
     if _seed is None:
-        return uuid.uuid4().hex
+        return random_hex()
     return _digest(_seed, "interrupt", execution_id, opened_before)
 
 
 def new_token(kind: str) -> str:
     """32 hex digits for ``kind`` (an unnamed flow's name, a drawing's element ids): random, or seeded."""
     if _seed is None:
-        return uuid.uuid4().hex
+        return random_hex()
     return _digest(_seed, kind, _next((_seed, kind)))
 
 

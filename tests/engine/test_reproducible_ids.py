@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -26,6 +27,7 @@ from triggerflow_nb import InvalidArgumentError, TriggerFlow, TriggerFlowRuntime
 from triggerflow_nb.reproducibility import (
     ENVIRONMENT_VARIABLE,
     new_execution_id,
+    random_hex,
     reproducible_seed,
     seed_from_environment,
 )
@@ -112,6 +114,18 @@ def test_another_seed_gives_other_ids_and_no_seed_gives_random_ones():
     assert random_1[0][1] != random_2[0][1]
     assert random_1[0][2] != random_2[0][2]
     assert {seed_0[0][1], seed_7[0][1]}.isdisjoint({random_1[0][1], random_2[0][1]})
+
+
+def test_random_ids_are_version_4_uuids_in_hex_and_never_repeat():
+    ids = [random_hex() for _ in range(20_000)] + [new_execution_id("any") for _ in range(100)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(hex=text)
+        assert (parsed.hex, parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+    # Every bit but the six fixed ones varies (over 20,000 ids, a stuck bit would show).
+    ones = [sum(int(text, 16) >> bit & 1 for text in ids) for bit in range(128)]
+    fixed = {127 - 48, 127 - 49, 127 - 50, 127 - 51, 127 - 64, 127 - 65}
+    assert [bit for bit in range(128) if bit not in fixed and not 0 < ones[bit] < len(ids)] == []
 
 
 def test_interrupt_ids_are_numbered_per_execution():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +115,7 @@ class InterruptBook:
         return pending
 
     @staticmethod
-    def revive(interrupts: list[Interrupt]) -> None:
+    def revive(interrupts: Iterable[Interrupt]) -> None:
         for interrupt in interrupts:
             interrupt.status = WAITING
 

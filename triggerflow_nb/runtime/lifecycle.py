@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, Protocol
 
 from .._validate import one_of, seconds
@@ -54,36 +54,34 @@ class AutoClosePolicy(Protocol):
 
 
 class Lifecycle:
-    __slots__ = ("owner", "flow_name", "_policy", "state", "started", "finished", "status", "close_reason", "error",
-                 "release_error", "inflight", "home_loop", "idle_timer", "announced", "pause_fails_fast",
-                 "close_when_idle", "interrupted", "closed_at", "cancelled_at_close", "scope", "stream",
-                 "_idle_event", "_closed_event", "_channel", "_flow_channel", "_interrupts", "_resources")
+    # What every execution starts with, as class attributes: an instance gets its own value on
+    # the first write (creating an execution is on the path of every flow.start()).
+    state: LifecycleState = OPEN
+    started = False
+    finished = False  # closed, failed or cancelled: paths stop
+    status: ExecutionStatus = CREATED  # as last set; current_status() says what it is now
+    close_reason: str | None = None
+    error: BaseException | None = None
+    release_error: Exception | None = None
+    inflight = 0
+    home_loop: asyncio.AbstractEventLoop | None = None  # where it runs, once started or loaded
+    idle_timer: asyncio.TimerHandle | None = None
+    announced = False  # closed, released and announced: nothing of closing is left to wait for
+    pause_fails_fast = False  # flow.start(): nobody could resume a pause
+    close_when_idle = False  # set while flow.start() runs: it closes inline (see Execution.run)
+    interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
+    closed_at: float | None = None
+    cancelled_at_close: Sequence[Interrupt] = ()  # the interrupts the close cancelled (retry() revives them)
+    _idle_event: asyncio.Event | None = None
+    _closed_event: asyncio.Event | None = None
 
     def __init__(self, owner: str, flow_name: str, policy: AutoClosePolicy, *, channel: Channel,
                  flow_channel: Channel, interrupts: InterruptBook, resources: ResourceHost):
         self.owner = owner
         self.flow_name = flow_name
         self._policy = policy
-        self.state: LifecycleState = OPEN
-        self.started = False
-        self.finished = False  # closed, failed or cancelled: paths stop
-        self.status: ExecutionStatus = CREATED  # as last set; current_status() says what it is now
-        self.close_reason: str | None = None
-        self.error: BaseException | None = None
-        self.release_error: Exception | None = None
-        self.inflight = 0
-        self.home_loop: asyncio.AbstractEventLoop | None = None  # where it runs, once started or loaded
-        self.idle_timer: asyncio.TimerHandle | None = None
-        self.announced = False  # closed, released and announced: nothing of closing is left to wait for
-        self.pause_fails_fast = False  # flow.start(): nobody could resume a pause
-        self.close_when_idle = False  # set while flow.start() runs: it closes inline (see Execution.run)
-        self.interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
-        self.closed_at: float | None = None
-        self.cancelled_at_close: list[Interrupt] = []  # interrupts the close cancelled (retry() revives them)
         self.scope = TaskScope(owner, never_ran=self._never_ran)  # owns every task and root call
         self.stream = RuntimeStream(owner, self, channel)
-        self._idle_event: asyncio.Event | None = None
-        self._closed_event: asyncio.Event | None = None
         self._channel = channel
         self._flow_channel = flow_channel
         self._interrupts = interrupts
@@ -374,7 +372,7 @@ class Lifecycle:
         self.stream.closed = False
         self.home_loop = asyncio.get_running_loop()
         InterruptBook.revive(self.cancelled_at_close)
-        self.cancelled_at_close = []
+        self.cancelled_at_close = ()
 
     def after_restore(self, leases: list[Any]) -> None:
         """The parts of loading that need the event loop: managed resources and the auto-close timer."""

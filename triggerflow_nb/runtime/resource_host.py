@@ -26,7 +26,7 @@ class ResourceHost:
                  environment_requests: list[Any] | None):
         self.resources = RuntimeResources(given, flow_level)
         # The managed environments this execution asked for, as plain data (saved with it).
-        self.requests = _normalize_environment_requests(environment_requests)
+        self.requests = [] if environment_requests is None else _normalize_environment_requests(environment_requests)
         if self.requests:
             check_managed_keys_are_free(self.requests, given)
         self.leases: list[Lease] = []
