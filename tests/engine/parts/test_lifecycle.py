@@ -752,7 +752,7 @@ def test_reopen_undoes_the_failures_close_and_revives_the_interrupts_it_cancelle
         return reopened, still_waiting, parts
 
     reopened, still_waiting, parts = run(main())
-    assert reopened == ("open", "running", False, None, None, None, False, None, False, [], "waiting", True)
+    assert reopened == ("open", "running", False, None, None, None, False, None, False, (), "waiting", True)
     assert still_waiting
     assert parts.events == [ExecutionClosed("ex-1", "failed", "failed: x"), ExecutionSealed("ex-1"),
                             ExecutionClosed("ex-1", "completed", "closed with 1 interrupt(s) cancelled")]
