@@ -207,4 +207,3 @@ class TaskScope:
     def tasks(self) -> set[asyncio.Task[Any]]:
         """The owned tasks still alive (for tests and diagnostics)."""
         return {t for t in self._owned or () if not t.done()}
-
