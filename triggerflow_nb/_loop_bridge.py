@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -31,6 +32,9 @@ def _private_loop() -> asyncio.AbstractEventLoop:
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
         _local.loop = loop
+        # Nothing can drive it once its thread has ended: closed then (its selector and self-pipe
+        # sockets), not left for the garbage collector to find open, one per worker thread.
+        weakref.finalize(threading.current_thread(), loop.close)
     return loop
 
 

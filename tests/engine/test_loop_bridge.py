@@ -1,8 +1,11 @@
 """The sync API inside a running event loop: what every Jupyter cell does."""
 
 import asyncio
+import gc
 import subprocess
 import sys
+import threading
+import warnings
 
 from triggerflow_nb import TriggerFlow
 
@@ -49,3 +52,27 @@ def test_plain_import_does_not_load_notebook_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_worker_threads_private_loop_is_closed_once_the_thread_is_gone():
+    """A script that runs flows from worker threads leaves no event loop (nor its sockets) open
+    behind each finished thread: the garbage collector would otherwise warn about every one."""
+    flow = TriggerFlow(name="threaded")
+    flow.to(lambda data: data.set_state("done", data.input), name="work")
+    seen = {}
+
+    def work():
+        seen["snapshot"] = flow.start(3)
+        seen["loop"] = asyncio.get_event_loop_policy().get_event_loop()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive() and seen["snapshot"] == {"done": 3}
+    loop = seen.pop("loop")
+    assert not loop.is_closed()  # open for as long as its Thread object lives
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del thread
+        gc.collect()
+    assert loop.is_closed()
