@@ -98,8 +98,6 @@ def fan_out_items(value: Any) -> list[Any]:
     return [value]
 
 
-
-
 class GraphWalker:
     """Walks one execution's graph: graph semantics only.
 
@@ -109,7 +107,7 @@ class GraphWalker:
     ``spawn``. ``port`` is what each chunk's ``data`` reaches (set once the port exists).
     """
 
-    __slots__ = ("execution_id", "flow", "graph", "handlers", "walk_state", "channel", "resources", "inline", "port",
+    __slots__ = ("execution_id", "graph", "handlers", "walk_state", "channel", "resources", "inline", "port",
                  "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
 
     def __init__(self, execution_id: str, flow: FlowHost, walk_state: WalkState, lifecycle: Lifecycle,
@@ -118,7 +116,6 @@ class GraphWalker:
                  detached_failed: Callable[[BaseException], Coroutine[Any, Any, bool]],
                  spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None]):
         self.execution_id = execution_id
-        self.flow = flow
         # The flow's graph and handler registry: the same objects for the flow's life, bound once.
         self.graph = flow.flow_graph
         self.handlers = flow.handlers

@@ -11,14 +11,13 @@ from typing import Any, Protocol
 from ..definition.graph import FlowGraph
 from ..observe import Channel
 from .frames import Frames
-from .host import ChunkHost, FlowHost
+from .host import ChunkHost
 from .resource_host import ResourceHost
 from .walk_state import WalkState
 
 
 class WalkerView(Protocol):
     execution_id: str
-    flow: FlowHost
     graph: FlowGraph
     handlers: dict[str, tuple[Callable[..., Any], bool]]
     walk_state: WalkState
