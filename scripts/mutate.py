@@ -7,10 +7,11 @@
 Each mutant is one small change (see ``mutation/sites.py``). The runner imports the test
 suite once, then forks a child per mutant that swaps in the mutated function (``patch.py``)
 and runs only the tests that reach the changed lines, stopping at the first failure. A mutant
-is *killed* when a test fails or it runs past its time bound, *survives* when every test
-passes. Results go to ``build/mutation/<group>.json``; the exit status is non-zero when a
-group's kill rate is under ``--min-score``. Survivors judged equivalent (no test could tell
-them apart) are listed with the reason in ``mutation/equivalent.txt``.
+is *killed* when a test fails or it runs past its time bound (its selection's, or one test's far
+past that test's unmutated time), *survives* when every test passes. Results go to
+``build/mutation/<group>.json``; the exit status is non-zero when a group's kill rate is under
+``--min-score``. Survivors judged equivalent (no test could tell them apart) are listed with the
+reason in ``mutation/equivalent.txt``.
 
 The store and distributed groups run their package's tests (``tests/store`` starts a PostgreSQL
 server, ``tests/distributed`` a Dask LocalCluster; each mutant's child starts its own, in a
@@ -79,6 +80,12 @@ GROUP_TESTS = {"store": ["tests/store", "tests/persistence", "tests/reliability"
 MIN_SCORE = {"store": 85.0, "distributed": 85.0}  # the gate of the others: 90 %
 OUT = ROOT / "build" / "mutation"
 GRACE_SECONDS = 20.0  # a mutant past its bound gets SIGINT (pytest tears its fixtures down), then SIGKILL
+# One test past this (floor plus a multiple of its unmutated time) is a hang: without it a mutant
+# that hangs its first test waits out the bound of the whole selection (minutes, not seconds).
+# The floor covers a session fixture (a PostgreSQL server, a Dask cluster) set up by a test
+# other than the one that paid for it in the coverage run.
+TEST_FLOOR_SECONDS = 30.0
+TEST_FACTOR = 5.0
 
 @dataclass
 class Outcome:
@@ -200,14 +207,17 @@ class _Child:
     """One forked child running tests: its own process group and scratch directory."""
 
     def __init__(self, module: str, path: str, index: int | None, tests: list[str], bound: float,
-                 log: str | None = None, source: str | None = None) -> None:
+                 durations: dict[str, float], log: str | None = None, source: str | None = None) -> None:
         import suite
 
         self.scratch = tempfile.mkdtemp(prefix="tfnb-mutant-")
         os.chmod(self.scratch, 0o755)  # the PostgreSQL test server runs as the postgres user
+        self.progress = os.path.join(self.scratch, suite.PROGRESS_FILE)
+        self.durations = durations
         self.began = time.perf_counter()
         self.bound = bound
         self.interrupted_at: float | None = None
+        self.stalled_test: str | None = None
         pid = os.fork()
         if pid == 0:
             try:
@@ -222,11 +232,27 @@ class _Child:
 
     def check_time(self, now: float) -> None:
         """Past its bound: SIGINT (pytest tears its fixtures down: servers, clusters); then SIGKILL."""
-        if self.interrupted_at is None and now - self.began > self.bound:
+        if self.interrupted_at is None and (now - self.began > self.bound or self._test_stalled()):
             self.interrupted_at = now
             os.kill(self.pid, signal.SIGINT)
         elif self.interrupted_at is not None and now - self.interrupted_at > GRACE_SECONDS:
             self._kill_group()
+
+    def _test_stalled(self) -> bool:
+        """The test the child is on (it writes the id when the test starts) is far past its time."""
+        try:
+            started = os.stat(self.progress).st_mtime
+        except FileNotFoundError:
+            return False
+        running = time.time() - started
+        if running < TEST_FLOOR_SECONDS:
+            return False
+        with open(self.progress, encoding="utf-8") as file:
+            test = file.read()
+        if running > TEST_FLOOR_SECONDS + TEST_FACTOR * self.durations.get(test, 0.0):
+            self.stalled_test = test
+            return True
+        return False
 
     def _kill_group(self) -> None:
         try:
@@ -244,7 +270,7 @@ def _check_forked_tests(group: str, tests: list[str], durations: dict) -> None:
     """The group's tests, unmutated, run as a mutant's run: each must pass there too."""
     log = OUT / f"{group}-unmutated.log"
     bound = 60.0 + 3.0 * sum(seconds for t, seconds in durations.items() if t.startswith(tuple(tests)))
-    child = _Child("", "", None, tests, bound, str(log))
+    child = _Child("", "", None, tests, bound, durations, str(log))
     started = time.perf_counter()
     try:
         while True:
@@ -256,8 +282,9 @@ def _check_forked_tests(group: str, tests: list[str], durations: dict) -> None:
     finally:
         child.finished()
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or child.interrupted_at is not None:
+        stalled = f", stalled in {child.stalled_test}" if child.stalled_test else ""
         sys.exit(f"{group}: the unmutated tests fail when run in a forked child as the mutants' tests are "
-                 f"(status {status}); see {log}")
+                 f"(status {status}{stalled}); see {log}")
     print(f"{group}: unmutated tests pass in a forked child ({time.perf_counter() - started:.0f}s)", flush=True)
 
 
@@ -291,7 +318,7 @@ def _run_group(group: str, jobs: int, lines_to_tests: dict, durations: dict,
             while pending and len(running) < jobs:
                 path, absolute, site, tests, unreached, source = pending.pop(0)
                 bound = 20.0 + 3.0 * sum(durations.get(t, 0.0) for t in tests)
-                child = _Child(_module_name(path), absolute, site.index, tests, bound, source=source)
+                child = _Child(_module_name(path), absolute, site.index, tests, bound, durations, source=source)
                 running[child.pid] = (child, path, site, tests, unreached)
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:

@@ -28,6 +28,19 @@ def import_tests(folders: list[str]) -> None:
 
 
 UNPATCHABLE_EXIT = 90
+PROGRESS_FILE = "current-test"  # in the child's scratch directory: the id of the test it is on
+
+
+class _Progress:
+    """Writes each test's id as it starts: the runner reads how long the child has been on it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        with open(self.path, "w", encoding="utf-8") as file:
+            file.write(nodeid)
 
 
 def run_mutant(module: str, path: str, index: int | None, tests: list[str], scratch: str,
@@ -63,5 +76,6 @@ def run_mutant(module: str, path: str, index: int | None, tests: list[str], scra
         except Unpatchable:
             os._exit(UNPATCHABLE_EXIT)
         os.environ["TFNB_MUTANT"] = f"{module}|{path}|{index}"
-    code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider"])
+    progress = _Progress(os.path.join(scratch, PROGRESS_FILE))
+    code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider"], plugins=[progress])
     os._exit(int(code))

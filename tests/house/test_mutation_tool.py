@@ -1,6 +1,7 @@
 """scripts/mutate.py's parts: the sites it finds, and that a mutant really changes the running code."""
 
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -79,3 +80,39 @@ def test_a_function_replaced_by_its_decorator_is_not_patchable(tmp_path, monkeyp
             apply_mutant("wrapped_target", str(module_file), 2)  # inside g, which the module no longer holds
     finally:
         sys.modules.pop("wrapped_target", None)
+
+
+def _mutation_runner(monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "mutation_runner", Path(__file__).resolve().parents[2] / "scripts" / "mutate.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_test_far_past_its_own_time_is_cut_as_a_hang(tmp_path, monkeypatch):
+    """One hanging test ends the child within seconds, not at the whole selection's bound."""
+    import os
+    import time
+
+    runner = _mutation_runner(monkeypatch)
+    monkeypatch.setattr(runner, "TEST_FLOOR_SECONDS", 1.0)
+    tests = tmp_path / "test_hangs.py"
+    tests.write_text("import time\n\ndef test_quick():\n    pass\n\ndef test_hangs():\n    time.sleep(60)\n")
+    durations = {"test_hangs.py::test_quick": 0.01, "test_hangs.py::test_hangs": 0.01}
+    child = runner._Child("", "", None, [str(tests)], 600.0, durations)
+    deadline = time.perf_counter() + 30.0
+    try:
+        while True:
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
+            if pid:
+                break
+            assert time.perf_counter() < deadline, "the hanging test was not cut"
+            child.check_time(time.perf_counter())
+            time.sleep(0.05)
+    finally:
+        child.finished()
+    assert child.stalled_test == "test_hangs.py::test_hangs"
+    assert child.interrupted_at is not None and child.interrupted_at - child.began < 10.0
+    assert runner._result(child, status, unreached=False) == "timeout"
