@@ -22,6 +22,9 @@ import triggerflow_nb
 from triggerflow_nb import TriggerFlow, TriggerFlowError
 
 EXAMPLES = int(os.environ.get("TF_FAULT_EXAMPLES", "40"))
+# A property is one pytest test however many examples run: its hang guard (pytest-timeout,
+# 300 s per test) grows with them, or a long run is cut as a hang halfway through.
+pytestmark = pytest.mark.timeout(300 + 2 * EXAMPLES)
 SLACK = 0.25  # a loaded CI machine's scheduling noise on top of a close timeout
 BOUND = 10.0  # no wait here needs anywhere near this long: reaching it means a hang
 

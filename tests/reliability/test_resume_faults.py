@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from specs import StoreSpec, open_store, raw
@@ -54,6 +55,9 @@ from triggerflow_nb.store import (
 )
 
 EXAMPLES = int(os.environ.get("TF_FAULT_EXAMPLES", "40"))
+# A property is one pytest test however many examples run: its hang guard (pytest-timeout,
+# 300 s per test) grows with them, or a long run is cut as a hang halfway through.
+pytestmark = pytest.mark.timeout(300 + 2 * EXAMPLES)
 BOUND = 20.0  # no call here needs anywhere near this long: reaching it means a hang
 FLOW_NAME = "resume-faults"
 PAYLOAD = "go"

@@ -38,6 +38,9 @@ from triggerflow_nb.store import CorruptRowError, load_execution, resume
 from triggerflow_nb.store.snapshot_rows import summary_column
 
 EXAMPLES = int(os.environ.get("TF_FUZZ_EXAMPLES", "150"))
+# A property is one pytest test however many examples run: its hang guard (pytest-timeout,
+# 300 s per test) grows with them, or a long run is cut as a hang halfway through.
+pytestmark = pytest.mark.timeout(300 + 2 * EXAMPLES)
 
 
 def for_each_flow():
