@@ -124,3 +124,26 @@ def test_a_rerun_cell_without_executor_runs_locally_again(client):
         lambda d: d.input, name="x").end_for_each()
     flow.to(lambda d: d.input, name="first").for_each().to(lambda d: d.input, name="x").end_for_each()
     assert flow._graph.nodes["for_each@first"].executor is None
+
+
+class NumberLabel:
+    """Has what the protocol names (a label and run_job), but its label is not text."""
+
+    label = 3
+
+    async def run_job(self, job, on_batch):
+        raise AssertionError("never run")
+
+
+@pytest.mark.parametrize("method", ["for_each", "batch"])
+def test_an_executor_whose_label_is_not_a_string_is_refused(method):
+    flow = TriggerFlow()
+    chain = flow.to(lambda d: d.input, name="first")
+    with pytest.raises(FlowDefinitionError) as info:
+        if method == "for_each":
+            chain.for_each(executor=NumberLabel())
+        else:
+            chain.batch(("a", lambda d: 1), executor=NumberLabel())
+    assert str(info.value) == (
+        f"{method}(executor=...) must be None or an item executor such as "
+        f"triggerflow_nb.distributed.DaskExecutor(client, batch_size=...), got NumberLabel")
