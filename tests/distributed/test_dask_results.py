@@ -8,7 +8,7 @@ import pytest
 
 from triggerflow_nb import TriggerFlow
 from triggerflow_nb.distributed import DaskExecutor
-from triggerflow_nb.observe import FanOutProgress
+from triggerflow_nb.observe import ChunkFinished, ChunkStarted, FanOutProgress
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -95,6 +95,16 @@ def test_async_handlers_run_on_the_workers_loop(client):
     assert [o["item"] for o in out] == list(range(12))
     assert os.getpid() not in {o["pid"] for o in out}
 
+    def loop_threads():
+        import threading
+
+        return [thread.daemon for thread in threading.enumerate() if thread.name == "triggerflow_nb-worker-loop"]
+
+    # A daemon thread: the worker's loop never keeps a worker process from exiting.
+    by_worker = client.run(loop_threads)
+    assert [flags for flags in by_worker.values() if flags] and all(
+        flags in ([], [True]) for flags in by_worker.values()), by_worker
+
 
 def test_batch_branches_run_on_dask_and_join_by_name(client):
     flow = TriggerFlow()
@@ -152,6 +162,34 @@ def test_progress_advances_once_per_finished_batch(client):
     assert sorted(b - a for a, b in zip(done, done[1:])) == [2, 4, 4]
     statuses = execution.node_status()
     assert statuses["for_each@first"] == "done" and statuses["tag"] == "done" and statuses["measure"] == "done"
+
+
+def test_body_chunks_are_started_before_the_batches_and_finished_after_them(client):
+    flow = words_flow(DaskExecutor(client, batch_size=4))
+    seen = []
+
+    def watch(event):
+        if isinstance(event, (ChunkStarted, ChunkFinished, FanOutProgress)):
+            seen.append((type(event).__name__, event.node_id, event.execution_id))
+
+    async def main():
+        execution = flow.create_execution(auto_close=False)
+        execution.channel.subscribe(watch, state_changes=False)
+        await execution.async_start(list(range(10)))
+        await execution.async_close()
+        return execution
+
+    execution = asyncio.run(main())
+    assert {run for _, _, run in seen} == {execution.id}
+    assert [event[:2] for event in seen] == [
+        ("ChunkStarted", "first"), ("ChunkFinished", "first"),
+        ("FanOutProgress", "for_each@first"),  # done=0, before anything is submitted
+        ("ChunkStarted", "tag"), ("ChunkStarted", "measure"),  # once each for the whole fan-out
+        ("FanOutProgress", "for_each@first"), ("FanOutProgress", "for_each@first"),
+        ("FanOutProgress", "for_each@first"),  # one per batch of 4, 4, 2
+        ("ChunkFinished", "tag"), ("ChunkFinished", "measure"),
+        ("ChunkStarted", "after"), ("ChunkFinished", "after"),
+    ]
 
 
 def test_the_executor_changes_neither_the_fingerprint_nor_the_blueprint(client):
