@@ -1,6 +1,7 @@
 """Failures on workers behave like local ones: named, typed, the rest cancelled, state kept."""
 
 import asyncio
+import gc
 import os
 import re
 import sys
@@ -17,6 +18,8 @@ from triggerflow_nb.distributed import (
     RemoteStateWriteError,
     RemoteWorkerLostError,
 )
+from triggerflow_nb.errors import full_traceback
+from triggerflow_nb.observe import ChunkCancelled, ChunkFinished, ChunkStarted
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -120,9 +123,15 @@ def test_cancelling_the_running_cell_cancels_the_dask_tasks(client, tmp_path):
         return d.input
 
     flow = one_step_flow(item, DaskExecutor(client, batch_size=1))
+    seen = []
+
+    def watch(event):
+        if isinstance(event, (ChunkStarted, ChunkFinished, ChunkCancelled)):
+            seen.append((type(event).__name__, event.node_id, getattr(event, "reason", None)))
 
     async def main():
         execution = flow.create_execution(auto_close=False)
+        execution.channel.subscribe(watch, state_changes=False)
         task = asyncio.ensure_future(execution.async_start(list(range(40))))
         await wait_for(lambda: len(lines(started)) >= 2)
         task.cancel()  # what Kernel -> Interrupt does to the cell's await
@@ -140,6 +149,9 @@ def test_cancelling_the_running_cell_cancels_the_dask_tasks(client, tmp_path):
     assert execution.node_status()["for_each@first"] == "running"  # cut short, as a local for_each
     assert execution.node_status()["item"] == "cancelled"
     assert execution.result.get_state() == {"before": "kept"}
+    # The body chunk shows as started when the batches are submitted, then as cut short.
+    assert seen == [("ChunkStarted", "first", None), ("ChunkFinished", "first", None),
+                    ("ChunkStarted", "item", None), ("ChunkCancelled", "item", "CancelledError")]
 
 
 def test_close_with_a_timeout_mid_fan_out_cancels_it(client, tmp_path):
@@ -372,3 +384,90 @@ def test_a_body_that_cannot_be_rebuilt_on_workers_names_the_items_and_the_worker
     assert (error.item_index, error.chunk_name) == (0, "double")
     assert execution.node_status()["double"] == "failed"
     assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+
+
+@pytest.mark.parametrize("batch_size, items", [(1, "item 3"), (2, r"items 2\.\.3")])
+def test_a_batch_that_cannot_start_names_its_one_item_or_its_range(client, tmp_path, monkeypatch, batch_size, items):
+    import importlib
+
+    (tmp_path / "notebook_only_items.py").write_text("class Point:\n    def __init__(self, x):\n        self.x = x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # the notebook process has the item's class; workers do not
+    points = importlib.import_module("notebook_only_items")
+    try:
+        execution, error = run_until_failed(one_step_flow(lambda d: d.input, DaskExecutor(client, batch_size=batch_size),
+                                                          name="same"), [0, 1, 2, points.Point(3), 4])
+    finally:
+        del sys.modules["notebook_only_items"]
+    first = 3 if batch_size == 1 else 2  # the failing batch's first item
+    assert type(error).__name__ == "RemoteSerializationError"
+    assert re.fullmatch(rf"{items} of 'for_each@first' could not start on Dask worker (tcp://127\.0\.0\.1:\d+): "
+                        r"the body's handlers or the items cannot be rebuilt there \(ModuleNotFoundError: No module "
+                        r"named 'notebook_only_items'\); install every module they use on the workers, for the "
+                        r"same Python as the notebook, or define the handlers in a notebook cell \(they then travel "
+                        rf"by value\) \(item {first} of 'for_each@first', on Dask worker \1\)", str(error)), str(error)
+    assert (error.item_index, error.chunk_name) == (first, "same")
+    assert execution.status == "failed" and execution.result.get_state() == {"before": "kept"}
+
+
+def test_a_kept_error_holds_none_of_the_cancelled_batches(client):
+    def item(d):
+        if d.input == 0:
+            raise ValueError("first")
+        time.sleep(0.3)
+        return d.input
+
+    before = set(client.refcount)
+    # The error keeps its whole traceback (full_traceback), the executor's frame included; that frame
+    # must not keep the Dask futures of the batches it cancelled (nor their results on the cluster).
+    execution, error = run_until_failed(one_step_flow(item, DaskExecutor(client, batch_size=1)), list(range(12)))
+    assert type(error) is RemoteItemError and error.item_index == 0
+    assert "in run_job\n" in full_traceback(error)
+
+    def held():
+        gc.collect()  # what only a reference cycle holds is not held
+        return sorted(str(key) for key in set(client.refcount) - before if str(key).startswith("triggerflow_nb-"))
+
+    deadline = time.monotonic() + 10  # the client drops a key on its own loop, soon after its last future
+    while held() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert held() == []
+    assert execution.status == "failed"
+
+
+def test_a_cancel_reaches_batches_that_another_holder_wants_too(client, tmp_path):
+    from distributed import Future
+
+    started = tmp_path / "started"
+
+    def item(d):
+        with open(started, "a") as f:
+            f.write(f"{d.input}\n")
+        time.sleep(0.3)
+        return d.input
+
+    flow = one_step_flow(item, DaskExecutor(client, batch_size=1))
+
+    async def main():
+        execution = flow.create_execution(auto_close=False)
+        task = asyncio.ensure_future(execution.async_start(list(range(40))))
+
+        def batches():
+            return [key for key in scheduler_task_keys(client) if key.startswith("triggerflow_nb-for_each@first-")]
+
+        await wait_for(lambda: len(batches()) == 40)  # all submitted, the first ones running
+        # Batches 20.. are still queued (two workers, 0.3 s an item): a published dataset wants them too.
+        late = [key for key in batches() if int(key.rsplit("-", 1)[1]) >= 20]
+        client.publish_dataset(late_batches=[Future(key, client) for key in late])
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return late
+
+    try:
+        late = asyncio.run(main())
+        assert len(late) == 20
+        # Cancelled with force=True: released for every holder, so the scheduler forgets them.
+        asyncio.run(wait_for(lambda: not set(late) & set(scheduler_task_keys(client)), timeout=10))
+    finally:
+        client.unpublish_dataset("late_batches")
+    assert len(lines(started)) < 40
