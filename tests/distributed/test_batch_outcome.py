@@ -1,5 +1,6 @@
 """The worker side of a batch, run in this process: what travels back, exactly (no cluster)."""
 
+import asyncio
 import io
 import os
 import pickle
@@ -58,6 +59,19 @@ def test_run_batch_stops_at_the_first_failing_item():
     assert type(records[1][4]) is ValueError and str(records[1][4]) == "bad item 1"
     assert records[1][5] == "ValueError: bad item 1"
     assert records[1][6].splitlines()[-1] == "ValueError: bad item 1"
+
+
+def test_async_handlers_run_on_the_process_worker_loop_a_daemon_thread():
+    async def double(d):
+        await asyncio.sleep(0)
+        return (d.input * 2, threading.current_thread().name)
+
+    job = cloudpickle.dumps(([(("double", double),)], WorkerContext("ex", "for_each@first", {})))
+    records = unpack(run_batch(uuid.uuid4().hex, job, cloudpickle.dumps([(0, 0, 21)])))
+    assert records == [("ok", 0, (42, "triggerflow_nb-worker-loop"))]
+    loops = [thread for thread in threading.enumerate() if thread.name == "triggerflow_nb-worker-loop"]
+    # A daemon: the loop, which runs forever, never keeps the process from exiting.
+    assert loops and all(thread.daemon for thread in loops)
 
 
 def _count_load(path):
