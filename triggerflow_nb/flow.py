@@ -23,6 +23,7 @@ from .export.svg import flow_digraph, flow_mimebundle
 from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
 from .persistence.blueprint import load_blueprint, save_blueprint
+from .runtime.history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
 
 
 class TriggerFlow(FlowDefinition):
@@ -85,12 +86,15 @@ class TriggerFlow(FlowDefinition):
 
     def create_execution(self, *, runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
                          auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
-                         execution_environments: list[Any] | None = None) -> TriggerFlowExecution:
+                         execution_environments: list[Any] | None = None, history: bool = True,
+                         history_limit: int = DEFAULT_HISTORY_LIMIT) -> TriggerFlowExecution:
+        """A new execution of this flow, not started. ``history`` (on by default) records every chunk
+        run for ``execution.history()``, ``state_at()`` and ``fork()``; it keeps the last ``history_limit``."""
         return TriggerFlowExecution(
             self, flow_data=self._flow_data, flow_resources=self._runtime_resources,
             runtime_resources=runtime_resources, auto_close=auto_close,
             auto_close_timeout=auto_close_timeout, concurrency=concurrency,
-            execution_environments=execution_environments,
+            execution_environments=execution_environments, history=history, history_limit=history_limit,
         )
 
     async def async_start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
@@ -120,9 +124,10 @@ class TriggerFlow(FlowDefinition):
                 "flow.start(wait_for_result=...) is ignored: start() always waits for the execution to close "
                 "and returns the close snapshot", UserWarning, stacklevel=3,
             )
+        # No history: start() returns no handle it could be read from.
         execution = self.create_execution(
             runtime_resources=runtime_resources, auto_close=True, auto_close_timeout=0.0,
-            concurrency=concurrency, execution_environments=execution_environments,
+            concurrency=concurrency, execution_environments=execution_environments, history=False,
         )
         result: dict[str, Any] = await execution.run(value, until="closed", pause_fails_fast=True)
         return result

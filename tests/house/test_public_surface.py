@@ -17,11 +17,11 @@ from triggerflow_nb import store as store_module
 from triggerflow_nb.store import ExecutionStore, PostgresStore, SQLiteStore
 
 PACKAGE = [
-    "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
-    "MissingResourceError", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError",
-    "SnapshotError", "StateSerializationError", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
-    "TriggerFlowExecution", "TriggerFlowRuntimeData", "execution_environment", "reproducible", "watch",
+    "ABSENT", "BlueprintError", "Chain", "ChunkError", "Emit", "EnvironmentProviderError", "FingerprintMismatchError",
+    "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
+    "MissingResourceError", "NotRecorded", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError",
+    "SchemaVersionError", "SnapshotError", "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
+    "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment", "reproducible", "watch",
 ]
 
 FLOW = [
@@ -39,9 +39,9 @@ EXECUTION = [
     "continue_with",
     "emit", "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
     "get_pending_interrupts", "get_result", "get_runtime_stream", "get_state", "get_status", "get_stream_items",
-    "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
+    "history", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
     "node_status", "put_into_stream", "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal",
-    "set_state", "start", "status", "stream_length", "track_state_changes", "watch",
+    "set_state", "start", "state_at", "status", "stream_length", "track_state_changes", "watch",
 ]
 
 STORE = [

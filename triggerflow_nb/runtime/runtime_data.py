@@ -40,7 +40,8 @@ class TriggerFlowRuntimeData:
 
     # _undo: what this chunk run's state writes replaced, {key: old value, or (list, its length)},
     # made on the first write (see StateStore.apply); retry() puts it back.
-    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo")
+    # _step: this run's row in the execution's history (runtime/history.py), None when history is off.
+    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo", "_step")
 
     def __init__(self, port: ChunkHost, node: Node, value: Any, frames: Frames,
                  resume: Resume | None = None):
@@ -51,6 +52,7 @@ class TriggerFlowRuntimeData:
         self._paused = False
         self.resume = resume
         self._undo: dict[str, Any] | None = None
+        self._step: list[Any] | None = None
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -164,25 +166,25 @@ class TriggerFlowRuntimeData:
         return self._port.flow_data.get(key, default, no_warning=no_warning)
 
     def set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.set(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "set", key, value, no_warning)
 
     def append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.append(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "append", key, value, no_warning)
 
     def del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self._port.flow_data.delete(key, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "del", key, None, no_warning)
 
     async def async_get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
         return self._port.flow_data.get(key, default, no_warning=no_warning)
 
     async def async_set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.set(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "set", key, value, no_warning)
 
     async def async_append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.append(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "append", key, value, no_warning)
 
     async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self._port.flow_data.delete(key, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "del", key, None, no_warning)
 
     # -- runtime resources: live objects, by identity --------------------------------------------
 
@@ -208,13 +210,19 @@ class TriggerFlowRuntimeData:
         not a coroutine of its own: a loop of handlers that emit and await keeps one frame
         less alive per iteration.
         """
+        if self._step is not None:
+            self._port.history.emitted(self._step, event, payload)  # type: ignore[union-attr]  # set with _step
         return self._port.emit(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
+        if self._step is not None:
+            self._port.history.emitted(self._step, event, payload)  # type: ignore[union-attr]  # set with _step
         self._port.emit_nowait(event, payload, self._frames)
 
     def emit_nowait(self, event: str, payload: Any = None) -> None:
+        if self._step is not None:
+            self._port.history.emitted(self._step, event, payload)  # type: ignore[union-attr]  # set with _step
         self._port.emit_nowait(event, payload, self._frames)
 
     async def async_put_into_stream(self, item: Any) -> None:

@@ -1,7 +1,8 @@
 """``StateStore``: an execution's state, the one layer that is saved with it.
 
 Every write goes through ``apply``: the lifecycle check, the key check, JSON-compatibility,
-the retry journal of the writing chunk, the trackers of changed keys and the channel.
+the retry journal of the writing chunk, the history's write log, the trackers of changed keys
+and the channel.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from ..errors import InvalidArgumentError, LifecycleError, StateSerializationErr
 from ..layers.state import append_value, copy_state_value, to_state_value
 from ..observe import Channel, StateChanged, StateRejected
 from .status import CLOSED
+from .steps import ABSENT as NO_KEY
 
 if TYPE_CHECKING:
+    from .history import StepLog
     from .lifecycle import Lifecycle
 
 # A tracker: the keys changed since its last take(), and what to call when the first one changes.
@@ -24,11 +27,12 @@ ABSENT = object()  # in a retry journal: the key did not exist before the chunk'
 
 
 class StateStore:
-    __slots__ = ("values", "trackers", "_lifecycle", "_channel", "_owner")
+    __slots__ = ("values", "trackers", "history", "_lifecycle", "_channel", "_owner")
 
-    def __init__(self, owner: str, lifecycle: Lifecycle, channel: Channel):
+    def __init__(self, owner: str, lifecycle: Lifecycle, channel: Channel, history: StepLog | None = None):
         self.values: dict[str, Any] = {}
         self.trackers: tuple[Tracker, ...] = ()
+        self.history = history
         self._lifecycle = lifecycle
         self._channel = channel
         self._owner = owner
@@ -41,6 +45,9 @@ class StateStore:
         if not isinstance(key, str):
             raise InvalidArgumentError(f"state keys must be strings, got {key!r}")
         values = self.values
+        history = self.history
+        if history is not None:  # logged as references: see runtime/history.py
+            before = logged(values.get(key, NO_KEY))
         if where.__class__ is not str:  # a chunk's write: remember what it replaces, once per key
             undo = where._undo
             if undo is None or key not in undo:
@@ -63,14 +70,21 @@ class StateStore:
             if self._channel.active:
                 self._channel.publish(StateRejected(self._owner, key, str(exc)))
             raise
-        for keys, notify in self.trackers:  # usually none; kept to a dict check per write
+        if history is not None:
+            history.state_write(None if where.__class__ is str else where._step, key, before,
+                                logged(values.get(key, NO_KEY)))
+        if self.trackers:  # usually none
+            self._track(key)
+        if self._channel.wants_state_changes:
+            self._channel.publish(StateChanged(self._owner, key, op))
+
+    def _track(self, key: str) -> None:
+        for keys, notify in self.trackers:
             if key not in keys:
                 first = not keys
                 keys[key] = None
                 if first:
                     notify()
-        if self._channel.wants_state_changes:
-            self._channel.publish(StateChanged(self._owner, key, op))
 
     def get(self, key: str | None = None, default: Any = None) -> Any:
         """A copy: of all state (no ``key``), or of one value."""
@@ -79,16 +93,22 @@ class StateStore:
         return copy_state_value(self.values.get(key, default))
 
     def undo(self, journal: dict[str, Any]) -> None:
-        """Put back what a chunk run's writes replaced (retry(): see ``apply``)."""
+        """Put back what a chunk run's writes replaced (retry(): see ``apply``); the history logs it
+        as writes from outside a chunk."""
         values = self.values
+        history = self.history
         for key, old in journal.items():
+            before = logged(values.get(key, NO_KEY))
             if old is ABSENT:
                 values.pop(key, None)
             else:
                 if old.__class__ is tuple:  # a list and its length then (state holds no tuples)
                     old, length = old
-                    del old[length:]
+                    # A new list, not the old one shortened: the history holds lists by reference.
+                    old = old[:length]
                 values[key] = old
+            if history is not None:
+                history.state_write(None, key, before, logged(values.get(key, NO_KEY)))
 
     def add_tracker(self, tracker: Tracker) -> None:
         self.trackers = (*self.trackers, tracker)
@@ -103,6 +123,11 @@ class StateStore:
     def restore(self, values: dict[str, Any]) -> None:
         """Take ``values`` as the whole state: a validated snapshot's own copy."""
         self.values = values
+
+
+def logged(value: Any) -> Any:
+    """A state value as the history logs it: a list with its length now (lists only ever grow in place)."""
+    return (value, len(value)) if value.__class__ is list else value
 
 
 def _where(where: Any) -> str:

@@ -69,6 +69,7 @@ from .walk_state import WalkState
 from .work import INTERRUPTS
 
 if TYPE_CHECKING:
+    from .history import StepLog
     from .host import ChunkHost
     from .lifecycle import Lifecycle
     from .resource_host import ResourceHost
@@ -108,13 +109,14 @@ class GraphWalker:
     """
 
     __slots__ = ("execution_id", "graph", "handlers", "walk_state", "channel", "resources", "inline", "port",
-                 "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
+                 "history", "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
 
     def __init__(self, execution_id: str, flow: FlowHost, walk_state: WalkState, lifecycle: Lifecycle,
                  channel: Channel, semaphore: asyncio.Semaphore | None, resources: ResourceHost, *,
                  leave: Callable[[], None], note_interrupt: Callable[[str], None],
                  detached_failed: Callable[[BaseException], Coroutine[Any, Any, bool]],
-                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None]):
+                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None],
+                 history: StepLog | None = None):
         self.execution_id = execution_id
         # The flow's graph and handler registry: the same objects for the flow's life, bound once.
         self.graph = flow.flow_graph
@@ -124,6 +126,7 @@ class GraphWalker:
         self.resources = resources  # a remote fan-out ships them (see remote_fan_out)
         self.inline = False  # True while a path runs inline (see _start_inline)
         self.port: ChunkHost = None  # type: ignore[assignment]  # the ChunkPort, set by Execution right after
+        self.history = history  # every chunk run is a step of it (None: history off)
         self._lifecycle = lifecycle
         self._semaphore = semaphore
         self._leave = leave
@@ -152,6 +155,7 @@ class GraphWalker:
         handlers = self.handlers
         node_status = self.walk_state.node_status
         lifecycle = self._lifecycle
+        history = self.history
         out = value
         try:
             while True:
@@ -162,6 +166,8 @@ class GraphWalker:
                     kind = node.kind
                     if kind == CHUNK:
                         data = TriggerFlowRuntimeData(self.port, node, value, frames, resume)
+                        if history is not None:
+                            data._step = history.begin(node_id, value)
                         resume = None
                         fn, is_async = handlers[node_id]
                         node_status[node_id] = RUNNING
@@ -185,6 +191,8 @@ class GraphWalker:
                                 raise
                             raise replacement from exc
                         node_status[node_id] = WAITING if data._paused else DONE
+                        if history is not None:
+                            history.finish(data._step, out, data._paused)  # type: ignore[arg-type]  # set above
                         if channel.active:
                             channel.publish(ChunkFinished(self.execution_id, node_id))
                         listeners = graph.listeners
@@ -353,7 +361,10 @@ class GraphWalker:
 
     def _chunk_raised(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData) -> BaseException | None:
         """Record what a chunk raised; return the error to raise in its place, or None to re-raise it."""
-        if isinstance(exc, (asyncio.CancelledError, *INTERRUPTS)):
+        stopped = isinstance(exc, (asyncio.CancelledError, *INTERRUPTS))
+        if data._step is not None:
+            self.history.fail(data._step, exc, cancelled=stopped)  # type: ignore[union-attr]  # set with _step
+        if stopped:
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
             self.walk_state.node_status[node_id] = CANCELLED
