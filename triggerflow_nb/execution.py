@@ -158,7 +158,7 @@ class TriggerFlowExecution(Execution):
     def history(self) -> StepHistory:
         """Every chunk run of this execution (a step), in start order: input, result, status, the
         state and flow_data writes it made and the events it emitted (see ``StepRecord``)."""
-        return self._step_log("history()").steps()
+        return self._step_log("history()").steps(self._state.values)
 
     def state_at(self, seq: int) -> dict[str, Any]:
         """The state as it was right after step ``seq`` finished (a new dict; this execution is unchanged)."""

@@ -8,10 +8,11 @@ when it reads a loaded history back (``history()``, ``state_at()``):
 * the steps are numbered ``first_seq``, ``first_seq + 1``, ... with no gap, none of them is
   still running (a snapshot is taken at a settled point), and only a failed or cancelled one
   carries an error;
-* each step's write positions lie in the log (``writes_base`` to its end) and it finished no
-  earlier than it started; steps start in order, so their ``writes_from`` never goes back;
+* where the write log stood when each step finished lies in the saved log (``writes_base``
+  to its end);
 * every write and emit names a step that can have made it (a kept step, an older dropped
-  one for a write, or none for a write from outside a chunk).
+  one for a write, or none for a write from outside a chunk), and only a flow_data write
+  carries its ``after`` (a state write's is read off the next write or the state).
 
 The check is linear in the size of the history.
 """
@@ -34,7 +35,6 @@ def check_history(history: HistoryRecord) -> None:
     if len(steps) > limit:
         raise _corrupt(f"{len(steps)} steps kept under a limit of {limit}")
     end = base + len(history["writes"])
-    started = base
     for offset, step in enumerate(steps):
         seq = step["seq"]
         if seq != first + offset:
@@ -44,14 +44,14 @@ def check_history(history: HistoryRecord) -> None:
         if (step["error"] is not None) != (step["status"] in _WITH_ERROR):
             raise _corrupt(f"step {seq} is {step['status']!r} with error {step['error']!r}: only a failed or "
                            f"cancelled step has an error")
-        if not started <= step["writes_from"] <= step["writes_to"] <= end:
-            raise _corrupt(f"step {seq} writes from {step['writes_from']} to {step['writes_to']}, outside the "
-                           f"log ({started} to {end}) or backwards")
-        started = step["writes_from"]
+        if not base <= step["writes_to"] <= end:
+            raise _corrupt(f"step {seq} finished at write {step['writes_to']}, outside the log ({base} to {end})")
     last = first + len(steps) - 1
     for position, write in enumerate(history["writes"], base):
         if write["step"] is not None and not 0 <= write["step"] <= last:
             raise _corrupt(f"write {position} is by step {write['step']}, which never ran")
+        if write["layer"] == "state" and "after" in write:
+            raise _corrupt(f"write {position} is a state write with an 'after': that is read off the state")
     for emit in history["emits"]:
         if not first <= emit["step"] <= last:
             raise _corrupt(f"an emit of {emit['event']!r} is by step {emit['step']}, which is not kept")

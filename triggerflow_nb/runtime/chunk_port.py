@@ -87,8 +87,7 @@ class ChunkPort:
         """A chunk's flow_data write (``data`` is its runtime data), logged in the history with what it replaced."""
         flow_data = self.flow_data
         history = self.history
-        step = data._step
-        recording = history is not None and step is not None and key.__class__ is str  # a bad key: FlowData says so
+        recording = history is not None and data._seq is not None and key.__class__ is str  # bad: FlowData says
         before = flow_data.get(key, NO_KEY, no_warning=True) if recording else None
         # stacklevel 5: the warning points at the chunk's line (chunk -> data -> here -> FlowData -> _warn).
         if op == "set":
@@ -98,7 +97,7 @@ class ChunkPort:
         else:
             flow_data.delete(key, no_warning=no_warning, stacklevel=5, source=self.execution)
         if recording:
-            history.flow_data_write(step, key, before, flow_data.get(key, NO_KEY, no_warning=True))  # type: ignore[union-attr]
+            history.flow_data_write(data._seq, key, before, flow_data.get(key, NO_KEY, no_warning=True))  # type: ignore[union-attr]
 
     # -- emits and the stream -------------------------------------------------------------------------
 

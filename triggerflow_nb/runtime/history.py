@@ -1,17 +1,20 @@
 """``StepLog``: the history of an execution, recorded as it runs.
 
-Each chunk run (a step) is one row, made when it starts and completed when it ends; every
-state and flow_data write goes into one write log, in the order the writes happened, with
-the step that made it (None: a write from outside a chunk, or retry() undoing one). That
-order is what makes ``state_at`` exact under concurrency: the state right after step k
-finished is the state now with every later write undone, newest first.
+Each chunk run (a step) is one row, filled when it starts and when it ends; every state and
+flow_data write goes into one write log, in the order the writes happened, with the step
+that made it (None: a write from outside a chunk, or retry() undoing one). That order is
+what makes ``state_at`` exact under concurrency: the state right after step k finished is
+the state now with every later write undone, newest first.
 
-Recording is kept cheap enough to be on by default. A row is a plain list. A state write is
-logged as references, not copies: state replaces a value on every write except an append,
-which grows a list in place, so a list is logged with its length then, ``(list, length)``,
-and nothing ever shortens a state list in place (``StateStore.undo`` replaces it). Inputs,
-results and emitted values are copied as JSON (plain scalars as they are): a chunk that
-changes its input afterwards does not change what was recorded.
+Recording is kept cheap enough to be on by default. While a step runs, its row is the chunk
+run's own ``data``; when it ends, a tuple of plain values (nothing the garbage collector has
+to follow, so a long history does not slow its passes down). A state
+write is logged as references, not copies: state replaces a value on every write except an
+append, which grows a list in place, so a list is logged with its length then,
+``(list, length)``, and nothing ever shortens a state list in place (``StateStore.undo``
+replaces it). Inputs, results and emitted values are JSON copies (immutable scalars as they
+are; checked when read or saved): a chunk that changes its input afterwards does not change
+what was recorded.
 """
 
 from __future__ import annotations
@@ -38,14 +41,19 @@ from .steps import (
     Write,
 )
 
-# A row's fields.
-SEQ, CHUNK, INPUT, WRITES_FROM, STARTED, DURATION, RESULT, STATUS, ERROR, WRITES_TO = range(10)
-
 STATE = "state"
 FLOW_DATA = "flow_data"
 DEFAULT_LIMIT = 10_000
 
 _SMALL = (1 << 30) - 1
+# Immutable: recorded as they are (the walker checks a value's class against this first). An int too
+# long or a float that is not finite is JSON only after ``recorded()``, which reading and saving apply.
+AS_IS = frozenset((str, bool, type(None), int, float))
+
+
+def logged(value: Any) -> Any:
+    """A state value as the write log holds it: a list with its length now (lists only grow in place)."""
+    return (value, len(value)) if value.__class__ is list else value
 
 
 def recorded(value: Any) -> Any:
@@ -59,128 +67,180 @@ def recorded(value: Any) -> Any:
         return NotRecorded(f"{cls.__module__}.{cls.__qualname__}")
 
 
-class StepLog:
-    """One execution's steps, its write log and its emits; trimmed to the last ``limit`` steps."""
+# A finished step's row: (chunk, input, result, started, ended, writes_to, status, error). ``writes_to``
+# is where the write log stood when it ended, counted from the log's very first write.
+CHUNK, INPUT, RESULT, STARTED, ENDED, WRITES_TO, STATUS, ERROR = range(8)
 
-    __slots__ = ("execution_id", "limit", "rows", "first_seq", "writes", "writes_base", "emits", "dropped",
-                 "_clock_zero")
+
+def _fields(row: Any) -> tuple[Any, ...]:
+    """A row as a finished step's tuple; a running step's row is its data (no result, end or position)."""
+    if row.__class__ is tuple:
+        return row
+    return (row._node.id, row._input_record, None, row._started, None, None, STEP_RUNNING, None)
+
+
+class StepLog:
+    """One execution's steps, its write log and its emits; trimmed to the last ``limit`` steps.
+
+    ``rows`` maps each step's seq to its row, in start order: the running chunk's data while it
+    runs, then a tuple (see ``CHUNK`` ...): plain values the garbage collector need not follow.
+    The walker fills rows itself (``begin`` / ``finish`` say what it does inline). Writes and
+    emits name the seq of the step that made them.
+    """
+
+    __slots__ = ("execution_id", "limit", "trim_at", "rows", "first_seq", "next_seq", "writes", "dropped_writes",
+                 "emits", "dropped", "_clock_zero")
 
     def __init__(self, execution_id: str, limit: int = DEFAULT_LIMIT):
         self.execution_id = execution_id
         self.limit = limit
-        self.rows: list[list[Any]] = []
-        self.first_seq = 0  # the seq of rows[0]
-        self.writes: list[tuple[Any, ...]] = []  # (seq or None, layer, key, before, after)
-        self.writes_base = 0  # the position of writes[0] in the whole log
+        self.rows: dict[int, Any] = {}  # never replaced: the walker binds it once per path
+        self.first_seq = 0  # the oldest seq kept
+        self.next_seq = 0
+        self.trim_at = limit + (limit >> 3)  # the seq that trims: in batches, amortised, not per step
+        # (seq or None, STATE, key, before) or (seq or None, FLOW_DATA, key, before, after); never replaced.
+        # A state write's value after it is the next write's before, or the value now: found when read.
+        self.writes: list[tuple[Any, ...]] = []
+        self.dropped_writes = 0  # how many writes were trimmed off the front of the log
         self.emits: list[tuple[int, str, Any]] = []  # (seq, event, value)
         self.dropped = 0
         self._clock_zero = perf_counter()
 
-    # -- recording (the walker and the chunk port call these) -------------------------------------
+    # -- recording -----------------------------------------------------------------------------------
 
-    def begin(self, chunk: str, value: Any) -> list[Any]:
-        rows = self.rows
-        row = [self.first_seq + len(rows), chunk, recorded(value), self.writes_base + len(self.writes),
-               perf_counter(), None, None, STEP_RUNNING, None, None]
-        rows.append(row)
-        if len(rows) > self.limit + (self.limit >> 3):  # trimmed in batches: amortised, not per step
-            self._trim()
-        return row
+    def begin(self, data: Any, value: Any) -> None:
+        """What the walker does inline when a chunk run starts."""
+        data._seq = seq = self.next_seq
+        self.next_seq = seq + 1
+        data._input_record = value if value.__class__ in AS_IS else recorded(value)
+        self.rows[seq] = data
+        if seq >= self.trim_at:
+            self.trim()
+        data._started = perf_counter()
 
-    def finish(self, row: list[Any], out: Any, paused: bool) -> None:
-        row[DURATION] = perf_counter() - row[STARTED]
-        row[RESULT] = recorded(out)
-        row[STATUS] = STEP_PAUSED if paused else STEP_COMPLETED
-        row[WRITES_TO] = self.writes_base + len(self.writes)
+    def finish(self, data: Any, out: Any) -> None:
+        """What the walker does inline when a chunk run returns (paused or not: ``data._paused``)."""
+        self.rows[data._seq] = (data._node.id, data._input_record, out if out.__class__ in AS_IS else recorded(out),
+                                data._started, perf_counter(), self.dropped_writes + len(self.writes),
+                                STEP_PAUSED if data._paused else STEP_COMPLETED, None)
 
-    def fail(self, row: list[Any], error: BaseException, cancelled: bool) -> None:
-        row[DURATION] = perf_counter() - row[STARTED]
-        row[STATUS] = STEP_CANCELLED if cancelled else STEP_FAILED
-        row[ERROR] = f"{type(error).__name__}: {error}"
-        row[WRITES_TO] = self.writes_base + len(self.writes)
+    def fail(self, data: Any, error: BaseException, cancelled: bool) -> None:
+        self.rows[data._seq] = (data._node.id, data._input_record, None, data._started, perf_counter(),
+                                self.dropped_writes + len(self.writes), STEP_CANCELLED if cancelled else STEP_FAILED,
+                                f"{type(error).__name__}: {error}")
 
-    def state_write(self, step: list[Any] | None, key: str, before: Any, after: Any) -> None:
-        """``before`` / ``after``: the value, ``(list, length)`` for a list, ``ABSENT`` for no key."""
-        self.writes.append((None if step is None else step[SEQ], STATE, key, before, after))
-
-    def flow_data_write(self, step: list[Any] | None, key: str, before: Any, after: Any) -> None:
-        self.writes.append((None if step is None else step[SEQ], FLOW_DATA, key,
-                            before if before is ABSENT else recorded(before),
+    def flow_data_write(self, seq: int, key: str, before: Any, after: Any) -> None:
+        self.writes.append((seq, FLOW_DATA, key, before if before is ABSENT else recorded(before),
                             after if after is ABSENT else recorded(after)))
 
-    def emitted(self, step: list[Any], event: str, value: Any) -> None:
-        self.emits.append((step[SEQ], event, recorded(value)))
+    def emitted(self, seq: int, event: str, value: Any) -> None:
+        self.emits.append((seq, event, value if value.__class__ in AS_IS else recorded(value)))
 
-    def _trim(self) -> None:
-        drop = len(self.rows) - self.limit
-        if not self.dropped:
+    def trim(self) -> None:
+        """Keep the last ``limit`` steps, and the writes a kept step made or state_at() of one needs."""
+        rows = self.rows
+        first = self.next_seq - self.limit
+        if first > self.first_seq and not self.dropped:
             warnings.warn(HistoryLimitWarning(
                 f"execution {self.execution_id} ran more than {self.limit:,} steps: its history keeps the "
                 f"last {self.limit:,} and drops older ones (create the execution with a larger history_limit= "
                 f"to keep more, or history=False to record none)"), stacklevel=2)
-        del self.rows[:drop]
-        self.first_seq += drop
-        self.dropped += drop
-        # Writes before the oldest kept step's start belong to dropped steps, or came before any
-        # kept one: neither a kept step's writes nor state_at() of a kept step needs them.
-        keep_from = self.rows[0][WRITES_FROM] - self.writes_base
-        del self.writes[:keep_from]
-        self.writes_base += keep_from
+        for seq in list(rows):
+            if seq < first:
+                del rows[seq]  # a dropped step still running comes back when it ends: dropped again then
+        self.dropped += max(0, first - self.first_seq)
+        self.first_seq = max(first, self.first_seq)
+        self.trim_at = self.first_seq + self.limit + (self.limit >> 3)
+        cut = self._needed_from() - self.dropped_writes
+        if cut > 0:
+            del self.writes[:cut]
+            self.dropped_writes += cut
+        self.emits = [emit for emit in self.emits if emit[0] >= self.first_seq]
+
+    def _needed_from(self) -> int:
+        """The first write a kept step made, or that state_at() of a kept step would undo."""
         first = self.first_seq
-        self.emits = [emit for emit in self.emits if emit[0] >= first]
+        ends = [row[WRITES_TO] for seq, row in self.rows.items() if seq >= first and row.__class__ is tuple]
+        needed = min(ends, default=self.dropped_writes + len(self.writes))
+        for position, write in enumerate(self.writes, self.dropped_writes):
+            if position >= needed:
+                break
+            if write[0] is not None and write[0] >= first:
+                return position
+        return needed
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _kept(self) -> list[list[Any]]:
-        """The last ``limit`` rows: the log holds up to an eighth more between two trims."""
+    def _kept(self) -> list[tuple[int, tuple[Any, ...]]]:
+        """(seq, fields) of the last ``limit`` steps, in start order (a trim may be due but not done)."""
+        first = max(self.first_seq, self.next_seq - self.limit)
         rows = self.rows
-        return rows if len(rows) <= self.limit else rows[len(rows) - self.limit:]
+        return [(seq, _fields(rows[seq])) for seq in range(first, self.next_seq) if seq in rows]
 
-    def row(self, seq: Any, what: str) -> list[Any]:
+    def row(self, seq: Any, what: str) -> tuple[Any, ...]:
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise HistoryError(f"{what} takes a step's seq (an int), got {seq!r}")
-        kept = self._kept()
-        first = kept[0][SEQ] if kept else self.first_seq
-        index = seq - first
-        if not 0 <= index < len(kept):
-            if 0 <= seq < first:
-                raise HistoryError(
-                    f"{what}: step {seq} of execution {self.execution_id} was dropped (the history keeps the last "
-                    f"{self.limit:,} steps; create the execution with a larger history_limit=)")
-            raise HistoryError(f"{what}: execution {self.execution_id} has no step {seq} ({_range(kept)})")
-        return kept[index]
+        first = max(self.first_seq, self.next_seq - self.limit)
+        if first <= seq < self.next_seq and seq in self.rows:
+            return _fields(self.rows[seq])
+        if 0 <= seq < first:
+            raise HistoryError(
+                f"{what}: step {seq} of execution {self.execution_id} was dropped (the history keeps the last "
+                f"{self.limit:,} steps; create the execution with a larger history_limit=)")
+        raise HistoryError(f"{what}: execution {self.execution_id} has no step {seq} ({_range(first, self.next_seq)})")
 
-    def steps(self) -> StepHistory:
-        """Every kept step as a ``StepRecord``, in start order."""
+    def _afters(self, current: dict[str, Any]) -> list[Any]:
+        """What each logged write left its key holding: walked back from the state now."""
+        values = {key: logged(value) for key, value in current.items()}
+        afters: list[Any] = [None] * len(self.writes)
+        for index in range(len(self.writes) - 1, -1, -1):
+            write = self.writes[index]
+            if write[1] != STATE:
+                afters[index] = write[4]
+                continue
+            key, before = write[2], write[3]
+            afters[index] = values.get(key, ABSENT)
+            if before is ABSENT:
+                values.pop(key, None)
+            else:
+                values[key] = before
+        return afters
+
+    def steps(self, current: dict[str, Any]) -> StepHistory:
+        """Every kept step as a ``StepRecord``, in start order; ``current`` is the state now."""
         kept = self._kept()
-        first = kept[0][SEQ] if kept else self.first_seq
+        first = kept[0][0] if kept else self.next_seq
         writes: dict[int, list[Write]] = {}
-        for seq, layer, key, before, after in self.writes:
+        for write, after in zip(self.writes, self._afters(current), strict=True):
+            seq = write[0]
             if seq is not None and seq >= first:
-                writes.setdefault(seq, []).append(Write(layer, key, _value(before), _value(after)))
+                writes.setdefault(seq, []).append(Write(write[1], write[2], _value(write[3]), _value(after)))
         emits: dict[int, list[Emit]] = {}
         for seq, event, value in self.emits:
             if seq >= first:
                 emits.setdefault(seq, []).append(Emit(event, _copy(value)))
         times = shows_wall_clock()
-        zero = self._clock_zero
         return StepHistory(
-            StepRecord(row[SEQ], row[CHUNK], _copy(row[INPUT]), _copy(row[RESULT]), row[STATUS], row[ERROR],
-                       writes.get(row[SEQ], []), emits.get(row[SEQ], []),
-                       round(row[STARTED] - zero, 6) if times else None,
-                       None if row[DURATION] is None or not times else round(row[DURATION], 6))
-            for row in kept)
+            StepRecord(seq, row[CHUNK], _copy(row[INPUT]), _copy(row[RESULT]), row[STATUS], row[ERROR],
+                       writes.get(seq, []), emits.get(seq, []), *self._times(row, times))
+            for seq, row in kept)
+
+    def _times(self, row: tuple[Any, ...], times: bool) -> tuple[float | None, float | None]:
+        if not times:
+            return None, None
+        ended = row[ENDED]
+        return round(row[STARTED] - self._clock_zero, 6), None if ended is None else round(ended - row[STARTED], 6)
 
     def state_at(self, seq: Any, current: dict[str, Any]) -> dict[str, Any]:
         """The state right after step ``seq`` finished: ``current`` with every later write undone."""
         row = self.row(seq, "state_at()")
-        if row[WRITES_TO] is None:
+        if row[ENDED] is None:
             raise HistoryError(f"state_at(): step {seq} ({row[CHUNK]!r}) of execution {self.execution_id} "
                                f"has not finished yet")
         values = dict(current)
         writes = self.writes
-        for index in range(len(writes) - 1, row[WRITES_TO] - self.writes_base - 1, -1):
-            _, layer, key, before, _ = writes[index]
+        for index in range(len(writes) - 1, row[WRITES_TO] - self.dropped_writes - 1, -1):
+            _, layer, key, before, *_ = writes[index]
             if layer != STATE:
                 continue
             if before is ABSENT:
@@ -193,50 +253,60 @@ class StepLog:
     # -- saving and loading ------------------------------------------------------------------------
 
     def capture(self) -> dict[str, Any]:
-        """The history as JSON: steps, the write log (from the oldest kept step's start) and emits."""
-        times = shows_wall_clock()
-        zero = self._clock_zero
+        """The history as JSON: the kept steps, the write log from where they need it, their emits.
+        Taken at a settled point (see snapshot_assembly.capture): every kept step has ended."""
         kept = self._kept()
-        first = kept[0][SEQ] if kept else self.first_seq
-        writes_from = kept[0][WRITES_FROM] if kept else self.writes_base + len(self.writes)
-        steps = [{"seq": row[SEQ], "chunk": row[CHUNK], "input": _saved(row[INPUT]), "result": _saved(row[RESULT]),
-                  "status": row[STATUS], "error": row[ERROR], "writes_from": row[WRITES_FROM],
-                  "writes_to": row[WRITES_TO],
-                  "started_at": round(row[STARTED] - zero, 6) if times else None,
-                  "duration": None if row[DURATION] is None or not times else round(row[DURATION], 6)}
-                 for row in kept]
+        first = kept[0][0] if kept else self.next_seq
+        held = self.first_seq
+        self.first_seq = first  # what _needed_from counts as kept
+        try:
+            base = self._needed_from()
+        finally:
+            self.first_seq = held
+        times = shows_wall_clock()
+        steps = []
+        for seq, row in kept:
+            started, duration = self._times(row, times)
+            steps.append({"seq": seq, "chunk": row[CHUNK], "input": _saved(row[INPUT]), "result": _saved(row[RESULT]),
+                          "status": row[STATUS], "error": row[ERROR], "writes_to": row[WRITES_TO],
+                          "started_at": started, "duration": duration})
         writes = []
-        for seq, layer, key, before, after in self.writes[writes_from - self.writes_base:]:
+        for seq, layer, key, before, *after in self.writes[base - self.dropped_writes:]:
             entry: dict[str, Any] = {"step": seq, "layer": layer, "key": key}
             if before is not ABSENT:
                 entry["before"] = _saved(_value(before))
-            if after is not ABSENT:
-                entry["after"] = _saved(_value(after))
+            if after and after[0] is not ABSENT:  # flow_data only: a state write's after is found when read
+                entry["after"] = _saved(after[0])
             writes.append(entry)
-        return {"limit": self.limit, "dropped": self.dropped + first - self.first_seq, "first_seq": first,
-                "writes_base": writes_from, "steps": steps, "writes": writes,
-                "emits": [{"step": seq, "event": event, "value": _saved(value)} for seq, event, value in self.emits
-                          if seq >= first]}
+        return {"limit": self.limit, "dropped": first, "first_seq": first, "writes_base": base, "steps": steps,
+                "writes": writes, "emits": [{"step": seq, "event": event, "value": _saved(value)}
+                                            for seq, event, value in self.emits if seq >= first]}
 
     def restore(self, saved: dict[str, Any]) -> None:
         """Take a validated snapshot's history (its own copy). Loaded steps keep their seqs; times
         are kept relative to this process's clock as they were to the saving one's."""
-        self.dropped = saved["dropped"]
-        self.first_seq = saved["first_seq"]
-        self.writes_base = saved["writes_base"]
         zero = self._clock_zero
-        self.rows = [[s["seq"], s["chunk"], _loaded(s["input"]), s["writes_from"],
-                      zero + (s["started_at"] or 0.0), s["duration"], _loaded(s["result"]), s["status"], s["error"],
-                      s["writes_to"]] for s in saved["steps"]]
-        self.writes = [(w["step"], w["layer"], w["key"], _loaded(w.get("before", ABSENT)),
-                        _loaded(w.get("after", ABSENT))) for w in saved["writes"]]
+        self.rows.clear()
+        for entry in saved["steps"]:
+            started = zero + (entry["started_at"] or 0.0)
+            self.rows[entry["seq"]] = (entry["chunk"], _loaded(entry["input"]), _loaded(entry["result"]), started,
+                                       started + (entry["duration"] or 0.0), entry["writes_to"], entry["status"],
+                                       entry["error"])
+        self.first_seq = saved["first_seq"]
+        self.next_seq = saved["first_seq"] + len(saved["steps"])
+        self.dropped = saved["dropped"]
+        self.trim_at = self.first_seq + self.limit + (self.limit >> 3)
+        self.dropped_writes = saved["writes_base"]
+        self.writes[:] = [(w["step"], w["layer"], w["key"], _loaded(w.get("before", ABSENT)))
+                          + ((_loaded(w.get("after", ABSENT)),) if w["layer"] == FLOW_DATA else ())
+                          for w in saved["writes"]]
         self.emits = [(e["step"], e["event"], _loaded(e["value"])) for e in saved["emits"]]
 
 
-def _range(kept: list[list[Any]]) -> str:
-    if not kept:
+def _range(first: int, after_last: int) -> str:
+    if first >= after_last:
         return "no step has run yet"
-    return f"its steps are {kept[0][SEQ]} to {kept[-1][SEQ]}"
+    return f"its steps are {first} to {after_last - 1}"
 
 
 def _value(logged: Any) -> Any:
@@ -248,10 +318,11 @@ def _value(logged: Any) -> Any:
 
 
 def _copy(value: Any) -> Any:
-    return value if value.__class__ is NotRecorded or value is ABSENT else copy_state_value(value)
+    return value if value.__class__ is NotRecorded or value is ABSENT else recorded(value)
 
 
 def _saved(value: Any) -> Any:
+    value = _copy(value)
     return value.as_json() if value.__class__ is NotRecorded else value
 
 

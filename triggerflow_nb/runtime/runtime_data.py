@@ -40,8 +40,12 @@ class TriggerFlowRuntimeData:
 
     # _undo: what this chunk run's state writes replaced, {key: old value, or (list, its length)},
     # made on the first write (see StateStore.apply); retry() puts it back.
-    # _step: this run's row in the execution's history (runtime/history.py), None when history is off.
-    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo", "_step")
+    # _seq: this run's step number in the execution's history (runtime/history.py), None when history
+    # is off; while it runs, its data is its row there, with _started and _input_record.
+    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo", "_seq", "_started",
+                 "_input_record")
+    _started: float  # set with _seq (an unset slot costs nothing)
+    _input_record: Any
 
     def __init__(self, port: ChunkHost, node: Node, value: Any, frames: Frames,
                  resume: Resume | None = None):
@@ -52,7 +56,7 @@ class TriggerFlowRuntimeData:
         self._paused = False
         self.resume = resume
         self._undo: dict[str, Any] | None = None
-        self._step: list[Any] | None = None
+        self._seq: int | None = None
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -210,19 +214,19 @@ class TriggerFlowRuntimeData:
         not a coroutine of its own: a loop of handlers that emit and await keeps one frame
         less alive per iteration.
         """
-        if self._step is not None:
-            self._port.history.emitted(self._step, event, payload)  # type: ignore[union-attr]  # set with _step
+        if self._seq is not None:
+            self._port.history.emitted(self._seq, event, payload)  # type: ignore[union-attr]  # set with _seq
         return self._port.emit(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
-        if self._step is not None:
-            self._port.history.emitted(self._step, event, payload)  # type: ignore[union-attr]  # set with _step
+        if self._seq is not None:
+            self._port.history.emitted(self._seq, event, payload)  # type: ignore[union-attr]  # set with _seq
         self._port.emit_nowait(event, payload, self._frames)
 
     def emit_nowait(self, event: str, payload: Any = None) -> None:
-        if self._step is not None:
-            self._port.history.emitted(self._step, event, payload)  # type: ignore[union-attr]  # set with _step
+        if self._seq is not None:
+            self._port.history.emitted(self._seq, event, payload)  # type: ignore[union-attr]  # set with _seq
         self._port.emit_nowait(event, payload, self._frames)
 
     async def async_put_into_stream(self, item: Any) -> None:

@@ -84,8 +84,7 @@ class ContinuationRecord(TypedDict):
 
 
 class StepEntry(TypedDict):
-    """A step as saved (see runtime/history.py); ``writes_from`` / ``writes_to`` are positions in the write
-    log: where it started, and where the log stood when it finished."""
+    """A step as saved (see runtime/history.py); ``writes_to`` is where the write log stood when it finished."""
 
     seq: int
     chunk: str
@@ -93,14 +92,14 @@ class StepEntry(TypedDict):
     result: Any
     status: Literal["completed", "failed", "paused", "cancelled"]
     error: Optional[str]
-    writes_from: int
     writes_to: int
     started_at: Optional[float]
     duration: Optional[float]
 
 
 class WriteEntry(TypedDict):
-    """A write as saved: ``before`` / ``after`` are absent where the key did not exist."""
+    """A write as saved: ``before`` / ``after`` are absent where the key did not exist. A state write
+    has no ``after``: it is the next write's ``before``, or the value in the snapshot's state."""
 
     step: Optional[int]
     layer: Literal["state", "flow_data"]

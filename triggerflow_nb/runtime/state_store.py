@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgumentError, LifecycleError, StateSerializationError
 from ..layers.state import append_value, copy_state_value, to_state_value
 from ..observe import Channel, StateChanged, StateRejected
+from .history import STATE, logged
 from .status import CLOSED
 from .steps import ABSENT as NO_KEY
 
@@ -47,7 +48,9 @@ class StateStore:
         values = self.values
         history = self.history
         if history is not None:  # logged as references: see runtime/history.py
-            before = logged(values.get(key, NO_KEY))
+            before = values.get(key, NO_KEY)
+            if before.__class__ is list:
+                before = (before, len(before))
         if where.__class__ is not str:  # a chunk's write: remember what it replaces, once per key
             undo = where._undo
             if undo is None or key not in undo:
@@ -71,8 +74,7 @@ class StateStore:
                 self._channel.publish(StateRejected(self._owner, key, str(exc)))
             raise
         if history is not None:
-            history.state_write(None if where.__class__ is str else where._step, key, before,
-                                logged(values.get(key, NO_KEY)))
+            history.writes.append((None if where.__class__ is str else where._seq, STATE, key, before))
         if self.trackers:  # usually none
             self._track(key)
         if self._channel.wants_state_changes:
@@ -108,7 +110,7 @@ class StateStore:
                     old = old[:length]
                 values[key] = old
             if history is not None:
-                history.state_write(None, key, before, logged(values.get(key, NO_KEY)))
+                history.writes.append((None, STATE, key, before))
 
     def add_tracker(self, tracker: Tracker) -> None:
         self.trackers = (*self.trackers, tracker)
@@ -123,11 +125,6 @@ class StateStore:
     def restore(self, values: dict[str, Any]) -> None:
         """Take ``values`` as the whole state: a validated snapshot's own copy."""
         self.values = values
-
-
-def logged(value: Any) -> Any:
-    """A state value as the history logs it: a list with its length now (lists only ever grow in place)."""
-    return (value, len(value)) if value.__class__ is list else value
 
 
 def _where(where: Any) -> str:

@@ -59,10 +59,13 @@ from .collect import arrive, forget_finished_scope
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .fan_out_scope import scope_key
 from .frames import SLOT, THEN, Frame, Frames
+from .history import AS_IS as RECORDED_AS_IS
+from .history import recorded
 from .host import FlowHost
 from .interrupts import Interrupt
 from .runtime_data import Resume, TriggerFlowRuntimeData
 from .status import CANCELLED, DONE, FAILED, RUNNING, WAITING
+from .steps import STEP_COMPLETED, STEP_PAUSED
 from .sub_flow import run_sub_flow
 from .tasks import EagerStarter, StartedInline, TaskJoin, close_unstarted, leave_inline, on_fresh_stack
 from .walk_state import WalkState
@@ -156,6 +159,9 @@ class GraphWalker:
         node_status = self.walk_state.node_status
         lifecycle = self._lifecycle
         history = self.history
+        if history is not None:  # see runtime/history.py
+            steps = history.rows
+            writes = history.writes
         out = value
         try:
             while True:
@@ -166,8 +172,14 @@ class GraphWalker:
                     kind = node.kind
                     if kind == CHUNK:
                         data = TriggerFlowRuntimeData(self.port, node, value, frames, resume)
-                        if history is not None:
-                            data._step = history.begin(node_id, value)
+                        if history is not None:  # StepLog.begin, inline
+                            data._seq = seq = history.next_seq
+                            history.next_seq = seq + 1
+                            data._input_record = value if value.__class__ in RECORDED_AS_IS else recorded(value)
+                            steps[seq] = data
+                            if seq >= history.trim_at:
+                                history.trim()
+                            data._started = perf_counter()
                         resume = None
                         fn, is_async = handlers[node_id]
                         node_status[node_id] = RUNNING
@@ -191,8 +203,11 @@ class GraphWalker:
                                 raise
                             raise replacement from exc
                         node_status[node_id] = WAITING if data._paused else DONE
-                        if history is not None:
-                            history.finish(data._step, out, data._paused)  # type: ignore[arg-type]  # set above
+                        if history is not None:  # StepLog.finish, inline
+                            steps[data._seq] = (  # type: ignore[index]  # set above
+                                node_id, data._input_record, out if out.__class__ in RECORDED_AS_IS else recorded(out),
+                                data._started, perf_counter(), history.dropped_writes + len(writes),
+                                STEP_PAUSED if data._paused else STEP_COMPLETED, None)
                         if channel.active:
                             channel.publish(ChunkFinished(self.execution_id, node_id))
                         listeners = graph.listeners
@@ -362,8 +377,8 @@ class GraphWalker:
     def _chunk_raised(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData) -> BaseException | None:
         """Record what a chunk raised; return the error to raise in its place, or None to re-raise it."""
         stopped = isinstance(exc, (asyncio.CancelledError, *INTERRUPTS))
-        if data._step is not None:
-            self.history.fail(data._step, exc, cancelled=stopped)  # type: ignore[union-attr]  # set with _step
+        if data._seq is not None:
+            self.history.fail(data, exc, cancelled=stopped)  # type: ignore[union-attr]  # set with _seq
         if stopped:
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
