@@ -29,6 +29,7 @@ from .errors import (
 from .execution import TriggerFlowExecution
 from .flow import TriggerFlow
 from .reproducibility import reproducible
+from .runtime.chunk_run import ChunkRun
 from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
 from .runtime.steps import ABSENT, Emit, NotRecorded, StepRecord, Write
 
@@ -70,7 +71,7 @@ def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
 
 
 __all__ = [
-    "ABSENT", "BlueprintError", "Chain", "ChunkError", "Emit", "EnvironmentProviderError",
+    "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError",
     "FingerprintMismatchError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError",
     "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError", "NotRecorded",
     "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",

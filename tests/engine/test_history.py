@@ -373,3 +373,92 @@ def test_state_at_each_step_of_a_concurrent_fan_out_is_what_that_step_saw_as_it_
     loaded = flow.create_execution(auto_close=False).load(ex.save())
     for step in steps:
         assert loaded.state_at(step.seq) == step.result
+
+
+# -- one chunk alone ------------------------------------------------------------------------------------------
+
+def lone_flow() -> TriggerFlow:
+    flow = TriggerFlow(name="history-lone")
+    flow.set_flow_data("shared", "flow's own", no_warning=True)
+
+    @flow.chunk
+    def a(data):
+        raise AssertionError("a must not run")
+
+    @flow.chunk
+    async def b(data):
+        client = data.require_resource("client")
+        await data.async_set_state("x", data.get_state("x") + data.input)
+        data.set_flow_data("shared", client.tag, no_warning=True)
+        await data.async_emit("told", data.input)
+        data.emit_nowait("noticed", 1)
+        return {"seen": data.input, "client": client}
+
+    @flow.chunk
+    def after_b(data):
+        raise AssertionError("nothing after b may run")
+
+    @flow.chunk
+    def on_told(data):
+        raise AssertionError("b's emits trigger nothing")
+
+    @flow.chunk
+    def on_x(data):
+        raise AssertionError("b's state writes trigger nothing")
+
+    flow.to(a).to(b).to(after_b)
+    flow.when({"event": "told"}).to(on_told)
+    flow.when({"state": "x"}).to(on_x)
+    flow.when({"chunk": "b"}).to(on_told)
+    return flow
+
+
+class Client:
+    tag = "client-1"
+
+
+def test_run_chunk_runs_one_chunk_alone_and_records_what_it_did():
+    flow = lone_flow()
+    client = Client()
+    run = flow.run_chunk("b", 3, state={"x": 1}, flow_data={"shared": 0}, resources={"client": client})
+    assert (run.chunk, run.status) == ("b", "completed")
+    assert run.result == {"seen": 3, "client": client} and run.result["client"] is client  # the value itself
+    assert run.state == {"x": 4}
+    assert run.writes == [Write("state", "x", 1, 4), Write("flow_data", "shared", 0, "client-1")]
+    assert run.emits == [Emit("told", 3), Emit("noticed", 1)]
+    assert run.step.result == NotRecorded("builtins.dict")  # the record holds JSON only; result is the object
+    assert run.execution.is_closed()
+    assert flow.peek_flow_data()["shared"] == "flow's own"  # the flow's shared flow_data is never touched
+
+
+def test_run_chunk_refuses_what_it_cannot_run_and_raises_what_the_chunk_raises():
+    flow = lone_flow()
+    with pytest.raises(InvalidArgumentError) as caught:
+        flow.run_chunk("nope")
+    assert str(caught.value) == ("run_chunk('nope'): flow 'history-lone' has no such chunk (its chunks: a, after_b, "
+                                 "b, on_told, on_x)")
+    with pytest.raises(InvalidArgumentError, match=r"^run_chunk\(state=\.\.\.\) must be a dict or None, got list$"):
+        flow.run_chunk("b", 1, state=[1])
+    with pytest.raises(InvalidArgumentError, match=r"^run_chunk\(resources=\.\.\.\) must be a dict or None, got str$"):
+        flow.run_chunk("b", 1, resources="client")
+    with pytest.raises(ChunkError, match=r"^chunk 'a' raised AssertionError: a must not run$"):
+        flow.run_chunk("a", 1)
+    with pytest.raises(tf.MissingResourceError):
+        flow.run_chunk("b", 1, state={"x": 0})
+
+
+def test_run_chunk_of_a_chunk_that_pauses_leaves_its_execution_open_to_resume():
+    flow = TriggerFlow(name="history-lone-pause")
+
+    @flow.chunk
+    def ask(data):
+        if data.is_resume:
+            return f"got {data.resume.value}"
+        data.pause_for(type="question", payload="which?", resume_to="self")
+
+    flow.to(ask)
+    run = asyncio.run(flow.async_run_chunk("ask", "q"))
+    assert (run.status, run.result) == ("paused", None)
+    [interrupt] = run.execution.get_pending_interrupts()
+    run.execution.continue_with(interrupt, "this")
+    assert [(s.status, s.result) for s in run.execution.history()] == [("paused", None), ("completed", "got this")]

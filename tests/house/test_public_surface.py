@@ -17,7 +17,7 @@ from triggerflow_nb import store as store_module
 from triggerflow_nb.store import ExecutionStore, PostgresStore, SQLiteStore
 
 PACKAGE = [
-    "ABSENT", "BlueprintError", "Chain", "ChunkError", "Emit", "EnvironmentProviderError", "FingerprintMismatchError",
+    "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError", "FingerprintMismatchError",
     "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
     "MissingResourceError", "NotRecorded", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError",
     "SchemaVersionError", "SnapshotError", "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
@@ -26,10 +26,10 @@ PACKAGE = [
 
 FLOW = [
     "append_flow_data", "async_append_flow_data", "async_del_flow_data", "async_get_flow_data", "async_resume",
-    "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
+    "async_run_chunk", "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
     "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each", "get_flow_data", "graph",
     "handlers", "if_condition", "load_blueprint", "match", "peek_flow_data", "register_chunk_handler",
-    "resource_requirements", "resume", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution",
+    "resource_requirements", "resume", "run_chunk", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution",
     "to", "to_dot", "to_mermaid", "to_sub_flow", "update_runtime_resources", "validate_runnable", "when",
 ]
 
