@@ -317,6 +317,19 @@ def check_04_patterns(nb: NotebookNode) -> None:
         "summary: My order arrived broken.\n"
         "filed_as: TICKET: My order arrived broken.\n"
     )
+    table = [d for d in rich(cell(nb, "refund_run.history()")) if "text/html" in d]
+    assert len(table) == 1 and table[0]["text/html"].count("<tr>") == 4, "history() shows as a table of 3 steps"
+    assert "<td>apply_fee</td>" in table[0]["text/html"]
+    assert stdout(cell(nb, "for step in refund_run.history():")) == (
+        "0 read_amount({'amount': 120}) -> 120   amount: ABSENT -> 120\n"
+        "1 apply_fee(120) -> 108.0   fee: ABSENT -> 12.0, log: ABSENT -> ['fee 12.0']\n"
+        "2 approve(108.0) -> {'refund': 108.0}   log: ['fee 12.0'] -> ['fee 12.0', 'approved']\n"
+        "state right after step 1: {'amount': 120, 'fee': 12.0, 'log': ['fee 12.0']}\n"
+    )
+    assert stdout(cell(nb, 'trial = refunds.run_chunk("apply_fee"')) == (
+        "180.0 {'log': ['opened', 'fee 20.0'], 'fee': 20.0}\n"
+        "[Write(state 'fee': ABSENT -> 20.0), Write(state 'log': ['opened'] -> ['opened', 'fee 20.0'])]\n"
+    )
 
 
 def check_06_dask_fan_out(nb: NotebookNode) -> None:
