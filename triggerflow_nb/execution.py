@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, overload
 from ._validate import flag
 from .environments.manager import execution_environment
 from .errors import HistoryError, InvalidArgumentError, MissingResourceError, ResourceTypeWarning
+from .export.timeline import Bar, Timeline
 from .observe import ExecutionReplaced
 from .persistence.save_load import (
     load_report,
@@ -25,6 +26,7 @@ from .persistence.save_load import (
     validate_snapshot,
 )
 from .persistence.saved import SavedExecution
+from .reproducibility import shows_wall_clock
 from .runtime.execution import Execution, run_sync
 from .runtime.history import StepLog
 from .runtime.resource_host import check_managed_keys_are_free
@@ -163,6 +165,15 @@ class TriggerFlowExecution(Execution):
     def state_at(self, seq: int) -> dict[str, Any]:
         """The state as it was right after step ``seq`` finished (a new dict; this execution is unchanged)."""
         return self._step_log("state_at()").state_at(seq, self._state.values)
+
+    def timeline(self) -> Timeline:
+        """The steps on a timeline, one lane per chunk run going on at once (an SVG in a notebook). In
+        reproducible mode it is drawn in steps, not seconds: the order of events, the same on every run."""
+        seconds = shows_wall_clock()
+        spans = self._step_log("timeline()").spans()
+        return Timeline([Bar(seq, chunk, status, *((start, end) if seconds else (first, last)), error)
+                         for seq, chunk, status, start, end, first, last, error in spans],
+                        "seconds" if seconds else "steps")
 
     def _step_log(self, what: str) -> StepLog:
         if self._history is None:

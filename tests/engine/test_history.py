@@ -462,3 +462,67 @@ def test_run_chunk_of_a_chunk_that_pauses_leaves_its_execution_open_to_resume():
     [interrupt] = run.execution.get_pending_interrupts()
     run.execution.continue_with(interrupt, "this")
     assert [(s.status, s.result) for s in run.execution.history()] == [("paused", None), ("completed", "got this")]
+
+
+# -- the timeline -----------------------------------------------------------------------------------------------
+
+def fan_flow() -> TriggerFlow:
+    flow = TriggerFlow(name="history-timeline")
+
+    @flow.chunk
+    def items(data):
+        return [3, 1, 2]
+
+    @flow.chunk
+    async def work(data):
+        await asyncio.sleep(0.005 * data.input)
+        if data.input == 2:
+            raise ValueError("two")
+        return data.input
+
+    @flow.chunk
+    def total(data):
+        return sum(data.input)
+
+    flow.to(items).for_each().to(work).end_for_each().to(total)
+    return flow
+
+
+def test_a_timeline_puts_runs_going_on_at_once_in_lanes_and_draws_the_same_in_reproducible_mode():
+    with tf.reproducible(seed=5):
+        ex = fan_flow().create_execution(auto_close=False)
+        with pytest.raises(ChunkError):
+            ex.start(None)
+        timeline = ex.timeline()
+    # Steps clock: step 0 runs [0, 1]; the items (inputs 3, 1, 2) begin at 1, 2, 3; input 1 ends first,
+    # input 2 fails next, when all three had begun, and its failure cancels input 3's run.
+    assert repr(timeline) == ("Timeline: 4 step(s) in 3 lane(s)\n"
+                              "  lane 1: 0 items (completed), 1 work (cancelled)\n"
+                              "  lane 2: 2 work (completed)\n"
+                              "  lane 3: 3 work (failed)")
+    assert [(bar.seq, bar.start, bar.end) for bar in timeline.bars] == [(0, 0.0, 1.0), (1, 1.0, 4.0), (2, 2.0, 4.0),
+                                                                        (3, 3.0, 4.0)]
+    svg = timeline.to_svg()
+    assert svg.startswith("<svg xmlns='http://www.w3.org/2000/svg' width='720' height='100'")
+    assert "<title>step 3: work failed (ValueError: two)</title>" in svg
+    assert svg.count("fill='#f4a6a6'") == 1 and svg.count("fill='#d9d9d9'") == 1  # failed red, cancelled grey
+    assert "times hidden in reproducible mode" in svg and " ms " not in svg
+    assert timeline._repr_html_() == f"<div class='tfnb-timeline'>{svg}</div>"
+
+
+def test_a_timeline_in_seconds_follows_the_clock():
+    ex = fan_flow().create_execution(auto_close=False)
+    with pytest.raises(ChunkError):
+        ex.start(None)
+    timeline = ex.timeline()
+    steps = ex.history()
+    assert [(bar.seq, round(bar.start, 6)) for bar in timeline.bars] == [(s.seq, s.started_at) for s in steps]
+    assert all(bar.end >= bar.start for bar in timeline.bars)
+    assert len(timeline.lanes) == 3 and " ms from the first step&#x27;s start to the last one&#x27;s end" in timeline.to_svg()
+
+
+def test_an_empty_timeline_and_one_without_history():
+    flow = fan_flow()
+    assert flow.create_execution().timeline().to_svg().endswith(">no step has run yet</text></svg>")
+    with pytest.raises(HistoryError, match=r"^timeline\(\): execution \w+ keeps no history"):
+        flow.create_execution(history=False).timeline()

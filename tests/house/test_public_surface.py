@@ -41,7 +41,7 @@ EXECUTION = [
     "get_pending_interrupts", "get_result", "get_runtime_stream", "get_state", "get_status", "get_stream_items",
     "history", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
     "node_status", "put_into_stream", "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal",
-    "set_state", "start", "state_at", "status", "stream_length", "track_state_changes", "watch",
+    "set_state", "start", "state_at", "status", "stream_length", "timeline", "track_state_changes", "watch",
 ]
 
 STORE = [

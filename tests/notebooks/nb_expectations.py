@@ -311,6 +311,9 @@ def check_04_patterns(nb: NotebookNode) -> None:
     # 12 items of 0.3-0.45 s, two at a time: slow enough to watch, and the meter says so
     meter = re.search(r"12/12 \[00:0(\d)<00:00, (\d+(?:\.\d+)?) it/s\]", widget_text(nb, panel))
     assert meter and 2 <= int(meter.group(1)) <= 5 and 2 <= float(meter.group(2)) <= 6.5, widget_text(nb, panel)
+    [timeline] = [d for d in rich(cell(nb, "execution.timeline()", exact=True)) if "text/html" in d]
+    assert timeline["text/plain"].startswith("Timeline: 14 step(s) in 2 lane(s)\n"), timeline["text/plain"]
+    assert timeline["text/html"].startswith("<div class='tfnb-timeline'><svg ")
     check_graph(nb, 'desk = TriggerFlow(name="desk")', "receive_ticket", "file_ticket", "summarizer")
     assert stdout(cell(nb, "snapshot = desk.start(")) == (
         "ticket: My order arrived broken. The box was wet. I would like a replacement.\n"

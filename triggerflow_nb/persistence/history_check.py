@@ -9,7 +9,7 @@ when it reads a loaded history back (``history()``, ``state_at()``):
   still running (a snapshot is taken at a settled point), and only a failed or cancelled one
   carries an error;
 * where the write log stood when each step finished lies in the saved log (``writes_base``
-  to its end);
+  to its end), and the steps begun by then include it and no step after the last kept;
 * every write and emit names a step that can have made it (a kept step, an older dropped
   one for a write, or none for a write from outside a chunk), and only a flow_data write
   carries its ``after`` (a state write's is read off the next write or the state).
@@ -46,6 +46,9 @@ def check_history(history: HistoryRecord) -> None:
                            f"cancelled step has an error")
         if not base <= step["writes_to"] <= end:
             raise _corrupt(f"step {seq} finished at write {step['writes_to']}, outside the log ({base} to {end})")
+        if not seq < step["began_by"] <= first + len(steps):
+            raise _corrupt(f"step {seq} finished when {step['began_by']} steps had begun: not after itself, or "
+                           f"more than were kept")
     last = first + len(steps) - 1
     for position, write in enumerate(history["writes"], base):
         if write["step"] is not None and not 0 <= write["step"] <= last:

@@ -67,16 +67,18 @@ def recorded(value: Any) -> Any:
         return NotRecorded(f"{cls.__module__}.{cls.__qualname__}")
 
 
-# A finished step's row: (chunk, input, result, started, ended, writes_to, status, error). ``writes_to``
-# is where the write log stood when it ended, counted from the log's very first write.
-CHUNK, INPUT, RESULT, STARTED, ENDED, WRITES_TO, STATUS, ERROR = range(8)
+# A finished step's row: (chunk, input, result, started, ended, writes_to, status, error, began_by).
+# ``writes_to`` is where the write log stood when it ended, counted from the log's very first write;
+# ``began_by`` how many steps had begun by then (a clock of steps: the order a timeline draws in
+# reproducible mode, and what ran beside a step).
+CHUNK, INPUT, RESULT, STARTED, ENDED, WRITES_TO, STATUS, ERROR, BEGAN_BY = range(9)
 
 
 def _fields(row: Any) -> tuple[Any, ...]:
     """A row as a finished step's tuple; a running step's row is its data (no result, end or position)."""
     if row.__class__ is tuple:
         return row
-    return (row._node.id, row._input_record, None, row._started, None, None, STEP_RUNNING, None)
+    return (row._node.id, row._input_record, None, row._started, None, None, STEP_RUNNING, None, None)
 
 
 class StepLog:
@@ -122,12 +124,12 @@ class StepLog:
         """What the walker does inline when a chunk run returns (paused or not: ``data._paused``)."""
         self.rows[data._seq] = (data._node.id, data._input_record, out if out.__class__ in AS_IS else recorded(out),
                                 data._started, perf_counter(), self.dropped_writes + len(self.writes),
-                                STEP_PAUSED if data._paused else STEP_COMPLETED, None)
+                                STEP_PAUSED if data._paused else STEP_COMPLETED, None, self.next_seq)
 
     def fail(self, data: Any, error: BaseException, cancelled: bool) -> None:
         self.rows[data._seq] = (data._node.id, data._input_record, None, data._started, perf_counter(),
                                 self.dropped_writes + len(self.writes), STEP_CANCELLED if cancelled else STEP_FAILED,
-                                f"{type(error).__name__}: {error}")
+                                f"{type(error).__name__}: {error}", self.next_seq)
 
     def flow_data_write(self, seq: int, key: str, before: Any, after: Any) -> None:
         self.writes.append((seq, FLOW_DATA, key, before if before is ABSENT else recorded(before),
@@ -231,6 +233,14 @@ class StepLog:
         ended = row[ENDED]
         return round(row[STARTED] - self._clock_zero, 6), None if ended is None else round(ended - row[STARTED], 6)
 
+    def spans(self) -> list[tuple[int, str, str, float, float, float, float, str | None]]:
+        """Each kept step as (seq, chunk, status, start, end in seconds, start, end in steps begun, error);
+        a running step ends now."""
+        now, zero, begun = perf_counter(), self._clock_zero, self.next_seq
+        return [(seq, row[CHUNK], row[STATUS], row[STARTED] - zero, (now if row[ENDED] is None else row[ENDED]) - zero,
+                 float(seq), float(begun if row[BEGAN_BY] is None else row[BEGAN_BY]), row[ERROR])
+                for seq, row in self._kept()]
+
     def state_at(self, seq: Any, current: dict[str, Any]) -> dict[str, Any]:
         """The state right after step ``seq`` finished: ``current`` with every later write undone."""
         row = self.row(seq, "state_at()")
@@ -269,7 +279,7 @@ class StepLog:
             started, duration = self._times(row, times)
             steps.append({"seq": seq, "chunk": row[CHUNK], "input": _saved(row[INPUT]), "result": _saved(row[RESULT]),
                           "status": row[STATUS], "error": row[ERROR], "writes_to": row[WRITES_TO],
-                          "started_at": started, "duration": duration})
+                          "began_by": row[BEGAN_BY], "started_at": started, "duration": duration})
         writes = []
         for seq, layer, key, before, *after in self.writes[base - self.dropped_writes:]:
             entry: dict[str, Any] = {"step": seq, "layer": layer, "key": key}
@@ -291,7 +301,7 @@ class StepLog:
             started = zero + (entry["started_at"] or 0.0)
             self.rows[entry["seq"]] = (entry["chunk"], _loaded(entry["input"]), _loaded(entry["result"]), started,
                                        started + (entry["duration"] or 0.0), entry["writes_to"], entry["status"],
-                                       entry["error"])
+                                       entry["error"], entry["began_by"])
         self.first_seq = saved["first_seq"]
         self.next_seq = saved["first_seq"] + len(saved["steps"])
         self.dropped = saved["dropped"]

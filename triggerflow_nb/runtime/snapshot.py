@@ -84,7 +84,8 @@ class ContinuationRecord(TypedDict):
 
 
 class StepEntry(TypedDict):
-    """A step as saved (see runtime/history.py); ``writes_to`` is where the write log stood when it finished."""
+    """A step as saved (see runtime/history.py); ``writes_to`` is where the write log stood when it finished,
+    ``began_by`` how many steps had begun by then."""
 
     seq: int
     chunk: str
@@ -93,6 +94,7 @@ class StepEntry(TypedDict):
     status: Literal["completed", "failed", "paused", "cancelled"]
     error: Optional[str]
     writes_to: int
+    began_by: int
     started_at: Optional[float]
     duration: Optional[float]
 

@@ -207,7 +207,7 @@ class GraphWalker:
                             steps[data._seq] = (  # type: ignore[index]  # set above
                                 node_id, data._input_record, out if out.__class__ in RECORDED_AS_IS else recorded(out),
                                 data._started, perf_counter(), history.dropped_writes + len(writes),
-                                STEP_PAUSED if data._paused else STEP_COMPLETED, None)
+                                STEP_PAUSED if data._paused else STEP_COMPLETED, None, history.next_seq)
                         if channel.active:
                             channel.publish(ChunkFinished(self.execution_id, node_id))
                         listeners = graph.listeners
