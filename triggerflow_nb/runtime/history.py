@@ -84,10 +84,10 @@ def _fields(row: Any) -> tuple[Any, ...]:
 class StepLog:
     """One execution's steps, its write log and its emits; trimmed to the last ``limit`` steps.
 
-    ``rows`` maps each step's seq to its row, in start order: the running chunk's data while it
-    runs, then a tuple (see ``CHUNK`` ...): plain values the garbage collector need not follow.
-    The walker fills rows itself (``begin`` / ``finish`` say what it does inline). Writes and
-    emits name the seq of the step that made them.
+    ``rows[i]`` is the row of step ``first_seq + i`` (steps are numbered as they begin): the running
+    chunk's data while it runs, then a tuple (see ``CHUNK`` ...) of plain values the garbage
+    collector need not follow. The walker fills rows itself (``begin`` / ``finish`` say what it
+    does inline). Writes and emits name the seq of the step that made them.
     """
 
     __slots__ = ("execution_id", "limit", "trim_at", "rows", "first_seq", "next_seq", "writes", "dropped_writes",
@@ -96,7 +96,7 @@ class StepLog:
     def __init__(self, execution_id: str, limit: int = DEFAULT_LIMIT):
         self.execution_id = execution_id
         self.limit = limit
-        self.rows: dict[int, Any] = {}  # never replaced: the walker binds it once per path
+        self.rows: list[Any] = []  # never replaced: the walker binds it once per path
         self.first_seq = 0  # the oldest seq kept
         self.next_seq = 0
         self.trim_at = limit + (limit >> 3)  # the seq that trims: in batches, amortised, not per step
@@ -115,19 +115,23 @@ class StepLog:
         data._seq = seq = self.next_seq
         self.next_seq = seq + 1
         data._input_record = value if value.__class__ in AS_IS else recorded(value)
-        self.rows[seq] = data
+        self.rows.append(data)
         if seq >= self.trim_at:
             self.trim()
         data._started = perf_counter()
 
     def finish(self, data: Any, out: Any) -> None:
         """What the walker does inline when a chunk run returns (paused or not: ``data._paused``)."""
-        self.rows[data._seq] = (data._node.id, data._input_record, out if out.__class__ in AS_IS else recorded(out),
+        index = data._seq - self.first_seq
+        if index >= 0:  # else the step was dropped while it ran
+            self.rows[index] = (data._node.id, data._input_record, out if out.__class__ in AS_IS else recorded(out),
                                 data._started, perf_counter(), self.dropped_writes + len(self.writes),
                                 STEP_PAUSED if data._paused else STEP_COMPLETED, None, self.next_seq)
 
     def fail(self, data: Any, error: BaseException, cancelled: bool) -> None:
-        self.rows[data._seq] = (data._node.id, data._input_record, None, data._started, perf_counter(),
+        index = data._seq - self.first_seq
+        if index >= 0:
+            self.rows[index] = (data._node.id, data._input_record, None, data._started, perf_counter(),
                                 self.dropped_writes + len(self.writes), STEP_CANCELLED if cancelled else STEP_FAILED,
                                 f"{type(error).__name__}: {error}", self.next_seq)
 
@@ -135,23 +139,19 @@ class StepLog:
         self.writes.append((seq, FLOW_DATA, key, before if before is ABSENT else recorded(before),
                             after if after is ABSENT else recorded(after)))
 
-    def emitted(self, seq: int, event: str, value: Any) -> None:
-        self.emits.append((seq, event, value if value.__class__ in AS_IS else recorded(value)))
-
     def trim(self) -> None:
         """Keep the last ``limit`` steps, and the writes a kept step made or state_at() of one needs."""
-        rows = self.rows
-        first = self.next_seq - self.limit
-        if first > self.first_seq and not self.dropped:
+        drop = self.next_seq - self.limit - self.first_seq
+        if drop <= 0:
+            return
+        if not self.dropped:
             warnings.warn(HistoryLimitWarning(
                 f"execution {self.execution_id} ran more than {self.limit:,} steps: its history keeps the "
                 f"last {self.limit:,} and drops older ones (create the execution with a larger history_limit= "
                 f"to keep more, or history=False to record none)"), stacklevel=2)
-        for seq in list(rows):
-            if seq < first:
-                del rows[seq]  # a dropped step still running comes back when it ends: dropped again then
-        self.dropped += max(0, first - self.first_seq)
-        self.first_seq = max(first, self.first_seq)
+        del self.rows[:drop]
+        self.dropped += drop
+        self.first_seq += drop
         self.trim_at = self.first_seq + self.limit + (self.limit >> 3)
         cut = self._needed_from() - self.dropped_writes
         if cut > 0:
@@ -162,8 +162,10 @@ class StepLog:
     def _needed_from(self) -> int:
         """The first write a kept step made, or that state_at() of a kept step would undo."""
         first = self.first_seq
-        ends = [row[WRITES_TO] for seq, row in self.rows.items() if seq >= first and row.__class__ is tuple]
-        needed = min(ends, default=self.dropped_writes + len(self.writes))
+        if not self.writes:
+            return self.dropped_writes
+        needed = min((row[WRITES_TO] for row in self.rows if row.__class__ is tuple),
+                     default=self.dropped_writes + len(self.writes))
         for position, write in enumerate(self.writes, self.dropped_writes):
             if position >= needed:
                 break
@@ -175,16 +177,16 @@ class StepLog:
 
     def _kept(self) -> list[tuple[int, tuple[Any, ...]]]:
         """(seq, fields) of the last ``limit`` steps, in start order (a trim may be due but not done)."""
-        first = max(self.first_seq, self.next_seq - self.limit)
         rows = self.rows
-        return [(seq, _fields(rows[seq])) for seq in range(first, self.next_seq) if seq in rows]
+        start = max(0, len(rows) - self.limit)
+        return [(self.first_seq + index, _fields(rows[index])) for index in range(start, len(rows))]
 
     def row(self, seq: Any, what: str) -> tuple[Any, ...]:
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise HistoryError(f"{what} takes a step's seq (an int), got {seq!r}")
         first = max(self.first_seq, self.next_seq - self.limit)
-        if first <= seq < self.next_seq and seq in self.rows:
-            return _fields(self.rows[seq])
+        if first <= seq < self.next_seq:
+            return _fields(self.rows[seq - self.first_seq])
         if 0 <= seq < first:
             raise HistoryError(
                 f"{what}: step {seq} of execution {self.execution_id} was dropped (the history keeps the last "
@@ -299,9 +301,9 @@ class StepLog:
         self.rows.clear()
         for entry in saved["steps"]:
             started = zero + (entry["started_at"] or 0.0)
-            self.rows[entry["seq"]] = (entry["chunk"], _loaded(entry["input"]), _loaded(entry["result"]), started,
-                                       started + (entry["duration"] or 0.0), entry["writes_to"], entry["status"],
-                                       entry["error"], entry["began_by"])
+            self.rows.append((entry["chunk"], _loaded(entry["input"]), _loaded(entry["result"]), started,
+                              started + (entry["duration"] or 0.0), entry["writes_to"], entry["status"],
+                              entry["error"], entry["began_by"]))  # seqs are consecutive: checked on load
         self.first_seq = saved["first_seq"]
         self.next_seq = saved["first_seq"] + len(saved["steps"])
         self.dropped = saved["dropped"]

@@ -10,6 +10,8 @@ from ..definition.graph import Node
 from ..errors import InvalidArgumentError, PauseNotSupportedError
 from ..layers.state import FINAL_RESULT_KEY, StateNamespace, to_state_value
 from .frames import SLOT, Frames
+from .history import AS_IS as RECORDED_AS_IS
+from .history import recorded
 
 if TYPE_CHECKING:
     from .host import ChunkHost, ExecutionHandle
@@ -214,19 +216,22 @@ class TriggerFlowRuntimeData:
         not a coroutine of its own: a loop of handlers that emit and await keeps one frame
         less alive per iteration.
         """
-        if self._seq is not None:
-            self._port.history.emitted(self._seq, event, payload)  # type: ignore[union-attr]  # set with _seq
+        if self._seq is not None:  # recorded in the history (StepLog.emits)
+            self._port.history.emits.append(  # type: ignore[union-attr]  # set with _seq
+                (self._seq, event, payload if payload.__class__ in RECORDED_AS_IS else recorded(payload)))
         return self._port.emit(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
-        if self._seq is not None:
-            self._port.history.emitted(self._seq, event, payload)  # type: ignore[union-attr]  # set with _seq
+        if self._seq is not None:  # recorded in the history (StepLog.emits)
+            self._port.history.emits.append(  # type: ignore[union-attr]  # set with _seq
+                (self._seq, event, payload if payload.__class__ in RECORDED_AS_IS else recorded(payload)))
         self._port.emit_nowait(event, payload, self._frames)
 
     def emit_nowait(self, event: str, payload: Any = None) -> None:
-        if self._seq is not None:
-            self._port.history.emitted(self._seq, event, payload)  # type: ignore[union-attr]  # set with _seq
+        if self._seq is not None:  # recorded in the history (StepLog.emits)
+            self._port.history.emits.append(  # type: ignore[union-attr]  # set with _seq
+                (self._seq, event, payload if payload.__class__ in RECORDED_AS_IS else recorded(payload)))
         self._port.emit_nowait(event, payload, self._frames)
 
     async def async_put_into_stream(self, item: Any) -> None:

@@ -15,7 +15,7 @@ from ..layers.state import append_value, copy_state_value, to_state_value
 from ..observe import Channel, StateChanged, StateRejected
 from .history import STATE, logged
 from .status import CLOSED
-from .steps import ABSENT as NO_KEY
+from .steps import ABSENT
 
 if TYPE_CHECKING:
     from .history import StepLog
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 # A tracker: the keys changed since its last take(), and what to call when the first one changes.
 Tracker = tuple[dict[str, None], Callable[[], None]]
 
-ABSENT = object()  # in a retry journal: the key did not exist before the chunk's first write to it
 
 
 class StateStore:
@@ -47,20 +46,19 @@ class StateStore:
             raise InvalidArgumentError(f"state keys must be strings, got {key!r}")
         values = self.values
         history = self.history
-        if history is not None:  # logged as references: see runtime/history.py
-            before = values.get(key, NO_KEY)
+        chunk = where.__class__ is not str
+        if history is not None or chunk:
+            # What the write replaces, for the history's log and the chunk's retry journal: ABSENT for
+            # no key, a list with its length now (appends change it in place; runtime/history.py).
+            before = values.get(key, ABSENT)
             if before.__class__ is list:
                 before = (before, len(before))
-        if where.__class__ is not str:  # a chunk's write: remember what it replaces, once per key
+        if chunk:  # remembered once per key: retry() puts back what the chunk's first write replaced
             undo = where._undo
-            if undo is None or key not in undo:
-                old = values.get(key, ABSENT)
-                if old.__class__ is list:  # appends change it in place: keep its length too
-                    old = (old, len(old))
-                if undo is None:
-                    where._undo = {key: old}
-                else:
-                    undo[key] = old
+            if undo is None:
+                where._undo = {key: before}
+            elif key not in undo:
+                undo[key] = before
         try:
             if op == "set":
                 values[key] = to_state_value(key, value)
@@ -74,7 +72,7 @@ class StateStore:
                 self._channel.publish(StateRejected(self._owner, key, str(exc)))
             raise
         if history is not None:
-            history.writes.append((None if where.__class__ is str else where._seq, STATE, key, before))
+            history.writes.append((where._seq if chunk else None, STATE, key, before))
         if self.trackers:  # usually none
             self._track(key)
         if self._channel.wants_state_changes:
@@ -100,7 +98,7 @@ class StateStore:
         values = self.values
         history = self.history
         for key, old in journal.items():
-            before = logged(values.get(key, NO_KEY))
+            before = logged(values.get(key, ABSENT))
             if old is ABSENT:
                 values.pop(key, None)
             else:

@@ -176,7 +176,7 @@ class GraphWalker:
                             data._seq = seq = history.next_seq
                             history.next_seq = seq + 1
                             data._input_record = value if value.__class__ in RECORDED_AS_IS else recorded(value)
-                            steps[seq] = data
+                            steps.append(data)
                             if seq >= history.trim_at:
                                 history.trim()
                             data._started = perf_counter()
@@ -204,10 +204,13 @@ class GraphWalker:
                             raise replacement from exc
                         node_status[node_id] = WAITING if data._paused else DONE
                         if history is not None:  # StepLog.finish, inline
-                            steps[data._seq] = (  # type: ignore[index]  # set above
-                                node_id, data._input_record, out if out.__class__ in RECORDED_AS_IS else recorded(out),
-                                data._started, perf_counter(), history.dropped_writes + len(writes),
-                                STEP_PAUSED if data._paused else STEP_COMPLETED, None, history.next_seq)
+                            index = data._seq - history.first_seq  # type: ignore[operator]  # set above
+                            if index >= 0:  # else the step was dropped while it ran
+                                steps[index] = (
+                                    node_id, data._input_record,
+                                    out if out.__class__ in RECORDED_AS_IS else recorded(out), data._started,
+                                    perf_counter(), history.dropped_writes + len(writes),
+                                    STEP_PAUSED if data._paused else STEP_COMPLETED, None, history.next_seq)
                         if channel.active:
                             channel.publish(ChunkFinished(self.execution_id, node_id))
                         listeners = graph.listeners
