@@ -55,6 +55,27 @@ UNITS: dict[str, str] = {
     "async_concurrent_10000": "µs/execution",
     "async_inflight_bytes": "bytes/item",
     "async_for_each_peak_bytes": "bytes/item",
+    # history off and on (bench/history_cost.py); each timing row also has _ratio, on ÷ off
+    "history_chain_50_off": "µs/chunk",
+    "history_chain_50_on": "µs/chunk",
+    "history_chain_50_ratio": "ratio",
+    "history_async_chain_50_off": "µs/chunk",
+    "history_async_chain_50_on": "µs/chunk",
+    "history_async_chain_50_ratio": "ratio",
+    "history_emit_loop_2000_off": "µs/iteration",
+    "history_emit_loop_2000_on": "µs/iteration",
+    "history_emit_loop_2000_ratio": "ratio",
+    "history_for_each_1000_off": "µs/item",
+    "history_for_each_1000_on": "µs/item",
+    "history_for_each_1000_ratio": "ratio",
+    "history_for_each_100000_off": "µs/item",
+    "history_for_each_100000_on": "µs/item",
+    "history_for_each_100000_ratio": "ratio",
+    "history_bytes_per_step_off": "bytes/step",
+    "history_bytes_per_step_on": "bytes/step",
+    "history_bytes_per_step": "bytes/step",  # on minus off
+    "history_for_each_flatness": "ratio",  # 100,000 ÷ 1,000 items, history on
+    "history_for_each_flatness_off": "ratio",
 }
 
 # Thresholds used by the capping rules in the TriggerFlow workloads.

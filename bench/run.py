@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --json out.json # also save every result
     .venv/bin/python bench/run.py --peers-json out.json  # reuse peer results saved earlier
     .venv/bin/python bench/run.py --only async   # just the async workloads (or --only sync)
+    .venv/bin/python bench/run.py --only history # just history on against off (bench/history_cost.py)
 
 Each workload script runs in its own subprocess, one after the other (the
 machine has two cores; running them side by side would skew the timings).
@@ -30,6 +31,7 @@ OURS = ("triggerflow_nb", "workloads_triggerflow_nb.py", sys.executable, 900)
 RAW = ("raw asyncio", "workloads_raw.py", sys.executable, 300)
 AGENTLY = ("agently", "workloads_agently.py", PEERS_PYTHON, 1500)
 LANGGRAPH = ("langgraph", "workloads_langgraph.py", PEERS_PYTHON, 1200)
+HISTORY = ("history", "history_cost.py", sys.executable, 300)
 
 # Table rows in display order, with their unit.
 ROWS = [
@@ -65,6 +67,16 @@ MEMORY_ROWS = ("idle_execution_bytes", "async_inflight_bytes", "async_for_each_p
 # Rows measured in time (lower is faster); the memory rows are sizes.
 TIME_ROWS = [name for name, _ in ROWS if name not in MEMORY_ROWS]
 ASYNC_TIME_ROWS = [name for name in TIME_ROWS if name.startswith("async_")]
+
+# history_cost.py's rows: (row, unit); the script itself judges its targets
+HISTORY_ROWS = [
+    ("history_chain_50", "µs/chunk"),
+    ("history_async_chain_50", "µs/chunk"),
+    ("history_emit_loop_2000", "µs/iteration"),
+    ("history_bytes_per_step", "bytes/step"),
+    ("history_for_each_1000", "µs/item"),
+    ("history_for_each_100000", "µs/item"),
+]
 
 IDLE_BYTES_LIMIT = 10_000  # "under 10 KB", taken as 10,000 bytes
 SAVE_LOAD_LIMIT_MS = 50.0
@@ -295,6 +307,36 @@ def targets_section(targets: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
+def history_table(data: dict[str, Any]) -> str:
+    """history_cost.py's rows: off, on, on ÷ off and the verdict of the row's target, if it has one."""
+    judged = {t["row"]: t for t in data.get("targets") or []}
+    lines = ["| row | unit | history off | history on | on ÷ off | target | result |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for name, unit in HISTORY_ROWS:
+        target = judged.get(name)
+        if target is None:
+            verdict = "—"
+        else:
+            value = num(target.get("value"))
+            shown = "" if value is None else (f" (+{value:,.0f} bytes)" if unit == "bytes/step" else f" ({fmt_ratio(value)})")
+            verdict = f"**{target['result']}**{shown}"
+        lines.append("| " + " | ".join([
+            name, unit, fmt(data.get(f"{name}_off")), fmt(data.get(f"{name}_on")),
+            fmt_ratio(num(data.get(f"{name}_ratio"))), target["target"] if target else "—", verdict]) + " |")
+    return "\n".join(lines)
+
+
+def history_section(data: dict[str, Any]) -> str:
+    return "\n\n".join([
+        "## History cost",
+        "Each row run with `create_execution(history=False)` and `history=True`, interleaved in one process, "
+        "best batch of each (CPU time; see bench/history_cost.py).",
+        history_table(data),
+        "### Notes and errors",
+        notes_section({HISTORY[0]: data}),
+    ])
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -303,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", action="store_true", help="also run agently and LangGraph (creates bench/.venv-peers)")
     parser.add_argument("--peers-json", metavar="PATH", help="reuse peer results from an earlier --json file")
     parser.add_argument("--json", metavar="PATH", help="write all results to this file")
-    parser.add_argument("--only", choices=("sync", "async"), help="run only the sync or the async workloads")
+    parser.add_argument("--only", choices=("sync", "async", "history"),
+                        help="run only the sync or the async workloads, or only history on against off")
     args = parser.parse_args(argv)
 
     results: dict[str, dict[str, Any]] = {}
@@ -314,6 +357,17 @@ def main(argv: list[str] | None = None) -> int:
             if column in saved:
                 results[column] = saved[column]
 
+    if args.only == "history":  # history on against off, nothing else
+        history = run_script(*HISTORY)
+        report = history_section(history)
+        print(report)
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump({"results": {HISTORY[0]: history}, "report_markdown": report}, fh, indent=2,
+                          ensure_ascii=False)
+            print(f"\nresults written to {args.json}", file=sys.stderr)
+        return 0
+
     only = ("--only", args.only) if args.only else ()
     results[OURS[0]] = run_script(*OURS, only)
     if args.only != "async":  # the raw floor and LangGraph have sync workloads only
@@ -323,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         results[AGENTLY[0]] = run_script(*AGENTLY, only)
         if args.only != "async":
             results[LANGGRAPH[0]] = run_script(*LANGGRAPH)
+
+    history = run_script(*HISTORY) if args.only is None else None
 
     table = markdown_table(results)
     targets = check_targets(results)
@@ -339,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             notes_section(results),
             "## Targets",
             targets_section(targets),
+            *([history_section(history)] if history is not None else []),
         ]
     )
     print(report)
@@ -347,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(
                 {
-                    "results": results,
+                    "results": {**results, **({HISTORY[0]: history} if history is not None else {})},
                     "targets": [{"target": t, "result": r, "detail": d} for t, r, d in targets],
                     "report_markdown": report,
                 },

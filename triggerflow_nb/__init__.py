@@ -11,6 +11,8 @@ from .errors import (
     EnvironmentProviderError,
     FingerprintMismatchError,
     FlowDefinitionError,
+    HistoryError,
+    HistoryLimitWarning,
     InterruptError,
     InvalidArgumentError,
     InvalidSnapshotError,
@@ -27,7 +29,9 @@ from .errors import (
 from .execution import TriggerFlowExecution
 from .flow import TriggerFlow
 from .reproducibility import reproducible
+from .runtime.chunk_run import ChunkRun
 from .runtime.runtime_data import TriggerFlowEventData, TriggerFlowRuntimeData
+from .runtime.steps import ABSENT, Emit, NotRecorded, StepRecord, Write
 
 __version__ = "0.1.0"
 
@@ -67,11 +71,10 @@ def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
 
 
 __all__ = [
-    "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
-    "MissingResourceError",
+    "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError",
+    "FingerprintMismatchError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError",
+    "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError", "NotRecorded",
     "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",
-    "StateSerializationError",
-    "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
-    "execution_environment", "reproducible", "watch",
+    "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
+    "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment", "reproducible", "watch",
 ]

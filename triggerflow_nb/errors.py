@@ -13,6 +13,7 @@ executor; the rest are here and in ``triggerflow_nb``)::
     ├── ExecutorConfigError  · triggerflow_nb.distributed
     ├── FlowDefinitionError
     │   └── RemoteBodyError
+    ├── HistoryError
     ├── InterruptError
     ├── InvalidArgumentError
     ├── LifecycleError
@@ -46,7 +47,8 @@ executor; the rest are here and in ``triggerflow_nb``)::
         └── VersionConflictError  · triggerflow_nb.store
 
 Warnings are not errors: ``ResourceTypeWarning`` (a re-injected resource of another
-type than the saved one) derives from ``UserWarning``.
+type than the saved one) and ``HistoryLimitWarning`` (an execution's history dropped its
+oldest steps) derive from ``UserWarning``.
 """
 
 from __future__ import annotations
@@ -134,6 +136,11 @@ class PauseNotSupportedError(TriggerFlowError, RuntimeError):
     for the item's result."""
 
 
+class HistoryError(TriggerFlowError, LookupError):
+    """A step asked of an execution's history that it does not hold: history is off, the step does not
+    exist (or was dropped past ``history_limit``), has not finished, or cannot be forked from exactly."""
+
+
 class SnapshotError(TriggerFlowError, ValueError):
     """Base class of the errors raised when a saved snapshot is refused."""
 
@@ -198,6 +205,10 @@ def full_traceback(error: BaseException) -> str:
     finally:
         for exc, trimmed in swapped:
             exc.__traceback__ = trimmed  # type: ignore[assignment]
+
+
+class HistoryLimitWarning(UserWarning):
+    """An execution ran more steps than its ``history_limit``: the oldest steps are dropped from its history."""
 
 
 class ResourceTypeWarning(UserWarning):

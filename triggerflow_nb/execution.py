@@ -12,8 +12,10 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any, overload
 
+from ._validate import flag
 from .environments.manager import execution_environment
-from .errors import InvalidArgumentError, MissingResourceError, ResourceTypeWarning
+from .errors import HistoryError, InvalidArgumentError, MissingResourceError, ResourceTypeWarning
+from .export.timeline import Bar, Timeline
 from .observe import ExecutionReplaced
 from .persistence.save_load import (
     load_report,
@@ -24,11 +26,14 @@ from .persistence.save_load import (
     validate_snapshot,
 )
 from .persistence.saved import SavedExecution
+from .reproducibility import shows_wall_clock
 from .runtime.execution import Execution, run_sync
+from .runtime.history import StepLog
 from .runtime.resource_host import check_managed_keys_are_free
 from .runtime.snapshot import ExecutionSnapshot
 from .runtime.snapshot_assembly import capture, require_fresh, restore
 from .runtime.status import CLOSED
+from .runtime.steps import StepHistory
 
 if TYPE_CHECKING:
     from .store.base import ExecutionStore
@@ -41,15 +46,16 @@ class TriggerFlowExecution(Execution):
     # -- save / load ------------------------------------------------------------------------------
 
     @overload
-    def save(self) -> SavedExecution: ...
+    def save(self, *, history: bool = True) -> SavedExecution: ...
 
     @overload
     def save(self, store: ExecutionStore, *, expected_version: int | None = None,
              lease: Lease | None = None) -> int: ...
 
     def save(self, store: ExecutionStore | None = None, *, expected_version: int | None = None,
-             lease: Lease | None = None) -> SavedExecution | int:
-        """A JSON-compatible snapshot: state, lifecycle, interrupts, continuation, resource keys.
+             lease: Lease | None = None, history: bool = True) -> SavedExecution | int:
+        """A JSON-compatible snapshot: state, lifecycle, interrupts, continuation, resource keys, and
+        the step history (``history=False`` leaves it out).
 
         Never flow_data, never a live object, never pickle. With ``store=``, the snapshot is saved
         into that ``triggerflow_nb.store`` store instead and the new version is returned (a second
@@ -58,15 +64,19 @@ class TriggerFlowExecution(Execution):
         if store is None:
             if expected_version is not None or lease is not None:
                 raise InvalidArgumentError("save(expected_version=..., lease=...) needs store=")
-            return saved_execution(capture(self))
+            return saved_execution(capture(self, history=history if history is True else flag("history", history)))
+        if history is not True:
+            raise InvalidArgumentError("save(store, history=...): a store keeps the history (it is what a resumed "
+                                       "execution continues); save() without store= to leave it out")
         from .store.resume import save_execution
 
         return save_execution(self, store, expected_version=expected_version, lease=lease)
 
     async def async_save(self, store: ExecutionStore | None = None, *, expected_version: int | None = None,
-                         lease: Lease | None = None) -> SavedExecution | int:
-        if store is None:
-            return self.save(expected_version=expected_version, lease=lease)  # type: ignore[call-overload]
+                         lease: Lease | None = None, history: bool = True) -> SavedExecution | int:
+        if store is None or history is not True:
+            return self.save(store, expected_version=expected_version, lease=lease,  # type: ignore[call-overload]
+                             history=history)
         from .store.resume import async_save_execution
 
         return await async_save_execution(self, store, expected_version=expected_version, lease=lease)
@@ -144,6 +154,33 @@ class TriggerFlowExecution(Execution):
         self._lifecycle.after_restore(leases)
         if self._channel.active:  # a panel opened before the load redraws everything it shows
             self._channel.publish(ExecutionReplaced(self.id, "load"))
+
+    # -- history ----------------------------------------------------------------------------------
+
+    def history(self) -> StepHistory:
+        """Every chunk run of this execution (a step), in start order: input, result, status, the
+        state and flow_data writes it made and the events it emitted (see ``StepRecord``)."""
+        return self._step_log("history()").steps(self._state.values)
+
+    def state_at(self, seq: int) -> dict[str, Any]:
+        """The state as it was right after step ``seq`` finished (a new dict; this execution is unchanged)."""
+        return self._step_log("state_at()").state_at(seq, self._state.values)
+
+    def timeline(self) -> Timeline:
+        """The steps on a timeline, one lane per chunk run going on at once (an SVG in a notebook). In
+        reproducible mode it is drawn in steps, not seconds: the order of events, the same on every run."""
+        seconds = shows_wall_clock()
+        spans = self._step_log("timeline()").spans()
+        return Timeline([Bar(seq, chunk, status, *((start, end) if seconds else (first, last)), error)
+                         for seq, chunk, status, start, end, first, last, error in spans],
+                        "seconds" if seconds else "steps")
+
+    def _step_log(self, what: str) -> StepLog:
+        if self._history is None:
+            raise HistoryError(f"{what}: execution {self.id} keeps no history (it was created with history=False, "
+                               f"or by flow.start(), which returns no handle); create it with "
+                               f"flow.create_execution() to record one")
+        return self._history
 
     # -- notebook ---------------------------------------------------------------------------------
 

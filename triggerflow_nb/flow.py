@@ -23,6 +23,8 @@ from .export.svg import flow_digraph, flow_mimebundle
 from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
 from .persistence.blueprint import load_blueprint, save_blueprint
+from .runtime.chunk_run import ChunkRun, run_chunk
+from .runtime.history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
 
 
 class TriggerFlow(FlowDefinition):
@@ -85,12 +87,15 @@ class TriggerFlow(FlowDefinition):
 
     def create_execution(self, *, runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
                          auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
-                         execution_environments: list[Any] | None = None) -> TriggerFlowExecution:
+                         execution_environments: list[Any] | None = None, history: bool = True,
+                         history_limit: int = DEFAULT_HISTORY_LIMIT) -> TriggerFlowExecution:
+        """A new execution of this flow, not started. ``history`` (on by default) records every chunk
+        run for ``execution.history()``, ``state_at()`` and ``fork()``; it keeps the last ``history_limit``."""
         return TriggerFlowExecution(
             self, flow_data=self._flow_data, flow_resources=self._runtime_resources,
             runtime_resources=runtime_resources, auto_close=auto_close,
             auto_close_timeout=auto_close_timeout, concurrency=concurrency,
-            execution_environments=execution_environments,
+            execution_environments=execution_environments, history=history, history_limit=history_limit,
         )
 
     async def async_start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
@@ -120,9 +125,10 @@ class TriggerFlow(FlowDefinition):
                 "flow.start(wait_for_result=...) is ignored: start() always waits for the execution to close "
                 "and returns the close snapshot", UserWarning, stacklevel=3,
             )
+        # No history: start() returns no handle it could be read from.
         execution = self.create_execution(
             runtime_resources=runtime_resources, auto_close=True, auto_close_timeout=0.0,
-            concurrency=concurrency, execution_environments=execution_environments,
+            concurrency=concurrency, execution_environments=execution_environments, history=False,
         )
         result: dict[str, Any] = await execution.run(value, until="closed", pause_fails_fast=True)
         return result
@@ -134,6 +140,28 @@ class TriggerFlow(FlowDefinition):
         return run_sync(self.async_start(value, wait_for_result=wait_for_result, runtime_resources=runtime_resources,
                                          concurrency=concurrency, execution_environments=execution_environments,
                                          **unsupported))
+
+    # -- one chunk alone --------------------------------------------------------------------------
+
+    async def async_run_chunk(self, chunk: str, value: Any = None, *, state: dict[str, Any] | None = None,
+                              flow_data: dict[str, Any] | None = None,
+                              resources: dict[str, Any] | None = None) -> ChunkRun:
+        """Run one chunk on its own with ``value`` as its input: nothing else of the graph runs.
+
+        ``state`` is the state it starts with, ``flow_data`` a flow_data of its own (the flow's shared
+        one is never touched), ``resources`` runtime resources over the flow's. Returns a ``ChunkRun``:
+        ``result`` (what the chunk returned), ``state`` after it, and the ``writes`` and ``emits`` it
+        made (its emits trigger nothing). A chunk that raises raises ``ChunkError``, as ``start()`` does.
+        """
+        def make(host: Any, own_flow_data: FlowData, given: dict[str, Any]) -> TriggerFlowExecution:
+            return TriggerFlowExecution(host, flow_data=own_flow_data, flow_resources=self._runtime_resources,
+                                        runtime_resources=given, auto_close=False)
+
+        return await run_chunk(self, make, chunk, value, state, flow_data, resources)
+
+    def run_chunk(self, chunk: str, value: Any = None, *, state: dict[str, Any] | None = None,
+                  flow_data: dict[str, Any] | None = None, resources: dict[str, Any] | None = None) -> ChunkRun:
+        return run_sync(self.async_run_chunk(chunk, value, state=state, flow_data=flow_data, resources=resources))
 
     # -- execution stores (triggerflow_nb.store) -------------------------------------------------
 

@@ -1168,3 +1168,14 @@ def test_a_continue_from_another_thread_while_the_home_loop_is_idle_is_refused_a
     assert (list(ex.get_pending_interrupts()), ex.get_lifecycle_state(), ex.get_state()) == ([interrupt_id], "open", {})
     ex.continue_with(interrupt_id, "here")  # the thread that started it can
     assert (ex.get_lifecycle_state(), ex.get_state()) == ("closed", {"done": "here"})
+
+
+def test_emit_nowait_from_plain_sync_code_runs_the_handlers_through_before_it_returns():
+    """No loop runs between calls in a plain script: nothing would ever run work left for later."""
+    flow = TriggerFlow(name="nowait-sync")
+    flow.when({"event": "ping"}).to(lambda d: d.set_state("got", d.input), name="on_ping")
+    ex = flow.create_execution(auto_close=False)
+    ex.start(None)
+    ex.emit_nowait("ping", 5)
+    assert ex.get_state() == {"got": 5}
+    ex.close()

@@ -17,19 +17,19 @@ from triggerflow_nb import store as store_module
 from triggerflow_nb.store import ExecutionStore, PostgresStore, SQLiteStore
 
 PACKAGE = [
-    "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
-    "MissingResourceError", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError",
-    "SnapshotError", "StateSerializationError", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
-    "TriggerFlowExecution", "TriggerFlowRuntimeData", "execution_environment", "reproducible", "watch",
+    "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError", "FingerprintMismatchError",
+    "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
+    "MissingResourceError", "NotRecorded", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError",
+    "SchemaVersionError", "SnapshotError", "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
+    "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment", "reproducible", "watch",
 ]
 
 FLOW = [
     "append_flow_data", "async_append_flow_data", "async_del_flow_data", "async_get_flow_data", "async_resume",
-    "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
+    "async_run_chunk", "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
     "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each", "get_flow_data", "graph",
     "handlers", "if_condition", "load_blueprint", "match", "peek_flow_data", "register_chunk_handler",
-    "resource_requirements", "resume", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution",
+    "resource_requirements", "resume", "run_chunk", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution",
     "to", "to_dot", "to_mermaid", "to_sub_flow", "update_runtime_resources", "validate_runnable", "when",
 ]
 
@@ -39,9 +39,9 @@ EXECUTION = [
     "continue_with",
     "emit", "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
     "get_pending_interrupts", "get_result", "get_runtime_stream", "get_state", "get_status", "get_stream_items",
-    "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
+    "history", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
     "node_status", "put_into_stream", "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal",
-    "set_state", "start", "status", "stream_length", "track_state_changes", "watch",
+    "set_state", "start", "state_at", "status", "stream_length", "timeline", "track_state_changes", "watch",
 ]
 
 STORE = [

@@ -311,11 +311,27 @@ def check_04_patterns(nb: NotebookNode) -> None:
     # 12 items of 0.3-0.45 s, two at a time: slow enough to watch, and the meter says so
     meter = re.search(r"12/12 \[00:0(\d)<00:00, (\d+(?:\.\d+)?) it/s\]", widget_text(nb, panel))
     assert meter and 2 <= int(meter.group(1)) <= 5 and 2 <= float(meter.group(2)) <= 6.5, widget_text(nb, panel)
+    [timeline] = [d for d in rich(cell(nb, "execution.timeline()", exact=True)) if "text/html" in d]
+    assert timeline["text/plain"].startswith("Timeline: 14 step(s) in 2 lane(s)\n"), timeline["text/plain"]
+    assert timeline["text/html"].startswith("<div class='tfnb-timeline'><svg ")
     check_graph(nb, 'desk = TriggerFlow(name="desk")', "receive_ticket", "file_ticket", "summarizer")
     assert stdout(cell(nb, "snapshot = desk.start(")) == (
         "ticket: My order arrived broken. The box was wet. I would like a replacement.\n"
         "summary: My order arrived broken.\n"
         "filed_as: TICKET: My order arrived broken.\n"
+    )
+    table = [d for d in rich(cell(nb, "refund_run.history()")) if "text/html" in d]
+    assert len(table) == 1 and table[0]["text/html"].count("<tr>") == 4, "history() shows as a table of 3 steps"
+    assert "<td>apply_fee</td>" in table[0]["text/html"]
+    assert stdout(cell(nb, "for step in refund_run.history():")) == (
+        "0 read_amount({'amount': 120}) -> 120   amount: ABSENT -> 120\n"
+        "1 apply_fee(120) -> 108.0   fee: ABSENT -> 12.0, log: ABSENT -> ['fee 12.0']\n"
+        "2 approve(108.0) -> {'refund': 108.0}   log: ['fee 12.0'] -> ['fee 12.0', 'approved']\n"
+        "state right after step 1: {'amount': 120, 'fee': 12.0, 'log': ['fee 12.0']}\n"
+    )
+    assert stdout(cell(nb, 'trial = refunds.run_chunk("apply_fee"')) == (
+        "180.0 {'log': ['opened', 'fee 20.0'], 'fee': 20.0}\n"
+        "[Write(state 'fee': ABSENT -> 20.0), Write(state 'log': ['opened'] -> ['opened', 'fee 20.0'])]\n"
     )
 
 

@@ -275,6 +275,19 @@ def test_a_missing_write_back_path_fails_with_its_name():
     )
 
 
+def test_a_write_back_path_one_past_a_lists_end_fails_with_its_name():
+    """``deep`` holds two items: index 2 is past the end (not an IndexError from inside the engine)."""
+    parent = TriggerFlow()
+    parent.to(lambda d: d.input, name="first").to_sub_flow(
+        doubling_child(), write_back={"value": "snapshot.nested.deep.2"}, name="past_end")
+    with pytest.raises(ChunkError) as info:
+        parent.start(1)
+    assert str(info.value) == (
+        "chunk 'past_end' raised KeyError: \"write_back source 'snapshot.nested.deep.2': no '2' in the child's "
+        "output\""
+    )
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"capture": {"input": "nope"}}, "capture['input'] must be 'value' or 'state.<key>', got 'nope'"),
     ({"capture": {"other": 1}}, "capture has unknown keys ['other']; use 'input' and/or 'resources'"),

@@ -52,6 +52,7 @@ def test_saved_snapshot_contents():
         "schema_version", "kind", "execution_id", "flow_name", "flow_fingerprint", "status", "lifecycle_state",
         "started", "created_at", "started_at", "closed_at", "saved_at", "close_reason", "error", "state",
         "interrupts", "resource_keys", "resources", "required_resource_keys", "environments", "continuation",
+        "history",
     }
     assert (saved["schema_version"], saved["kind"], saved["execution_id"], saved["flow_name"]) == (
         2, "triggerflow_nb.execution", ex.id, "orders")

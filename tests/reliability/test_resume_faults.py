@@ -104,10 +104,13 @@ def gated_flow(before: int, after: int) -> TriggerFlow:
 
 
 def essence(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot without what differs between two runs of the same work: ids and times."""
+    """A snapshot without what differs between two runs of the same work: ids and times (its steps' too)."""
     kept = {key: value for key, value in snapshot.items() if key not in (*TIMES, "execution_id")}
     kept["interrupts"] = [{key: value for key, value in interrupt.items() if key not in (*TIMES, "id")}
                           for interrupt in snapshot["interrupts"]]
+    kept["history"] = {**snapshot["history"], "steps": [
+        {key: value for key, value in step.items() if key not in ("started_at", "duration")}
+        for step in snapshot["history"]["steps"]]}
     return kept
 
 

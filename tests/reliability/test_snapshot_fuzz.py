@@ -253,6 +253,9 @@ def test_every_mutant_loads_and_continues_or_is_refused_cleanly(originals, data)
             assert report["missing_resource_keys"] == exc.missing
         return
     assert report["ready"] is True, f"inspect_load refused what load() took: {report['diagnostics']}"
+    for step in target.history():  # whatever the mutant left in the history reads back
+        assert json.loads(json.dumps(step.as_dict())) == step.as_dict()
+        assert isinstance(target.state_at(step.seq), dict)
     pending = set(target.get_pending_interrupts())
     try:
         result = finish(target)

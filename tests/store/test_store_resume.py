@@ -311,3 +311,20 @@ def test_every_store_call_refuses_what_is_not_a_store_before_calling_it(call):
     with pytest.raises(StoreConfigError) as err:
         call(FLOW, paused, other)
     assert str(err.value) == NOT_A_STORE and other.calls == []
+
+
+def test_a_resumed_execution_goes_on_with_its_history_and_the_store_keeps_it(store):
+    paused = paused_execution(FLOW, REQUEST)
+    before = paused.history()
+    save_execution(paused, store)
+    resumed = resume(FLOW, store, paused.id, owner="worker-1", runtime_resources={"mailer": Mailer("worker")},
+                     payload="approved")
+    steps = resumed.history()
+    assert [s.as_dict() for s in steps[:2]] == [s.as_dict() for s in before]  # kept as saved
+    assert [(s.seq, s.chunk, s.status) for s in steps] == [
+        (0, "record_request", "completed"), (1, "ask_approval", "paused"), (2, "notify_finance", "completed")]
+    stored = store.get(paused.id).snapshot["history"]
+    assert [step["seq"] for step in stored["steps"]] == [s.seq for s in steps]
+    for step in steps:  # state_at works on what the store gave back, through the resume
+        assert resumed.state_at(step.seq) == load_execution(FLOW, store, paused.id,
+                                                            runtime_resources={"mailer": Mailer("x")}).state_at(step.seq)

@@ -19,7 +19,8 @@ so that a snapshot that loads can also be continued:
 * interrupts have unique non-empty ids, pause at a chunk, resume to ``"next"``, ``"self"``
   or ``{"event": name}``, and only waiting ones carry a continuation (and no ``resumed_at``);
 * lifecycle, status, interrupts and progress agree with each other (only a closed
-  execution has a ``closed_at``).
+  execution has a ``closed_at``);
+* the step history, when there is one, agrees with itself (``history_check``).
 
 The check is linear in the size of the snapshot.
 """
@@ -46,6 +47,7 @@ from ..errors import InvalidSnapshotError
 from ..runtime.frames import SLOT, THEN
 from ..runtime.snapshot import ActivationRecord, ExecutionSnapshot, InterruptRecord, SavedFrame
 from ..runtime.status import CLOSED, CREATED, FINAL_STATUSES, IDLE, WAITING
+from .history_check import check_history
 
 
 def _corrupt(detail: str) -> InvalidSnapshotError:
@@ -83,6 +85,8 @@ def check_consistency(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:
                 )
     _check_joins(snapshot, graph)
     _check_progress(snapshot, graph, waiting, activations)
+    if "history" in snapshot:
+        check_history(snapshot["history"])
 
 
 def _check_frame(frame: SavedFrame, owner: str, graph: FlowGraph, activations: dict[str, ActivationRecord],

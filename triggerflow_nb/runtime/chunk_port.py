@@ -17,6 +17,7 @@ from ..observe import InterruptOpened
 from .frames import Frames
 from .interrupts import Interrupt, InterruptBook, ResumeTarget
 from .status import CLOSED
+from .steps import ABSENT as NO_KEY
 
 if TYPE_CHECKING:
     from .host import ExecutionHandle, FlowHost
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 
 
 class ChunkPort:
-    __slots__ = ("execution", "execution_id", "flow_data", "resources", "state", "stream", "_graph", "_walker",
-                 "_work", "_lifecycle", "_interrupts")
+    __slots__ = ("execution", "execution_id", "flow_data", "resources", "state", "stream", "history", "_graph",
+                 "_walker", "_work", "_lifecycle", "_interrupts")
 
     def __init__(self, execution: ExecutionHandle, flow: FlowHost, flow_data: FlowData, lifecycle: Lifecycle,
                  state: StateStore, resources: ResourceHost, interrupts: InterruptBook, walker: GraphWalker,
@@ -40,6 +41,7 @@ class ChunkPort:
         self.resources = resources
         self.state = state
         self.stream = lifecycle.stream
+        self.history = state.history  # the step log, or None when history is off
         self._graph = flow.flow_graph  # the same object for the flow's life
         self._walker = walker
         self._work = work
@@ -78,6 +80,24 @@ class ChunkPort:
         triggered = self.write_and_trigger(op, key, value, emit, where, frames, False)
         if triggered is not None:
             await triggered
+
+    # -- flow_data ----------------------------------------------------------------------------------
+
+    def write_flow_data(self, data: Any, op: str, key: str, value: Any, no_warning: bool) -> None:
+        """A chunk's flow_data write (``data`` is its runtime data), logged in the history with what it replaced."""
+        flow_data = self.flow_data
+        history = self.history
+        recording = history is not None and data._seq is not None and key.__class__ is str  # bad: FlowData says
+        before = flow_data.get(key, NO_KEY, no_warning=True) if recording else None
+        # stacklevel 5: the warning points at the chunk's line (chunk -> data -> here -> FlowData -> _warn).
+        if op == "set":
+            flow_data.set(key, value, no_warning=no_warning, stacklevel=5, source=self.execution)
+        elif op == "append":
+            flow_data.append(key, value, no_warning=no_warning, stacklevel=5, source=self.execution)
+        else:
+            flow_data.delete(key, no_warning=no_warning, stacklevel=5, source=self.execution)
+        if recording:
+            history.flow_data_write(data._seq, key, before, flow_data.get(key, NO_KEY, no_warning=True))  # type: ignore[union-attr]
 
     # -- emits and the stream -------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from ..layers.state import FINAL_RESULT_KEY
 from ..observe import Channel, ExecutionStarted, InterruptResumed, StateKeyTracker
 from ..reproducibility import new_execution_id
 from .chunk_port import ChunkPort, check_event
+from .history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
+from .history import StepLog
 from .host import FlowHost
 from .interrupts import InterruptBook
 from .lifecycle import Lifecycle
@@ -49,7 +51,8 @@ class Execution:
     def __init__(self, flow: FlowHost, *, flow_data: FlowData, flow_resources: dict[str, Any],
                  runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
                  auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
-                 execution_environments: list[Any] | None = None):
+                 execution_environments: list[Any] | None = None, history: bool = True,
+                 history_limit: int = DEFAULT_HISTORY_LIMIT):
         # The usual values pass a cheap check; anything else gets the full one (and its error).
         # Both stay settable (e.g. ``execution.auto_close_timeout = 0`` before start): the lifecycle reads them here.
         self.auto_close = auto_close if auto_close is True or auto_close is False else flag("auto_close", auto_close)
@@ -71,13 +74,16 @@ class Execution:
         self._resources = ResourceHost(self.id, channel, runtime_resources, flow_resources, execution_environments)
         self._lifecycle = lifecycle = Lifecycle(self.id, flow.name, self, channel=channel, flow_channel=flow.channel,
                                                 interrupts=self._interrupts, resources=self._resources)
-        self._state = StateStore(self.id, lifecycle, channel)
+        self._history = (StepLog(self.id, positive_int("history_limit", history_limit))  # type: ignore[arg-type]
+                         if history is True or flag("history", history) else None)
+        self._state = StateStore(self.id, lifecycle, channel, self._history)
         self._walk_state = WalkState()
         self._work = work = ExecutionWork(lifecycle)
         semaphore = asyncio.Semaphore(concurrency) if concurrency else None
         self._walker = walker = GraphWalker(
             self.id, flow, self._walk_state, lifecycle, channel, semaphore, self._resources, leave=lifecycle.leave,
-            note_interrupt=lifecycle.note_interrupt, detached_failed=work.detached_failed, spawn=work.spawn)
+            note_interrupt=lifecycle.note_interrupt, detached_failed=work.detached_failed, spawn=work.spawn,
+            history=self._history)
         walker.port = ChunkPort(self, flow, flow_data, lifecycle, self._state, self._resources, self._interrupts,
                                 walker, work)
         self.result = ExecutionResult(self, lifecycle, self._state, self._resources)

@@ -21,6 +21,7 @@ from ..definition.graph import FlowGraph, Node
 from ..layers.flow_data import FlowData
 from ..observe import Channel
 from .frames import Frames
+from .history import StepLog
 from .interrupts import Interrupt, ResumeTarget
 from .resource_host import ResourceHost
 from .state_store import StateStore
@@ -61,6 +62,7 @@ class ChunkHost(Protocol):
     resources: ResourceHost
     state: StateStore
     stream: RuntimeStream
+    history: StepLog | None
 
     @property
     def pause_fails_fast(self) -> bool: ...
@@ -77,6 +79,8 @@ class ChunkHost(Protocol):
     def emit_nowait(self, event: str, payload: Any, frames: Frames) -> None: ...
 
     def put_into_stream(self, item: Any) -> None: ...
+
+    def write_flow_data(self, data: Any, op: str, key: str, value: Any, no_warning: bool) -> None: ...
 
     def open_interrupt(self, node: Node, value: Any, frames: Frames, type: str, payload: Any,
                        resume_to: ResumeTarget, interrupt_id: str | None) -> Interrupt: ...

@@ -10,6 +10,8 @@ from ..definition.graph import Node
 from ..errors import InvalidArgumentError, PauseNotSupportedError
 from ..layers.state import FINAL_RESULT_KEY, StateNamespace, to_state_value
 from .frames import SLOT, Frames
+from .history import AS_IS as RECORDED_AS_IS
+from .history import recorded
 
 if TYPE_CHECKING:
     from .host import ChunkHost, ExecutionHandle
@@ -40,7 +42,12 @@ class TriggerFlowRuntimeData:
 
     # _undo: what this chunk run's state writes replaced, {key: old value, or (list, its length)},
     # made on the first write (see StateStore.apply); retry() puts it back.
-    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo")
+    # _seq: this run's step number in the execution's history (runtime/history.py), None when history
+    # is off; while it runs, its data is its row there, with _started and _input_record.
+    __slots__ = ("_port", "_node", "input", "_frames", "_paused", "resume", "_undo", "_seq", "_started",
+                 "_input_record")
+    _started: float  # set with _seq (an unset slot costs nothing)
+    _input_record: Any
 
     def __init__(self, port: ChunkHost, node: Node, value: Any, frames: Frames,
                  resume: Resume | None = None):
@@ -51,6 +58,7 @@ class TriggerFlowRuntimeData:
         self._paused = False
         self.resume = resume
         self._undo: dict[str, Any] | None = None
+        self._seq: int | None = None
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -164,25 +172,25 @@ class TriggerFlowRuntimeData:
         return self._port.flow_data.get(key, default, no_warning=no_warning)
 
     def set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.set(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "set", key, value, no_warning)
 
     def append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.append(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "append", key, value, no_warning)
 
     def del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self._port.flow_data.delete(key, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "del", key, None, no_warning)
 
     async def async_get_flow_data(self, key: str, default: Any = None, *, no_warning: bool = False) -> Any:
         return self._port.flow_data.get(key, default, no_warning=no_warning)
 
     async def async_set_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.set(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "set", key, value, no_warning)
 
     async def async_append_flow_data(self, key: str, value: Any, *, no_warning: bool = False) -> None:
-        self._port.flow_data.append(key, value, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "append", key, value, no_warning)
 
     async def async_del_flow_data(self, key: str, *, no_warning: bool = False) -> None:
-        self._port.flow_data.delete(key, no_warning=no_warning, source=self._port.execution)
+        self._port.write_flow_data(self, "del", key, None, no_warning)
 
     # -- runtime resources: live objects, by identity --------------------------------------------
 
@@ -208,13 +216,22 @@ class TriggerFlowRuntimeData:
         not a coroutine of its own: a loop of handlers that emit and await keeps one frame
         less alive per iteration.
         """
+        if self._seq is not None:  # recorded in the history (StepLog.emits)
+            self._port.history.emits.append(  # type: ignore[union-attr]  # set with _seq
+                (self._seq, event, payload if payload.__class__ in RECORDED_AS_IS else recorded(payload)))
         return self._port.emit(event, payload, self._frames)
 
     def emit(self, event: str, payload: Any = None) -> None:
         """Emit from a sync chunk: the triggered branches are scheduled; close() waits for them."""
+        if self._seq is not None:  # recorded in the history (StepLog.emits)
+            self._port.history.emits.append(  # type: ignore[union-attr]  # set with _seq
+                (self._seq, event, payload if payload.__class__ in RECORDED_AS_IS else recorded(payload)))
         self._port.emit_nowait(event, payload, self._frames)
 
     def emit_nowait(self, event: str, payload: Any = None) -> None:
+        if self._seq is not None:  # recorded in the history (StepLog.emits)
+            self._port.history.emits.append(  # type: ignore[union-attr]  # set with _seq
+                (self._seq, event, payload if payload.__class__ in RECORDED_AS_IS else recorded(payload)))
         self._port.emit_nowait(event, payload, self._frames)
 
     async def async_put_into_stream(self, item: Any) -> None:

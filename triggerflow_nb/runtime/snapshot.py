@@ -83,6 +83,52 @@ class ContinuationRecord(TypedDict):
     node_status: dict[str, NodeStatus]
 
 
+class StepEntry(TypedDict):
+    """A step as saved (see runtime/history.py); ``writes_to`` is where the write log stood when it finished,
+    ``began_by`` how many steps had begun by then."""
+
+    seq: int
+    chunk: str
+    input: Any
+    result: Any
+    status: Literal["completed", "failed", "paused", "cancelled"]
+    error: Optional[str]
+    writes_to: int
+    began_by: int
+    started_at: Optional[float]
+    duration: Optional[float]
+
+
+class WriteEntry(TypedDict):
+    """A write as saved: ``before`` / ``after`` are absent where the key did not exist. A state write
+    has no ``after``: it is the next write's ``before``, or the value in the snapshot's state."""
+
+    step: Optional[int]
+    layer: Literal["state", "flow_data"]
+    key: str
+    before: NotRequired[Any]
+    after: NotRequired[Any]
+
+
+class EmitEntry(TypedDict):
+    step: int
+    event: str
+    value: Any
+
+
+class HistoryRecord(TypedDict):
+    """The steps kept (the last ``limit``; ``dropped`` older ones), the write log from the oldest kept
+    step's start (``writes_base``: its position in the whole log) and the kept steps' emits."""
+
+    limit: int
+    dropped: int
+    first_seq: int
+    writes_base: int
+    steps: list[StepEntry]
+    writes: list[WriteEntry]
+    emits: list[EmitEntry]
+
+
 class ExecutionSnapshot(TypedDict):
     schema_version: Literal[2]
     kind: Literal["triggerflow_nb.execution"]
@@ -105,11 +151,12 @@ class ExecutionSnapshot(TypedDict):
     required_resource_keys: list[str]
     environments: list[EnvironmentRequest]
     continuation: ContinuationRecord
+    history: NotRequired[HistoryRecord]  # absent: saved with history=False, or by an execution without history
 
 
 SNAPSHOT_SHAPES: tuple[type, ...] = (
     InterruptRecord, ActivationRecord, JoinRecord, ResourceRecord, EnvironmentRequest, ContinuationRecord,
-    ExecutionSnapshot,
+    StepEntry, WriteEntry, EmitEntry, HistoryRecord, ExecutionSnapshot,
 )
 for _shape in SNAPSHOT_SHAPES:
     _shape.__pydantic_config__ = _CLOSED_SHAPE  # type: ignore[attr-defined]

@@ -17,8 +17,9 @@ from .execution import Execution
 from .snapshot import SCHEMA_VERSION, SNAPSHOT_KIND, ExecutionSnapshot, error_text
 
 
-def capture(execution: Execution) -> ExecutionSnapshot:
-    """The execution as one JSON-compatible value; refused while work is in flight."""
+def capture(execution: Execution, history: bool = True) -> ExecutionSnapshot:
+    """The execution as one JSON-compatible value; refused while work is in flight. ``history=False``
+    leaves its step history out."""
     lifecycle = execution._lifecycle
     if lifecycle.inflight:
         raise SaveError(
@@ -27,7 +28,7 @@ def capture(execution: Execution) -> ExecutionSnapshot:
         )
     flow = execution.flow
     resource_keys, resources, environments = execution._resources.capture()
-    return {
+    snapshot: ExecutionSnapshot = {
         "schema_version": SCHEMA_VERSION,
         "kind": SNAPSHOT_KIND,
         "execution_id": execution.id,
@@ -50,6 +51,9 @@ def capture(execution: Execution) -> ExecutionSnapshot:
         "environments": environments,
         "continuation": execution._walk_state.capture(),
     }
+    if history and execution._history is not None:
+        snapshot["history"] = execution._history.capture()  # type: ignore[typeddict-item]  # its JSON shape
+    return snapshot
 
 
 def require_fresh(execution: Execution) -> None:
@@ -74,5 +78,7 @@ def restore(execution: Execution, snapshot: ExecutionSnapshot, resources: dict[s
     execution._walk_state.restore(snapshot["continuation"])
     execution._lifecycle.restore(snapshot["started"], snapshot["status"], snapshot["lifecycle_state"],
                                  snapshot["close_reason"], snapshot["closed_at"])
+    if "history" in snapshot and execution._history is not None:  # an execution without history keeps none
+        execution._history.restore(snapshot["history"])  # type: ignore[arg-type]  # its JSON shape
 
 

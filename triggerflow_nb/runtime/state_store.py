@@ -1,7 +1,8 @@
 """``StateStore``: an execution's state, the one layer that is saved with it.
 
 Every write goes through ``apply``: the lifecycle check, the key check, JSON-compatibility,
-the retry journal of the writing chunk, the trackers of changed keys and the channel.
+the retry journal of the writing chunk, the history's write log, the trackers of changed keys
+and the channel.
 """
 
 from __future__ import annotations
@@ -12,23 +13,26 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgumentError, LifecycleError, StateSerializationError
 from ..layers.state import append_value, copy_state_value, to_state_value
 from ..observe import Channel, StateChanged, StateRejected
+from .history import STATE, logged
 from .status import CLOSED
+from .steps import ABSENT
 
 if TYPE_CHECKING:
+    from .history import StepLog
     from .lifecycle import Lifecycle
 
 # A tracker: the keys changed since its last take(), and what to call when the first one changes.
 Tracker = tuple[dict[str, None], Callable[[], None]]
 
-ABSENT = object()  # in a retry journal: the key did not exist before the chunk's first write to it
 
 
 class StateStore:
-    __slots__ = ("values", "trackers", "_lifecycle", "_channel", "_owner")
+    __slots__ = ("values", "trackers", "history", "_lifecycle", "_channel", "_owner")
 
-    def __init__(self, owner: str, lifecycle: Lifecycle, channel: Channel):
+    def __init__(self, owner: str, lifecycle: Lifecycle, channel: Channel, history: StepLog | None = None):
         self.values: dict[str, Any] = {}
         self.trackers: tuple[Tracker, ...] = ()
+        self.history = history
         self._lifecycle = lifecycle
         self._channel = channel
         self._owner = owner
@@ -41,16 +45,20 @@ class StateStore:
         if not isinstance(key, str):
             raise InvalidArgumentError(f"state keys must be strings, got {key!r}")
         values = self.values
-        if where.__class__ is not str:  # a chunk's write: remember what it replaces, once per key
+        history = self.history
+        chunk = where.__class__ is not str
+        if history is not None or chunk:
+            # What the write replaces, for the history's log and the chunk's retry journal: ABSENT for
+            # no key, a list with its length now (appends change it in place; runtime/history.py).
+            before = values.get(key, ABSENT)
+            if before.__class__ is list:
+                before = (before, len(before))
+        if chunk:  # remembered once per key: retry() puts back what the chunk's first write replaced
             undo = where._undo
-            if undo is None or key not in undo:
-                old = values.get(key, ABSENT)
-                if old.__class__ is list:  # appends change it in place: keep its length too
-                    old = (old, len(old))
-                if undo is None:
-                    where._undo = {key: old}
-                else:
-                    undo[key] = old
+            if undo is None:
+                where._undo = {key: before}
+            elif key not in undo:
+                undo[key] = before
         try:
             if op == "set":
                 values[key] = to_state_value(key, value)
@@ -63,14 +71,20 @@ class StateStore:
             if self._channel.active:
                 self._channel.publish(StateRejected(self._owner, key, str(exc)))
             raise
-        for keys, notify in self.trackers:  # usually none; kept to a dict check per write
+        if history is not None:
+            history.writes.append((where._seq if chunk else None, STATE, key, before))
+        if self.trackers:  # usually none
+            self._track(key)
+        if self._channel.wants_state_changes:
+            self._channel.publish(StateChanged(self._owner, key, op))
+
+    def _track(self, key: str) -> None:
+        for keys, notify in self.trackers:
             if key not in keys:
                 first = not keys
                 keys[key] = None
                 if first:
                     notify()
-        if self._channel.wants_state_changes:
-            self._channel.publish(StateChanged(self._owner, key, op))
 
     def get(self, key: str | None = None, default: Any = None) -> Any:
         """A copy: of all state (no ``key``), or of one value."""
@@ -79,16 +93,22 @@ class StateStore:
         return copy_state_value(self.values.get(key, default))
 
     def undo(self, journal: dict[str, Any]) -> None:
-        """Put back what a chunk run's writes replaced (retry(): see ``apply``)."""
+        """Put back what a chunk run's writes replaced (retry(): see ``apply``); the history logs it
+        as writes from outside a chunk."""
         values = self.values
+        history = self.history
         for key, old in journal.items():
+            before = logged(values.get(key, ABSENT))
             if old is ABSENT:
                 values.pop(key, None)
             else:
                 if old.__class__ is tuple:  # a list and its length then (state holds no tuples)
                     old, length = old
-                    del old[length:]
+                    # A new list, not the old one shortened: the history holds lists by reference.
+                    old = old[:length]
                 values[key] = old
+            if history is not None:
+                history.writes.append((None, STATE, key, before))
 
     def add_tracker(self, tracker: Tracker) -> None:
         self.trackers = (*self.trackers, tracker)

@@ -59,16 +59,20 @@ from .collect import arrive, forget_finished_scope
 from .emit_depth import MAX_INLINE_EMIT_DEPTH, emit_depth
 from .fan_out_scope import scope_key
 from .frames import SLOT, THEN, Frame, Frames
+from .history import AS_IS as RECORDED_AS_IS
+from .history import recorded
 from .host import FlowHost
 from .interrupts import Interrupt
 from .runtime_data import Resume, TriggerFlowRuntimeData
 from .status import CANCELLED, DONE, FAILED, RUNNING, WAITING
+from .steps import STEP_COMPLETED, STEP_PAUSED
 from .sub_flow import run_sub_flow
 from .tasks import EagerStarter, StartedInline, TaskJoin, close_unstarted, leave_inline, on_fresh_stack
 from .walk_state import WalkState
 from .work import INTERRUPTS
 
 if TYPE_CHECKING:
+    from .history import StepLog
     from .host import ChunkHost
     from .lifecycle import Lifecycle
     from .resource_host import ResourceHost
@@ -108,13 +112,14 @@ class GraphWalker:
     """
 
     __slots__ = ("execution_id", "graph", "handlers", "walk_state", "channel", "resources", "inline", "port",
-                 "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
+                 "history", "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
 
     def __init__(self, execution_id: str, flow: FlowHost, walk_state: WalkState, lifecycle: Lifecycle,
                  channel: Channel, semaphore: asyncio.Semaphore | None, resources: ResourceHost, *,
                  leave: Callable[[], None], note_interrupt: Callable[[str], None],
                  detached_failed: Callable[[BaseException], Coroutine[Any, Any, bool]],
-                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None]):
+                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None],
+                 history: StepLog | None = None):
         self.execution_id = execution_id
         # The flow's graph and handler registry: the same objects for the flow's life, bound once.
         self.graph = flow.flow_graph
@@ -124,6 +129,7 @@ class GraphWalker:
         self.resources = resources  # a remote fan-out ships them (see remote_fan_out)
         self.inline = False  # True while a path runs inline (see _start_inline)
         self.port: ChunkHost = None  # type: ignore[assignment]  # the ChunkPort, set by Execution right after
+        self.history = history  # every chunk run is a step of it (None: history off)
         self._lifecycle = lifecycle
         self._semaphore = semaphore
         self._leave = leave
@@ -152,6 +158,10 @@ class GraphWalker:
         handlers = self.handlers
         node_status = self.walk_state.node_status
         lifecycle = self._lifecycle
+        history = self.history
+        if history is not None:  # see runtime/history.py
+            steps = history.rows
+            writes = history.writes
         out = value
         try:
             while True:
@@ -162,6 +172,14 @@ class GraphWalker:
                     kind = node.kind
                     if kind == CHUNK:
                         data = TriggerFlowRuntimeData(self.port, node, value, frames, resume)
+                        if history is not None:  # StepLog.begin, inline
+                            data._seq = seq = history.next_seq
+                            history.next_seq = seq + 1
+                            data._input_record = value if value.__class__ in RECORDED_AS_IS else recorded(value)
+                            steps.append(data)
+                            if seq >= history.trim_at:
+                                history.trim()
+                            data._started = perf_counter()
                         resume = None
                         fn, is_async = handlers[node_id]
                         node_status[node_id] = RUNNING
@@ -185,6 +203,14 @@ class GraphWalker:
                                 raise
                             raise replacement from exc
                         node_status[node_id] = WAITING if data._paused else DONE
+                        if history is not None:  # StepLog.finish, inline
+                            index = data._seq - history.first_seq  # type: ignore[operator]  # set above
+                            if index >= 0:  # else the step was dropped while it ran
+                                steps[index] = (
+                                    node_id, data._input_record,
+                                    out if out.__class__ in RECORDED_AS_IS else recorded(out), data._started,
+                                    perf_counter(), history.dropped_writes + len(writes),
+                                    STEP_PAUSED if data._paused else STEP_COMPLETED, None, history.next_seq)
                         if channel.active:
                             channel.publish(ChunkFinished(self.execution_id, node_id))
                         listeners = graph.listeners
@@ -353,7 +379,10 @@ class GraphWalker:
 
     def _chunk_raised(self, node_id: str, exc: BaseException, data: TriggerFlowRuntimeData) -> BaseException | None:
         """Record what a chunk raised; return the error to raise in its place, or None to re-raise it."""
-        if isinstance(exc, (asyncio.CancelledError, *INTERRUPTS)):
+        stopped = isinstance(exc, (asyncio.CancelledError, *INTERRUPTS))
+        if data._seq is not None:
+            self.history.fail(data, exc, cancelled=stopped)  # type: ignore[union-attr]  # set with _seq
+        if stopped:
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.
             self.walk_state.node_status[node_id] = CANCELLED

@@ -108,16 +108,23 @@ class _Heartbeat:
     """Renews the lease every ttl/3 while the resumed path runs.
 
     A renew that fails for a passing reason (a store busy or briefly unreachable) is tried
-    again every ttl/10 for as long as the lease lasts; only a refusal (``LeaseLostError``: the
-    lease expired or was taken over) or the lease's own expiry stops it. What went wrong is
-    kept (``trouble``), for the final save's error or a warning when renewing recovered.
+    again after ttl/10, or half the time the lease has left when that is shorter, but never
+    sooner than ttl/100 (so a store that stays down is not hammered in the lease's last
+    moments), for as long as the lease lasts; only a refusal (``LeaseLostError``: the lease
+    expired or was taken over) or the lease's own expiry stops it. What went wrong is kept
+    (``trouble``), for the final save's error or a warning when renewing recovered.
     """
 
-    def __init__(self, store: ExecutionStore, lease: Lease):
+    def __init__(self, store: ExecutionStore, lease: Lease, *, now: Callable[[], float] = time.time,
+                 pause: Optional[Callable[[float], bool]] = None):
+        """``now`` (epoch seconds) and ``pause(seconds)`` (True once stopped) are the clock and the wait
+        between renewals: a test hands in its own to check the cadence without waiting for it."""
         self.store, self.lease = store, lease
         self.failures: list[str] = []  # each failed renew, as "TypeName: message"
         self.gave_up: Optional[str] = None
         self._stop = threading.Event()
+        self._now = now
+        self._pause = self._stop.wait if pause is None else pause
         self._thread = threading.Thread(target=self._beat, name=f"lease {lease.execution_id[:8]}", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
@@ -126,7 +133,7 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         wait = self.lease.ttl / 3
-        while not self._stop.wait(wait):
+        while not self._pause(wait):
             try:
                 self.lease = self.store.renew(self.lease)
                 wait = self.lease.ttl / 3
@@ -136,11 +143,11 @@ class _Heartbeat:
                 return
             except Exception as exc:  # a store hiccup, whatever raised it: try again while the lease lasts
                 self.failures.append(f"{type(exc).__name__}: {exc}")
-                left = self.lease.until - time.time()
+                left = self.lease.until - self._now()
                 if left <= 0:
                     self.gave_up = "the lease expired before a renewal got through"
                     return
-                wait = min(self.lease.ttl / 10, left / 2)
+                wait = max(min(self.lease.ttl / 10, left / 2), self.lease.ttl / 100)
 
     def trouble(self) -> str:
         """What the renewals met, in a sentence ('' if every one got through)."""

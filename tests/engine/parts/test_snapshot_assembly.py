@@ -59,6 +59,7 @@ def test_capture_puts_the_parts_slices_together_with_the_runs_record():
         "close_reason": None, "error": None, "state": ex._state.capture(), "interrupts": ex._interrupts.capture(),
         "resource_keys": resource_keys, "resources": resources, "required_resource_keys": ["client"],
         "environments": environments, "continuation": ex._walk_state.capture(),
+        "history": ex._history.capture(),
     }
     assert before <= snapshot["saved_at"] <= after
     assert snapshot["state"] == {"first": 3}

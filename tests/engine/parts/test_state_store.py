@@ -228,7 +228,8 @@ def test_undo_of_a_list_that_was_replaced_then_deleted_puts_the_original_list_ba
     store.apply("del", "lst", None, chunk)
     store.apply("append", "lst", "again", chunk)
     store.undo(chunk._undo)
-    assert store.values == {"lst": [1]} and store.values["lst"] is original
+    # A copy at its old length: the original is never shortened in place (the history holds it by reference).
+    assert store.values == {"lst": [1]} and store.values["lst"] is not original and original == [1, 2]
 
 
 def test_undo_of_an_absent_key_that_is_absent_again_is_no_error():
