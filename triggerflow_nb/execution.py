@@ -38,6 +38,17 @@ if TYPE_CHECKING:
 class TriggerFlowExecution(Execution):
     """One run of a flow: state, lifecycle, runtime stream, interrupts and resources; savable and watchable."""
 
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def async_unseal(self) -> None:
+        """Open a sealed execution again, the inverse of ``seal()``: it accepts outside emits and
+        continues once more. An open execution stays as it is; a closed one (or one that ``close()``
+        is draining) raises ``LifecycleError``."""
+        self._lifecycle.unseal()
+
+    def unseal(self) -> None:
+        run_sync(self, self.async_unseal())
+
     # -- save / load ------------------------------------------------------------------------------
 
     @overload

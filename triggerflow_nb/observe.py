@@ -31,6 +31,13 @@ class ExecutionSealed:
 
 
 @dataclass(**_dc)
+class ExecutionUnsealed:
+    """A sealed execution was opened again (``execution.unseal()``): it accepts outside emits."""
+
+    execution_id: str
+
+
+@dataclass(**_dc)
 class ExecutionClosed:
     execution_id: str
     status: str
