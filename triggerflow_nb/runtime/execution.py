@@ -30,6 +30,7 @@ from .chunk_port import ChunkPort, check_event
 from .host import FlowHost
 from .interrupts import InterruptBook
 from .lifecycle import Lifecycle
+from .outside import outside_emit, spawn_outside_emit
 from .resource_host import ResourceHost
 from .result import ExecutionResult
 from .retry import require_wired, retry_failed_chunk, retryable
@@ -243,11 +244,11 @@ class Execution:
     # -- external emit ----------------------------------------------------------------------------
 
     async def async_emit(self, event: str, payload: Any = None) -> None:
-        """Emit from outside while open; waits for the branches it triggered."""
+        """Emit from outside while open; waits for the branches it triggered. The first emit to an
+        execution not started yet starts it, as start() would, without running the start chain."""
         check_event(event)
-        self._lifecycle.require_started("emit")
         self._lifecycle.require_open(f"emit {event!r}")
-        await self._work.root(self._walker.awaited_emit(event, payload, ()))
+        await self._work.root(outside_emit(self, event, payload))
 
     def emit(self, event: str, payload: Any = None) -> None:
         run_sync(self, self.async_emit(event, payload))
@@ -258,7 +259,6 @@ class Execution:
     def emit_nowait(self, event: str, payload: Any = None) -> None:
         """Emit from outside without waiting (needs a running event loop, e.g. in a notebook or a coroutine)."""
         check_event(event)
-        self._lifecycle.require_started("emit")
         self._lifecycle.require_open(f"emit {event!r}")
         try:
             asyncio.get_running_loop()
@@ -266,7 +266,7 @@ class Execution:
             # No loop to schedule on outside async code: run it through instead of losing it.
             self.emit(event, payload)
             return
-        self._walker.spawn_emit(event, payload, ())
+        spawn_outside_emit(self, event, payload)
 
     # -- state and resources ------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class Lifecycle:
     # the first write (creating an execution is on the path of every flow.start()).
     state: LifecycleState = OPEN
     started = False
+    started_by_emit = False  # started by an outside emit, not by start() (only the error of a later start() says so)
     finished = False  # closed, failed or cancelled: paths stop
     status: ExecutionStatus = CREATED  # as last set; current_status() says what it is now
     close_reason: str | None = None
@@ -120,8 +121,10 @@ class Lifecycle:
     def require_startable(self) -> None:
         if self.started:
             raise LifecycleError(
-                f"execution {self.owner} was already started; an execution runs once: "
-                f"create another with flow.create_execution()"
+                f"execution {self.owner} was already started"
+                + (" by an outside emit (the first emit starts an execution nobody started, without its start "
+                   "chain: call start(value) before emitting to run it)" if self.started_by_emit else "")
+                + "; an execution runs once: create another with flow.create_execution()"
             )
         self.require_open("start")
 
@@ -142,10 +145,6 @@ class Lifecycle:
                 self.finish_now(CANCELLED, reason)
             else:  # closed and released before the interrupt leaves: a script may exit right after
                 await asyncio.shield(self.finish(CANCELLED, reason))
-
-    def require_started(self, action: str) -> None:
-        if not self.started:
-            raise LifecycleError(f"cannot {action} before the execution starts: call execution.start(value) first")
 
     def note_interrupt(self, what: str) -> None:
         """Remember that a run was cut short (a cell interrupted, an await cancelled)."""

@@ -1,0 +1,83 @@
+"""Calls from outside a chunk that reach more than one part of the execution.
+
+* An outside emit to an open execution that nobody started yet starts it, as ``start()``
+  would (its clock, its managed environments, the auto-close timer once it is idle), without
+  running the start chain: flows made only of ``when(...)`` branches are driven that way
+  (``ex = flow.create_execution(); ex.emit("Ping", 1)``).
+
+``Execution`` keeps the public methods; the work they share lives here, so that the handle
+stays small (see tests/house/test_module_sizes.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..observe import ExecutionStarted
+
+if TYPE_CHECKING:
+    from .host import FlowHost
+    from .lifecycle import Lifecycle
+    from .resource_host import ResourceHost
+    from .walker import GraphWalker
+    from .work import ExecutionWork
+
+
+class OutsideParts(Protocol):
+    """What these calls reach of an execution (``Execution`` is the one implementation)."""
+
+    id: str
+    flow: FlowHost
+    started_at: float | None
+    _lifecycle: Lifecycle
+    _resources: ResourceHost
+    _walker: GraphWalker
+    _work: ExecutionWork
+
+
+def start_by_emit(execution: OutsideParts) -> bool:
+    """Start an open execution that nobody started, for the outside emit arriving now; True when
+    managed environments must be mounted before the emit's branches run."""
+    execution.flow.validate_runnable()
+    lifecycle = execution._lifecycle
+    execution.started_at = time.time()
+    lifecycle.begin(False, close_when_idle=False)
+    lifecycle.started_by_emit = True
+    lifecycle.publish(ExecutionStarted(execution.id, None))
+    return bool(execution._resources.requests)
+
+
+def outside_emit(execution: OutsideParts, event: str, payload: Any) -> Coroutine[Any, Any, None]:
+    """The work of an awaited outside emit (run it with ``ExecutionWork.root``); the first one starts
+    the execution if nobody did (checked open by the caller)."""
+    walker = execution._walker
+    if execution._lifecycle.started or not start_by_emit(execution):
+        return walker.awaited_emit(event, payload, ())
+    lifecycle = execution._lifecycle
+    return execution._resources.mount_then(lambda: lifecycle.finished, lambda: walker.awaited_emit(event, payload, ()))
+
+
+def spawn_outside_emit(execution: OutsideParts, event: str, payload: Any) -> None:
+    """``emit_nowait`` from outside, on a running loop: the first one starts the execution too."""
+    if execution._lifecycle.started or not start_by_emit(execution):
+        execution._walker.spawn_emit(event, payload, ())
+        return
+    work = _mount_then_dispatch(execution, event, payload)
+    execution._work.spawn(work, work)
+
+
+async def _mount_then_dispatch(execution: OutsideParts, event: str, payload: Any) -> None:
+    """Detached work (see ``ExecutionWork.spawn``): mount the managed environments, then dispatch."""
+    lifecycle = execution._lifecycle
+    try:
+        await execution._resources.mount(lambda: lifecycle.finished)
+    except BaseException as exc:
+        try:
+            if not await execution._work.detached_failed(exc):
+                raise
+        finally:
+            lifecycle.leave()
+        return
+    await execution._walker.detached_dispatch(event, payload, ())
