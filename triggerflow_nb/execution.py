@@ -12,6 +12,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Any, overload
 
+from ._warn_once import warn_deprecated_once
 from .environments.manager import execution_environment
 from .errors import InvalidArgumentError, MissingResourceError, ResourceTypeWarning
 from .observe import ExecutionReplaced
@@ -25,6 +26,7 @@ from .persistence.save_load import (
 )
 from .persistence.saved import SavedExecution
 from .runtime.execution import Execution, run_sync
+from .runtime.outside import write_state
 from .runtime.resource_host import check_managed_keys_are_free
 from .runtime.snapshot import ExecutionSnapshot
 from .runtime.snapshot_assembly import capture, require_fresh, restore
@@ -48,6 +50,34 @@ class TriggerFlowExecution(Execution):
 
     def unseal(self) -> None:
         run_sync(self, self.async_unseal())
+
+    # -- state and resources from outside a chunk --------------------------------------------------
+
+    async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
+        """``set_state`` for async code: write, and with ``emit`` run the ``when({"state": key})``
+        branches it triggers (an outside emit: only while open) and wait for them."""
+        await write_state(self, key, value, emit)
+
+    def require_runtime_resource(self, name: str) -> Any:
+        """The resource under ``name`` (execution-level, else flow-level), as ``data.require_resource``
+        gives it inside a chunk; raises ``MissingResourceError`` naming the key and the keys present."""
+        return self._resources.resources.require(name, f"in execution {self.id}")
+
+    def get_runtime_data(self, key: str | None = None, default: Any = None) -> Any:
+        _deprecated("get_runtime_data", "get_state")
+        return self.get_state(key, default)
+
+    def set_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        _deprecated("set_runtime_data", "set_state")
+        self.set_state(key, value, emit)
+
+    async def async_get_runtime_data(self, key: str | None = None, default: Any = None) -> Any:
+        _deprecated("async_get_runtime_data", "get_state")
+        return self.get_state(key, default)
+
+    async def async_set_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        _deprecated("async_set_runtime_data", "async_set_state")
+        await self.async_set_state(key, value, emit)
 
     # -- save / load ------------------------------------------------------------------------------
 
@@ -170,6 +200,14 @@ class TriggerFlowExecution(Execution):
         The panel's output carries a static HTML/text fallback too, for viewers without widgets.
         """
         self.watch()._ipython_display_()
+
+
+def _deprecated(old: str, new: str) -> None:
+    warn_deprecated_once(
+        f"TriggerFlowExecution.{old}",
+        f"execution.{old}() is deprecated; use execution.{new}() (runtime_data is the old name of state)",
+        stacklevel=4,
+    )
 
 
 def _can_prompt() -> bool:

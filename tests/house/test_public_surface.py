@@ -34,14 +34,15 @@ FLOW = [
 ]
 
 EXECUTION = [
-    "async_close", "async_continue_with", "async_emit", "async_emit_nowait", "async_load", "async_put_into_stream",
-    "async_retry", "async_save", "async_seal", "async_start", "async_unseal", "auto_close_in", "channel", "close", "closed_at",
-    "continue_with",
-    "emit", "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
-    "get_pending_interrupts", "get_result", "get_runtime_stream", "get_state", "get_status", "get_stream_items",
-    "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
-    "node_status", "put_into_stream", "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal",
-    "set_state", "start", "status", "stream_length", "track_state_changes", "unseal", "watch",
+    "async_close", "async_continue_with", "async_emit", "async_emit_nowait", "async_get_runtime_data", "async_load",
+    "async_put_into_stream", "async_retry", "async_save", "async_seal", "async_set_runtime_data", "async_set_state",
+    "async_start", "async_unseal", "auto_close_in", "channel", "close", "closed_at", "continue_with", "emit",
+    "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
+    "get_pending_interrupts", "get_result", "get_runtime_data", "get_runtime_stream", "get_state", "get_status",
+    "get_stream_items", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed",
+    "lifecycle_state", "load", "node_status", "put_into_stream", "require_runtime_resource", "retry",
+    "retryable_chunk", "run", "runtime_resources", "save", "seal", "set_runtime_data", "set_state", "start",
+    "status", "stream_length", "track_state_changes", "unseal", "watch",
 ]
 
 STORE = [

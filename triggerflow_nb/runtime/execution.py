@@ -30,7 +30,7 @@ from .chunk_port import ChunkPort, check_event
 from .host import FlowHost
 from .interrupts import InterruptBook
 from .lifecycle import Lifecycle
-from .outside import outside_emit, spawn_outside_emit
+from .outside import outside_emit, spawn_outside_emit, state_triggers, write_state
 from .resource_host import ResourceHost
 from .result import ExecutionResult
 from .retry import require_wired, retry_failed_chunk, retryable
@@ -274,9 +274,14 @@ class Execution:
         """Live state before close, the frozen close snapshot after (always a copy)."""
         return self._state.get(key, default)
 
-    def set_state(self, key: str, value: Any) -> None:
-        """Write state from outside a chunk (e.g. a notebook cell), while the execution is not closed."""
-        self._state.apply("set", key, value, "from outside a chunk")
+    def set_state(self, key: str, value: Any, emit: bool = True) -> None:
+        """Write state from outside a chunk (e.g. a notebook cell), while the execution is not closed.
+        With ``emit``, the ``when({"state": key})`` branches it triggers run (an outside emit: only while
+        open) and this waits for them."""
+        if state_triggers(self, key, emit):
+            run_sync(self, write_state(self, key, value, emit))
+        else:
+            self._state.apply("set", key, value, "from outside a chunk")
 
     def get_result(self) -> Any:
         """Deprecated: the reserved state key ``"$final_result"``."""

@@ -4,6 +4,9 @@
   would (its clock, its managed environments, the auto-close timer once it is idle), without
   running the start chain: flows made only of ``when(...)`` branches are driven that way
   (``ex = flow.create_execution(); ex.emit("Ping", 1)``).
+* A state write from outside with ``emit=True`` runs the ``when({"state": key})`` branches it
+  triggers, as a chunk's write does; that run is an outside emit, with the same rules (refused
+  unless open, and the first one starts the execution).
 
 ``Execution`` keeps the public methods; the work they share lives here, so that the handle
 stays small (see tests/house/test_module_sizes.py).
@@ -15,12 +18,14 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..definition.graph import state_written_event
 from ..observe import ExecutionStarted
 
 if TYPE_CHECKING:
     from .host import FlowHost
     from .lifecycle import Lifecycle
     from .resource_host import ResourceHost
+    from .state_store import StateStore
     from .walker import GraphWalker
     from .work import ExecutionWork
 
@@ -33,6 +38,7 @@ class OutsideParts(Protocol):
     started_at: float | None
     _lifecycle: Lifecycle
     _resources: ResourceHost
+    _state: StateStore
     _walker: GraphWalker
     _work: ExecutionWork
 
@@ -81,3 +87,24 @@ async def _mount_then_dispatch(execution: OutsideParts, event: str, payload: Any
             lifecycle.leave()
         return
     await execution._walker.detached_dispatch(event, payload, ())
+
+
+def state_triggers(execution: OutsideParts, key: Any, emit: bool) -> bool:
+    """Whether a write of ``key`` with ``emit`` runs ``when({"state": key})`` branches."""
+    return bool(emit) and key.__class__ is str and state_written_event(key) in execution.flow.flow_graph.listeners
+
+
+async def write_state(execution: OutsideParts, key: str, value: Any, emit: bool) -> None:
+    """``set_state`` from outside a chunk: write, then run the branches it triggers and wait for them.
+
+    A write that triggers nothing is allowed until the execution closes; one that triggers is an
+    outside emit, checked before anything is written.
+    """
+    if not state_triggers(execution, key, emit):
+        execution._state.apply("set", key, value, "from outside a chunk")
+        return
+    execution._lifecycle.require_open(
+        f"set state {key!r} with emit=True, which runs its when({{'state': {key!r}}}) branches (pass emit=False "
+        f"to only write it)")
+    execution._state.apply("set", key, value, "from outside a chunk")
+    await execution._work.root(outside_emit(execution, state_written_event(key), execution._state.get(key)))
