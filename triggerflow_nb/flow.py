@@ -9,11 +9,11 @@ displays in a notebook. It is one of the two modules allowed to import across la
 from __future__ import annotations
 
 import sys
-import warnings
 from typing import Any
 
 from ._loop_bridge import run_sync
 from ._validate import flag
+from ._warn_once import ignore_wait_for_result
 from .definition.flow import FlowDefinition
 from .errors import InvalidArgumentError, LifecycleError
 from .execution import TriggerFlowExecution
@@ -23,6 +23,13 @@ from .export.svg import flow_digraph, flow_mimebundle
 from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
 from .persistence.blueprint import load_blueprint, save_blueprint
+
+# What each entry point does instead of what ``wait_for_result=`` asked (see ``ignore_wait_for_result``).
+_CLOSES = "flow.start() always waits for the execution to close and returns the close snapshot"
+_CREATE_ONLY = ("create_execution() only creates the execution; execution.start(value) returns the close "
+                "snapshot once it has closed by itself (auto_close), else the execution")
+_HANDLE_RETURNED = ("start_execution() returns the execution once its start has settled; close() it (or let "
+                    "auto_close) for the close snapshot")
 
 
 class TriggerFlow(FlowDefinition):
@@ -85,7 +92,10 @@ class TriggerFlow(FlowDefinition):
 
     def create_execution(self, *, runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
                          auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
-                         execution_environments: list[Any] | None = None) -> TriggerFlowExecution:
+                         execution_environments: list[Any] | None = None,
+                         wait_for_result: Any = None) -> TriggerFlowExecution:
+        """A new execution of this flow, not started (``wait_for_result`` is deprecated and ignored)."""
+        ignore_wait_for_result("flow.create_execution", wait_for_result, _CREATE_ONLY)
         return TriggerFlowExecution(
             self, flow_data=self._flow_data, flow_resources=self._runtime_resources,
             runtime_resources=runtime_resources, auto_close=auto_close,
@@ -94,13 +104,17 @@ class TriggerFlow(FlowDefinition):
         )
 
     async def async_start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
-        """Create an execution, start it, and return its handle once the start run has settled."""
+        """Create an execution, start it, and return its handle once the start run has settled.
+
+        ``options`` are ``create_execution``'s; ``wait_for_result`` is deprecated and ignored."""
+        ignore_wait_for_result("flow.start_execution", options.pop("wait_for_result", None), _HANDLE_RETURNED)
         options.setdefault("auto_close", False)
         execution = self.create_execution(**options)
         await execution.run(value, until="settled")
         return execution
 
     def start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
+        ignore_wait_for_result("flow.start_execution", options.pop("wait_for_result", None), _HANDLE_RETURNED)
         return run_sync(self.async_start_execution(value, **options))
 
     async def async_start(self, value: Any = None, *, wait_for_result: Any = None,
@@ -115,11 +129,7 @@ class TriggerFlow(FlowDefinition):
         unsupported.pop("auto_close_timeout", None)
         if unsupported:
             raise InvalidArgumentError(f"flow.start() got unexpected keyword arguments {sorted(unsupported)}")
-        if wait_for_result is not None:
-            warnings.warn(
-                "flow.start(wait_for_result=...) is ignored: start() always waits for the execution to close "
-                "and returns the close snapshot", UserWarning, stacklevel=3,
-            )
+        ignore_wait_for_result("flow.start", wait_for_result, _CLOSES)
         execution = self.create_execution(
             runtime_resources=runtime_resources, auto_close=True, auto_close_timeout=0.0,
             concurrency=concurrency, execution_environments=execution_environments,
@@ -131,7 +141,8 @@ class TriggerFlow(FlowDefinition):
               runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
               execution_environments: list[Any] | None = None, **unsupported: Any) -> dict[str, Any]:
         """Run one execution to the end and return its close snapshot (a plain dict of state)."""
-        return run_sync(self.async_start(value, wait_for_result=wait_for_result, runtime_resources=runtime_resources,
+        ignore_wait_for_result("flow.start", wait_for_result, _CLOSES)
+        return run_sync(self.async_start(value, runtime_resources=runtime_resources,
                                          concurrency=concurrency, execution_environments=execution_environments,
                                          **unsupported))
 

@@ -95,7 +95,7 @@ def test_flow_start_rejects_auto_close_false_and_ignores_wait_for_result_with_wa
     flow = make_flow()
     with pytest.raises(LifecycleError, match=r"flow.start\(\) always closes the execution it creates"):
         flow.start(1, auto_close=False)
-    with pytest.warns(UserWarning, match=r"flow.start\(wait_for_result=...\) is ignored"):
+    with pytest.warns(DeprecationWarning, match=r"^flow.start\(wait_for_result=...\) is deprecated and ignored"):
         assert flow.start(1, wait_for_result=True) == {"started_with": 1}
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from .._loop_bridge import run_on_home
 from .._validate import flag, one_of, positive_int, seconds
-from .._warn_once import warn_deprecated_once
+from .._warn_once import ignore_wait_for_result, warn_deprecated_once
 from ..definition.graph import START_ID
 from ..errors import LifecycleError
 from ..layers.flow_data import FlowData
@@ -30,7 +30,7 @@ from .chunk_port import ChunkPort, check_event
 from .host import FlowHost
 from .interrupts import InterruptBook
 from .lifecycle import Lifecycle
-from .outside import outside_emit, spawn_outside_emit, state_triggers, write_state
+from .outside import START_WAITS, outside_emit, spawn_outside_emit, state_triggers, write_state
 from .resource_host import ResourceHost
 from .result import ExecutionResult
 from .retry import require_wired, retry_failed_chunk, retryable
@@ -178,18 +178,21 @@ class Execution:
             return self
         return self._state.get() if await lifecycle.settle(close_now) else self
 
-    async def async_start(self, value: Any = None) -> Any:
+    async def async_start(self, value: Any = None, *, wait_for_result: Any = None) -> Any:
         """Start with ``value``. Returns a dict exactly when the execution has closed, else the execution.
 
         With ``auto_close`` (the default) the execution closes once it has been idle for
         ``auto_close_timeout`` seconds; start() waits for that and returns the close snapshot (a
         dict). When it cannot close by itself (``auto_close=False``, ``auto_close_timeout=None``,
         or the run paused on an interrupt, which holds auto-close off) start() returns the
-        execution, still open, so it can be resumed, emitted to or closed.
+        execution, still open, so it can be resumed, emitted to or closed. ``wait_for_result`` is
+        deprecated and ignored (with a DeprecationWarning).
         """
+        ignore_wait_for_result("execution.start", wait_for_result, START_WAITS)
         return await self.run(value, until="closed")
 
-    def start(self, value: Any = None) -> Any:
+    def start(self, value: Any = None, *, wait_for_result: Any = None) -> Any:
+        ignore_wait_for_result("execution.start", wait_for_result, START_WAITS)
         return run_sync(self, self.async_start(value))
 
     async def async_retry(self, chunk: str | None = None) -> Any:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from .walker import GraphWalker
     from .work import ExecutionWork
 
+# What execution.start() does instead of what ``wait_for_result=`` asked (see ``ignore_wait_for_result``).
+START_WAITS = ("start() returns the close snapshot once the execution has closed by itself (auto_close), "
+               "else the execution once its work has settled")
+
 
 class OutsideParts(Protocol):
     """What these calls reach of an execution (``Execution`` is the one implementation)."""
