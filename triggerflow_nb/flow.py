@@ -8,11 +8,13 @@ displays in a notebook. It is one of the two modules allowed to import across la
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from ._loop_bridge import run_sync
-from ._validate import flag
+from ._validate import flag, seconds
 from ._warn_once import ignore_wait_for_result
 from .definition.flow import FlowDefinition
 from .errors import InvalidArgumentError, LifecycleError
@@ -23,6 +25,8 @@ from .export.svg import flow_digraph, flow_mimebundle
 from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
 from .persistence.blueprint import load_blueprint, save_blueprint
+from .runtime.execution import run_sync as run_on_execution
+from .runtime.stream import read_synchronously
 
 # What each entry point does instead of what ``wait_for_result=`` asked (see ``ignore_wait_for_result``).
 _CLOSES = "flow.start() always waits for the execution to close and returns the close snapshot"
@@ -146,6 +150,34 @@ class TriggerFlow(FlowDefinition):
                                          concurrency=concurrency, execution_environments=execution_environments,
                                          **unsupported))
 
+    def get_async_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10,
+                                 runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
+                                 execution_environments: list[Any] | None = None) -> AsyncIterator[Any]:
+        """Start an execution with ``initial_value`` and yield its runtime stream items in order.
+
+        The execution runs as with ``flow.start()`` (it closes as soon as it is idle, and a
+        ``pause_for`` fails fast: nobody holds a handle to resume it). The stream ends when it
+        closes; a chunk's error then reaches the reader. A reader that stops early cancels the
+        run, and one that waits ``timeout`` seconds (None: no limit) without a new item gets a
+        ``LifecycleError`` after the run is cancelled.
+        """
+        timeout = seconds("timeout", timeout, allow_none=True)
+        execution = self.create_execution(runtime_resources=runtime_resources, auto_close=True,
+                                          auto_close_timeout=0.0, concurrency=concurrency,
+                                          execution_environments=execution_environments)
+        return _run_and_stream(self.name, execution, initial_value, timeout)
+
+    def get_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10,
+                           runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
+                           execution_environments: list[Any] | None = None) -> Iterator[Any]:
+        """``get_async_runtime_stream`` for sync code: each item as it comes, in order."""
+        timeout = seconds("timeout", timeout, allow_none=True)
+        execution = self.create_execution(runtime_resources=runtime_resources, auto_close=True,
+                                          auto_close_timeout=0.0, concurrency=concurrency,
+                                          execution_environments=execution_environments)
+        return read_synchronously(_run_and_stream(self.name, execution, initial_value, timeout),
+                                  lambda step: run_on_execution(execution, step))
+
     # -- execution stores (triggerflow_nb.store) -------------------------------------------------
 
     def resume(self, store: Any, execution_id: str, **options: Any) -> TriggerFlowExecution:
@@ -191,3 +223,33 @@ class TriggerFlow(FlowDefinition):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
         return flow_mimebundle(self)
+
+
+# How long a stream reader that stopped early lets the run's remaining detached work finish.
+_ABANDONED_CLOSE_TIMEOUT = 1.0
+
+
+async def _run_and_stream(flow_name: str, execution: TriggerFlowExecution, value: Any,
+                          timeout: float | None) -> AsyncGenerator[Any, None]:
+    """``flow.get_async_runtime_stream``: run ``execution`` from ``value`` and yield its stream."""
+    run = asyncio.ensure_future(execution.run(value, until="closed", pause_fails_fast=True))
+    try:
+        async for item in execution.get_async_runtime_stream(timeout=timeout):
+            yield item
+    finally:
+        if not run.done():
+            if not execution.is_closed():  # the reader stopped early, or ``timeout`` passed: cut the run
+                run.cancel()
+            await asyncio.wait({run})
+            if not execution.is_closed():  # the start had returned: detached work may still run
+                await asyncio.shield(execution.async_close(timeout=_ABANDONED_CLOSE_TIMEOUT,
+                                                           pending_interrupts="cancel"))
+        if not run.cancelled():
+            run.exception()  # retrieved: raised below when the stream ended by itself, dropped on a break
+    if run.cancelled():
+        raise LifecycleError(
+            f"no runtime stream item came for {timeout}s from execution {execution.id} of flow {flow_name!r}: "
+            f"it was closed and its running work cancelled; pass a larger timeout= (None waits as long as "
+            f"it takes)"
+        )
+    await run  # the close snapshot, or what ended the run (a chunk's error)

@@ -27,7 +27,8 @@ PACKAGE = [
 FLOW = [
     "append_flow_data", "async_append_flow_data", "async_del_flow_data", "async_get_flow_data", "async_resume",
     "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
-    "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each", "get_flow_data", "graph",
+    "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each", "get_async_runtime_stream",
+    "get_flow_data", "get_runtime_stream", "graph",
     "handlers", "if_condition", "load_blueprint", "match", "peek_flow_data", "register_chunk_handler",
     "resource_requirements", "resume", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution",
     "to", "to_dot", "to_mermaid", "to_sub_flow", "update_runtime_resources", "validate_runnable", "when",

@@ -59,6 +59,11 @@ class TriggerFlowRuntimeData:
         return self.input
 
     @property
+    def inputs(self) -> Any:
+        """The same as ``input`` (the name some TriggerFlow code uses)."""
+        return self.input
+
+    @property
     def chunk_name(self) -> str:
         return self._node.id
 
