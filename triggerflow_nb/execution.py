@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
 from ._warn_once import warn_deprecated_once
 from .environments.manager import execution_environment
 from .errors import InvalidArgumentError, MissingResourceError, ResourceTypeWarning
-from .observe import ExecutionReplaced
+from .observe import ExecutionReplaced, hook_observer
 from .persistence.save_load import (
     load_report,
     missing_resource_keys,
@@ -50,6 +51,24 @@ class TriggerFlowExecution(Execution):
 
     def unseal(self) -> None:
         run_sync(self, self.async_unseal())
+
+    # -- hooks --------------------------------------------------------------------------------------
+
+    def on(self, event_type: str, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every ``event_type`` event of this execution; returns a
+        function that removes the hook again.
+
+        ``event_type`` names one kind of event of the observation channel (``execution.channel``,
+        which this subscribes to): ``"started"``, ``"sealed"``, ``"unsealed"``, ``"settled"``,
+        ``"closed"``, ``"chunk_started"``, ``"chunk_finished"``, ``"chunk_failed"``,
+        ``"chunk_cancelled"``, ``"interrupt_opened"``, ``"interrupt_resumed"``, ``"event_emitted"``,
+        ``"stream_item"``, ``"state_changed"``, or ``"*"`` for all of them. ``event`` is that
+        event (``triggerflow_nb.observe``: e.g. ``ChunkFailed`` with ``node_id``, ``error`` and
+        ``exception``). Hooks run synchronously where the event happens, in registration order;
+        one that raises is logged and the run goes on.
+        """
+        observer, state_changes = hook_observer(event_type, callback)
+        return self._channel.subscribe(observer, state_changes=state_changes)
 
     # -- state and resources from outside a chunk --------------------------------------------------
 

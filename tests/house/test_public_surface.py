@@ -41,7 +41,7 @@ EXECUTION = [
     "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
     "get_pending_interrupts", "get_result", "get_runtime_data", "get_runtime_stream", "get_state", "get_status",
     "get_stream_items", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed",
-    "lifecycle_state", "load", "node_status", "put_into_stream", "require_runtime_resource", "retry",
+    "lifecycle_state", "load", "node_status", "on", "put_into_stream", "require_runtime_resource", "retry",
     "retryable_chunk", "run", "runtime_resources", "save", "seal", "set_runtime_data", "set_state", "start",
     "status", "stream_length", "track_state_changes", "unseal", "watch",
 ]
