@@ -109,7 +109,7 @@ def test_bad_emits_before_start_are_refused_and_leave_it_unstarted():
     with pytest.raises(LifecycleError) as info:
         ex.emit("Ping", 1)
     assert str(info.value) == (f"cannot emit 'Ping': execution {ex.id} of flow 'refused' is sealed (a sealed "
-                               f"execution only drains what it already accepted; create a new execution)")
+                               f"execution only drains what it already accepted; unseal() opens it again)")
     assert ex.status == "created"
     closed = flow.create_execution(auto_close=False)
     closed.close()

@@ -79,7 +79,7 @@ def test_a_triggering_write_to_a_sealed_execution_is_refused_before_anything_is_
     assert str(info.value) == (
         f"cannot set state 'level' with emit=True, which runs its when({{'state': 'level'}}) branches (pass "
         f"emit=False to only write it): execution {ex.id} of flow 'sealed-write' is sealed (a sealed execution "
-        f"only drains what it already accepted; create a new execution)"
+        f"only drains what it already accepted; unseal() opens it again)"
     )
     assert ex.get_state() == {"started_with": 1}
     ex.set_state("level", 9, emit=False)  # a plain write is still allowed until the close

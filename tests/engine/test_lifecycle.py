@@ -26,7 +26,7 @@ def test_open_sealed_closed_transitions_and_external_emit_rules():
         ex.emit("Ping", "b")
     assert str(info.value) == (
         f"cannot emit 'Ping': execution {ex.id} of flow 'life' is sealed (a sealed execution only drains "
-        f"what it already accepted; create a new execution)"
+        f"what it already accepted; unseal() opens it again)"
     )
     assert ex.close() == {"started_with": 1, "pings": ["a"]}
     assert (ex.lifecycle_state, ex.status) == ("closed", "completed")

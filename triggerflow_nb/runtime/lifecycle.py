@@ -114,7 +114,7 @@ class Lifecycle:
         if self.state != OPEN:
             raise LifecycleError(
                 f"cannot {action}: execution {self.owner} of flow {self.flow_name!r} is {self.state}"
-                + (" (a sealed execution only drains what it already accepted; create a new execution)"
+                + (" (a sealed execution only drains what it already accepted; unseal() opens it again)"
                    if self.state == SEALED else "; create a new execution with flow.create_execution()")
             )
 

@@ -34,7 +34,7 @@ from triggerflow_nb.runtime.resource_host import ResourceHost
 from triggerflow_nb.runtime.scope import TaskScope
 from triggerflow_nb.runtime.stream import RuntimeStream
 
-SEALED_ADVICE = " (a sealed execution only drains what it already accepted; create a new execution)"
+SEALED_ADVICE = " (a sealed execution only drains what it already accepted; unseal() opens it again)"
 CLOSED_ADVICE = "; create a new execution with flow.create_execution()"
 
 
