@@ -55,7 +55,8 @@ GROUPS: dict[str, list[str]] = {
                   "triggerflow_nb/runtime/interrupts.py", "triggerflow_nb/runtime/resource_host.py",
                   "triggerflow_nb/runtime/stream.py", "triggerflow_nb/runtime/chunk_port.py",
                   "triggerflow_nb/runtime/result.py", "triggerflow_nb/runtime/retry.py",
-                  "triggerflow_nb/runtime/sub_flow.py", "triggerflow_nb/runtime/snapshot_assembly.py"],
+                  "triggerflow_nb/runtime/sub_flow.py", "triggerflow_nb/runtime/snapshot_assembly.py",
+                  "triggerflow_nb/runtime/outside.py"],
     "tasks": ["triggerflow_nb/runtime/scope.py", "triggerflow_nb/runtime/tasks.py", "triggerflow_nb/runtime/work.py"],
     # A store's static table and views (notebook/store_table.py, store_views.py) and the slot they come
     # through are tested by the store's tests; notebook/store_browser.py (the ipywidgets table) is left out: UI code.

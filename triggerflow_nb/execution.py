@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
 from ._validate import flag
+from ._warn_once import warn_deprecated_once
 from .environments.manager import execution_environment
 from .errors import HistoryError, InvalidArgumentError, MissingResourceError, ResourceTypeWarning
 from .export.timeline import Bar, Timeline
-from .observe import ExecutionReplaced
+from .observe import ExecutionReplaced, hook_observer
 from .persistence.save_load import (
     load_report,
     missing_resource_keys,
@@ -29,6 +31,7 @@ from .persistence.saved import SavedExecution
 from .reproducibility import shows_wall_clock
 from .runtime.execution import Execution, run_sync
 from .runtime.history import StepLog
+from .runtime.outside import write_state
 from .runtime.resource_host import check_managed_keys_are_free
 from .runtime.snapshot import ExecutionSnapshot
 from .runtime.snapshot_assembly import capture, require_fresh, restore
@@ -42,6 +45,63 @@ if TYPE_CHECKING:
 
 class TriggerFlowExecution(Execution):
     """One run of a flow: state, lifecycle, runtime stream, interrupts and resources; savable and watchable."""
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def async_unseal(self) -> None:
+        """Open a sealed execution again, the inverse of ``seal()``: it accepts outside emits and
+        continues once more. An open execution stays as it is; a closed one (or one that ``close()``
+        is draining) raises ``LifecycleError``."""
+        self._lifecycle.unseal()
+
+    def unseal(self) -> None:
+        run_sync(self, self.async_unseal())
+
+    # -- hooks --------------------------------------------------------------------------------------
+
+    def on(self, event_type: str, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every ``event_type`` event of this execution; returns a
+        function that removes the hook again.
+
+        ``event_type`` names one kind of event of the observation channel (``execution.channel``,
+        which this subscribes to): ``"started"``, ``"sealed"``, ``"unsealed"``, ``"settled"``,
+        ``"closed"``, ``"chunk_started"``, ``"chunk_finished"``, ``"chunk_failed"``,
+        ``"chunk_cancelled"``, ``"interrupt_opened"``, ``"interrupt_resumed"``, ``"event_emitted"``,
+        ``"stream_item"``, ``"state_changed"``, or ``"*"`` for all of them. ``event`` is that
+        event (``triggerflow_nb.observe``: e.g. ``ChunkFailed`` with ``node_id``, ``error`` and
+        ``exception``). Hooks run synchronously where the event happens, in registration order;
+        one that raises is logged and the run goes on.
+        """
+        observer, state_changes = hook_observer(event_type, callback)
+        return self._channel.subscribe(observer, state_changes=state_changes)
+
+    # -- state and resources from outside a chunk --------------------------------------------------
+
+    async def async_set_state(self, key: str, value: Any, emit: bool = True) -> None:
+        """``set_state`` for async code: write, and with ``emit`` run the ``when({"state": key})``
+        branches it triggers (an outside emit: only while open) and wait for them."""
+        await write_state(self, key, value, emit)
+
+    def require_runtime_resource(self, name: str) -> Any:
+        """The resource under ``name`` (execution-level, else flow-level), as ``data.require_resource``
+        gives it inside a chunk; raises ``MissingResourceError`` naming the key and the keys present."""
+        return self._resources.resources.require(name, f"in execution {self.id}")
+
+    def get_runtime_data(self, key: str | None = None, default: Any = None) -> Any:
+        _deprecated("get_runtime_data", "get_state")
+        return self.get_state(key, default)
+
+    def set_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        _deprecated("set_runtime_data", "set_state")
+        self.set_state(key, value, emit)
+
+    async def async_get_runtime_data(self, key: str | None = None, default: Any = None) -> Any:
+        _deprecated("async_get_runtime_data", "get_state")
+        return self.get_state(key, default)
+
+    async def async_set_runtime_data(self, key: str, value: Any, emit: bool = True) -> None:
+        _deprecated("async_set_runtime_data", "async_set_state")
+        await self.async_set_state(key, value, emit)
 
     # -- save / load ------------------------------------------------------------------------------
 
@@ -196,6 +256,14 @@ class TriggerFlowExecution(Execution):
         The panel's output carries a static HTML/text fallback too, for viewers without widgets.
         """
         self.watch()._ipython_display_()
+
+
+def _deprecated(old: str, new: str) -> None:
+    warn_deprecated_once(
+        f"TriggerFlowExecution.{old}",
+        f"execution.{old}() is deprecated; use execution.{new}() (runtime_data is the old name of state)",
+        stacklevel=4,
+    )
 
 
 def _can_prompt() -> bool:

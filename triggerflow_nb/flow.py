@@ -8,12 +8,14 @@ displays in a notebook. It is one of the two modules allowed to import across la
 
 from __future__ import annotations
 
+import asyncio
 import sys
-import warnings
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 from ._loop_bridge import run_sync
-from ._validate import flag
+from ._validate import flag, seconds
+from ._warn_once import ignore_wait_for_result
 from .definition.flow import FlowDefinition
 from .errors import InvalidArgumentError, LifecycleError
 from .execution import TriggerFlowExecution
@@ -24,7 +26,16 @@ from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
 from .persistence.blueprint import load_blueprint, save_blueprint
 from .runtime.chunk_run import ChunkRun, run_chunk
+from .runtime.execution import run_sync as run_on_execution
 from .runtime.history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
+from .runtime.stream import read_synchronously
+
+# What each entry point does instead of what ``wait_for_result=`` asked (see ``ignore_wait_for_result``).
+_CLOSES = "flow.start() always waits for the execution to close and returns the close snapshot"
+_CREATE_ONLY = ("create_execution() only creates the execution; execution.start(value) returns the close "
+                "snapshot once it has closed by itself (auto_close), else the execution")
+_HANDLE_RETURNED = ("start_execution() returns the execution once its start has settled; close() it (or let "
+                    "auto_close) for the close snapshot")
 
 
 class TriggerFlow(FlowDefinition):
@@ -88,9 +99,12 @@ class TriggerFlow(FlowDefinition):
     def create_execution(self, *, runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
                          auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
                          execution_environments: list[Any] | None = None, history: bool = True,
-                         history_limit: int = DEFAULT_HISTORY_LIMIT) -> TriggerFlowExecution:
+                         history_limit: int = DEFAULT_HISTORY_LIMIT,
+                         wait_for_result: Any = None) -> TriggerFlowExecution:
         """A new execution of this flow, not started. ``history`` (on by default) records every chunk
-        run for ``execution.history()``, ``state_at()`` and ``fork()``; it keeps the last ``history_limit``."""
+        run for ``execution.history()``, ``state_at()`` and ``timeline()``; it keeps the last
+        ``history_limit``. ``wait_for_result`` is deprecated and ignored."""
+        ignore_wait_for_result("flow.create_execution", wait_for_result, _CREATE_ONLY)
         return TriggerFlowExecution(
             self, flow_data=self._flow_data, flow_resources=self._runtime_resources,
             runtime_resources=runtime_resources, auto_close=auto_close,
@@ -99,13 +113,17 @@ class TriggerFlow(FlowDefinition):
         )
 
     async def async_start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
-        """Create an execution, start it, and return its handle once the start run has settled."""
+        """Create an execution, start it, and return its handle once the start run has settled.
+
+        ``options`` are ``create_execution``'s; ``wait_for_result`` is deprecated and ignored."""
+        ignore_wait_for_result("flow.start_execution", options.pop("wait_for_result", None), _HANDLE_RETURNED)
         options.setdefault("auto_close", False)
         execution = self.create_execution(**options)
         await execution.run(value, until="settled")
         return execution
 
     def start_execution(self, value: Any = None, **options: Any) -> TriggerFlowExecution:
+        ignore_wait_for_result("flow.start_execution", options.pop("wait_for_result", None), _HANDLE_RETURNED)
         return run_sync(self.async_start_execution(value, **options))
 
     async def async_start(self, value: Any = None, *, wait_for_result: Any = None,
@@ -120,11 +138,7 @@ class TriggerFlow(FlowDefinition):
         unsupported.pop("auto_close_timeout", None)
         if unsupported:
             raise InvalidArgumentError(f"flow.start() got unexpected keyword arguments {sorted(unsupported)}")
-        if wait_for_result is not None:
-            warnings.warn(
-                "flow.start(wait_for_result=...) is ignored: start() always waits for the execution to close "
-                "and returns the close snapshot", UserWarning, stacklevel=3,
-            )
+        ignore_wait_for_result("flow.start", wait_for_result, _CLOSES)
         # No history: start() returns no handle it could be read from.
         execution = self.create_execution(
             runtime_resources=runtime_resources, auto_close=True, auto_close_timeout=0.0,
@@ -137,7 +151,8 @@ class TriggerFlow(FlowDefinition):
               runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
               execution_environments: list[Any] | None = None, **unsupported: Any) -> dict[str, Any]:
         """Run one execution to the end and return its close snapshot (a plain dict of state)."""
-        return run_sync(self.async_start(value, wait_for_result=wait_for_result, runtime_resources=runtime_resources,
+        ignore_wait_for_result("flow.start", wait_for_result, _CLOSES)
+        return run_sync(self.async_start(value, runtime_resources=runtime_resources,
                                          concurrency=concurrency, execution_environments=execution_environments,
                                          **unsupported))
 
@@ -162,6 +177,36 @@ class TriggerFlow(FlowDefinition):
     def run_chunk(self, chunk: str, value: Any = None, *, state: dict[str, Any] | None = None,
                   flow_data: dict[str, Any] | None = None, resources: dict[str, Any] | None = None) -> ChunkRun:
         return run_sync(self.async_run_chunk(chunk, value, state=state, flow_data=flow_data, resources=resources))
+
+    # -- a run read as a stream -----------------------------------------------------------------
+
+    def get_async_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10,
+                                 runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
+                                 execution_environments: list[Any] | None = None) -> AsyncIterator[Any]:
+        """Start an execution with ``initial_value`` and yield its runtime stream items in order.
+
+        The execution runs as with ``flow.start()`` (it closes as soon as it is idle, and a
+        ``pause_for`` fails fast: nobody holds a handle to resume it). The stream ends when it
+        closes; a chunk's error then reaches the reader. A reader that stops early cancels the
+        run, and one that waits ``timeout`` seconds (None: no limit) without a new item gets a
+        ``LifecycleError`` after the run is cancelled.
+        """
+        timeout = seconds("timeout", timeout, allow_none=True)
+        execution = self.create_execution(runtime_resources=runtime_resources, auto_close=True,
+                                          auto_close_timeout=0.0, concurrency=concurrency,
+                                          execution_environments=execution_environments, history=False)
+        return _run_and_stream(self.name, execution, initial_value, timeout)
+
+    def get_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10,
+                           runtime_resources: dict[str, Any] | None = None, concurrency: int | None = None,
+                           execution_environments: list[Any] | None = None) -> Iterator[Any]:
+        """``get_async_runtime_stream`` for sync code: each item as it comes, in order."""
+        timeout = seconds("timeout", timeout, allow_none=True)
+        execution = self.create_execution(runtime_resources=runtime_resources, auto_close=True,
+                                          auto_close_timeout=0.0, concurrency=concurrency,
+                                          execution_environments=execution_environments, history=False)
+        return read_synchronously(_run_and_stream(self.name, execution, initial_value, timeout),
+                                  lambda step: run_on_execution(execution, step))
 
     # -- execution stores (triggerflow_nb.store) -------------------------------------------------
 
@@ -208,3 +253,33 @@ class TriggerFlow(FlowDefinition):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
         return flow_mimebundle(self)
+
+
+# How long a stream reader that stopped early lets the run's remaining detached work finish.
+_ABANDONED_CLOSE_TIMEOUT = 1.0
+
+
+async def _run_and_stream(flow_name: str, execution: TriggerFlowExecution, value: Any,
+                          timeout: float | None) -> AsyncGenerator[Any, None]:
+    """``flow.get_async_runtime_stream``: run ``execution`` from ``value`` and yield its stream."""
+    run = asyncio.ensure_future(execution.run(value, until="closed", pause_fails_fast=True))
+    try:
+        async for item in execution.get_async_runtime_stream(timeout=timeout):
+            yield item
+    finally:
+        if not run.done():
+            if not execution.is_closed():  # the reader stopped early, or ``timeout`` passed: cut the run
+                run.cancel()
+            await asyncio.wait({run})
+            if not execution.is_closed():  # the start had returned: detached work may still run
+                await asyncio.shield(execution.async_close(timeout=_ABANDONED_CLOSE_TIMEOUT,
+                                                           pending_interrupts="cancel"))
+        if not run.cancelled():
+            run.exception()  # retrieved: raised below when the stream ended by itself, dropped on a break
+    if run.cancelled():
+        raise LifecycleError(
+            f"no runtime stream item came for {timeout}s from execution {execution.id} of flow {flow_name!r}: "
+            f"it was closed and its running work cancelled; pass a larger timeout= (None waits as long as "
+            f"it takes)"
+        )
+    await run  # the close snapshot, or what ended the run (a chunk's error)

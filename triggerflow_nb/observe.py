@@ -7,6 +7,7 @@ unobserved run pays one truth test per publish point.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,13 @@ class ExecutionStarted:
 
 @dataclass(**_dc)
 class ExecutionSealed:
+    execution_id: str
+
+
+@dataclass(**_dc)
+class ExecutionUnsealed:
+    """A sealed execution was opened again (``execution.unseal()``): it accepts outside emits."""
+
     execution_id: str
 
 
@@ -168,6 +176,49 @@ class SyncChunkHeldLoop:
 
 
 Observer = Callable[[Any], None]
+
+# The names ``execution.on(name, callback)`` takes: each is one kind of event of the channel
+# (``"*"`` takes them all). One mechanism, two doors: a hook is a filtered subscriber.
+HOOK_EVENTS: dict[str, type] = {
+    "started": ExecutionStarted,
+    "sealed": ExecutionSealed,
+    "unsealed": ExecutionUnsealed,
+    "settled": ExecutionSettled,
+    "closed": ExecutionClosed,
+    "chunk_started": ChunkStarted,
+    "chunk_finished": ChunkFinished,
+    "chunk_failed": ChunkFailed,
+    "chunk_cancelled": ChunkCancelled,
+    "interrupt_opened": InterruptOpened,
+    "interrupt_resumed": InterruptResumed,
+    "event_emitted": EventEmitted,
+    "stream_item": StreamItem,
+    "state_changed": StateChanged,
+}
+ALL_EVENTS = "*"
+
+
+def hook_observer(event_type: Any, callback: Any) -> tuple[Observer, bool]:
+    """The subscriber behind ``execution.on(event_type, callback)``, and whether it wants the
+    per-write ``StateChanged`` events; a typed error for a name or a callback that cannot be a hook."""
+    if not isinstance(event_type, str) or (event_type not in HOOK_EVENTS and event_type != ALL_EVENTS):
+        raise InvalidArgumentError(
+            f"execution.on() takes one of {[*HOOK_EVENTS, ALL_EVENTS]} as event_type, got {event_type!r}")
+    if not callable(callback):
+        raise InvalidArgumentError(f"execution.on() needs a callable callback, got {type(callback).__name__}")
+    if inspect.iscoroutinefunction(callback):
+        raise InvalidArgumentError(
+            f"execution.on({event_type!r}, ...) got an async function: hooks are called synchronously, inside "
+            f"the run; use a plain function (start async work from it with asyncio.ensure_future if you must)")
+    if event_type == ALL_EVENTS:
+        return callback, True
+    kind = HOOK_EVENTS[event_type]
+
+    def observer(event: Any) -> None:
+        if type(event) is kind:
+            callback(event)
+
+    return observer, kind is StateChanged
 
 
 class Channel:

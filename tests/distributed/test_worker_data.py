@@ -21,7 +21,7 @@ def data(state=None, value="item", index=3, **context):
 
 def test_identity_answers():
     d = data()
-    assert d.input == "item" and d.value == "item"
+    assert d.input == "item" and d.value == "item" and d.inputs == "item"
     assert d.chunk_name == "scale"
     assert d.execution_id == "ex-1"
     assert d.item_index == 3

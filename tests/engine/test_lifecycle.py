@@ -26,7 +26,7 @@ def test_open_sealed_closed_transitions_and_external_emit_rules():
         ex.emit("Ping", "b")
     assert str(info.value) == (
         f"cannot emit 'Ping': execution {ex.id} of flow 'life' is sealed (a sealed execution only drains "
-        f"what it already accepted; create a new execution)"
+        f"what it already accepted; unseal() opens it again)"
     )
     assert ex.close() == {"started_with": 1, "pings": ["a"]}
     assert (ex.lifecycle_state, ex.status) == ("closed", "completed")
@@ -35,13 +35,24 @@ def test_open_sealed_closed_transitions_and_external_emit_rules():
     assert ex.close() == {"started_with": 1, "pings": ["a"]}  # idempotent, frozen
 
 
-def test_start_twice_and_emit_before_start_are_errors():
+def test_start_twice_is_an_error_and_an_emit_before_start_starts_the_execution():
     ex = make_flow().create_execution(auto_close=False)
-    with pytest.raises(LifecycleError, match=r"cannot emit before the execution starts: call execution.start\(value\) first"):
-        ex.emit("Ping", 1)
     ex.start(1)
-    with pytest.raises(LifecycleError, match="was already started; an execution runs once"):
+    with pytest.raises(LifecycleError) as info:
         ex.start(2)
+    assert str(info.value) == (f"execution {ex.id} was already started; an execution runs once: create another "
+                               f"with flow.create_execution()")
+    emitted_first = make_flow().create_execution(auto_close=False)
+    emitted_first.emit("Ping", 1)  # accepted: the execution is open, and this starts it
+    assert (emitted_first.lifecycle_state, emitted_first.status) == ("open", "idle")
+    with pytest.raises(LifecycleError) as info:
+        emitted_first.start(2)
+    assert str(info.value) == (
+        f"execution {emitted_first.id} was already started by an outside emit (the first emit starts an execution "
+        f"nobody started, without its start chain: call start(value) before emitting to run it); an execution "
+        f"runs once: create another with flow.create_execution()"
+    )
+    assert emitted_first.close() == {"pings": [1]}
 
 
 def test_execution_start_with_auto_close_returns_snapshot_after_idle_timeout():
@@ -84,7 +95,7 @@ def test_flow_start_rejects_auto_close_false_and_ignores_wait_for_result_with_wa
     flow = make_flow()
     with pytest.raises(LifecycleError, match=r"flow.start\(\) always closes the execution it creates"):
         flow.start(1, auto_close=False)
-    with pytest.warns(UserWarning, match=r"flow.start\(wait_for_result=...\) is ignored"):
+    with pytest.warns(DeprecationWarning, match=r"^flow.start\(wait_for_result=...\) is deprecated and ignored"):
         assert flow.start(1, wait_for_result=True) == {"started_with": 1}
 
 

@@ -17,31 +17,34 @@ from triggerflow_nb import store as store_module
 from triggerflow_nb.store import ExecutionStore, PostgresStore, SQLiteStore
 
 PACKAGE = [
-    "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
-    "MissingResourceError", "NotRecorded", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError",
-    "SchemaVersionError", "SnapshotError", "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
+    "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError",
+    "FingerprintMismatchError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError",
+    "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError", "NotRecorded",
+    "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",
+    "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
     "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment", "reproducible", "watch",
 ]
 
 FLOW = [
     "append_flow_data", "async_append_flow_data", "async_del_flow_data", "async_get_flow_data", "async_resume",
-    "async_run_chunk", "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect", "create_execution",
-    "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each", "get_flow_data", "graph",
-    "handlers", "if_condition", "load_blueprint", "match", "peek_flow_data", "register_chunk_handler",
-    "resource_requirements", "resume", "run_chunk", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution",
-    "to", "to_dot", "to_mermaid", "to_sub_flow", "update_runtime_resources", "validate_runnable", "when",
+    "async_run_chunk", "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect",
+    "create_execution", "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each",
+    "get_async_runtime_stream", "get_flow_data", "get_runtime_stream", "graph", "handlers", "if_condition",
+    "load_blueprint", "match", "peek_flow_data", "register_chunk_handler", "resource_requirements", "resume",
+    "run_chunk", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution", "to", "to_dot",
+    "to_mermaid", "to_sub_flow", "update_runtime_resources", "validate_runnable", "when",
 ]
 
 EXECUTION = [
-    "async_close", "async_continue_with", "async_emit", "async_emit_nowait", "async_load", "async_put_into_stream",
-    "async_retry", "async_save", "async_seal", "async_start", "auto_close_in", "channel", "close", "closed_at",
-    "continue_with",
-    "emit", "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
-    "get_pending_interrupts", "get_result", "get_runtime_stream", "get_state", "get_status", "get_stream_items",
-    "history", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open", "is_sealed", "lifecycle_state", "load",
-    "node_status", "put_into_stream", "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal",
-    "set_state", "start", "state_at", "status", "stream_length", "timeline", "track_state_changes", "watch",
+    "async_close", "async_continue_with", "async_emit", "async_emit_nowait", "async_get_runtime_data", "async_load",
+    "async_put_into_stream", "async_retry", "async_save", "async_seal", "async_set_runtime_data", "async_set_state",
+    "async_start", "async_unseal", "auto_close_in", "channel", "close", "closed_at", "continue_with", "emit",
+    "emit_nowait", "fan_out_progress", "get_async_runtime_stream", "get_interrupt", "get_lifecycle_state",
+    "get_pending_interrupts", "get_result", "get_runtime_data", "get_runtime_stream", "get_state", "get_status",
+    "get_stream_items", "history", "inject_resources", "inspect_load", "is_closed", "is_fresh", "is_open",
+    "is_sealed", "lifecycle_state", "load", "node_status", "on", "put_into_stream", "require_runtime_resource",
+    "retry", "retryable_chunk", "run", "runtime_resources", "save", "seal", "set_runtime_data", "set_state",
+    "start", "state_at", "status", "stream_length", "timeline", "track_state_changes", "unseal", "watch",
 ]
 
 STORE = [

@@ -128,16 +128,36 @@ def new_blocks_flow():
     return flow, 3
 
 
-BUILDERS = [for_each_flow, branches_flow, batch_and_join_flow, sub_flow_flow, new_blocks_flow]
+def self_resume_flow():
+    """A chunk that pauses with resume_to="self" and max_resumes, continued once before the save:
+    the snapshot carries its resume_count and max_resumes (a third element: what to continue first)."""
+    flow = TriggerFlow(name="fz-resumes")
+
+    async def ask(data):
+        if data.is_resume:
+            await data.async_append_state("answers", data.resume.value)
+        if len(data.get_state("answers", [])) < 2:
+            await data.async_pause_for(type="again", resume_to="self", max_resumes=3,
+                                       interrupt_id=f"ask-{len(data.get_state('answers', []))}")
+            return None
+        return data.get_state("answers")
+
+    flow.to(ask, name="ask").to(lambda data: data.set_state("done", data.input), name="store")
+    return flow, None, ["ask-0"]
+
+
+BUILDERS = [for_each_flow, branches_flow, batch_and_join_flow, sub_flow_flow, new_blocks_flow, self_resume_flow]
 # A half-collected join (or collect) is history, not structure: see the skipped-steps check below.
 HISTORY_DEPENDENT = {"joined", "collected"}
 PAYLOAD = "ok"
 
 
 def run_to_pause(builder):
-    flow, value = builder()
+    flow, value, *before_save = builder()
     ex = flow.create_execution(auto_close=False)
     ex.start(value)
+    for interrupt_id in before_save[0] if before_save else ():
+        ex.continue_with(interrupt_id, PAYLOAD)
     return ex
 
 
@@ -239,7 +259,7 @@ def observe(ex):
 @given(data=st.data())
 def test_every_mutant_loads_and_continues_or_is_refused_cleanly(originals, data):
     builder, saved, expected, mutant = data.draw(mutants(originals))
-    flow, _ = builder()
+    flow = builder()[0]
     target = flow.create_execution(auto_close=False)
     before = observe(target)
     report = target.inspect_load(mutant)
@@ -276,7 +296,7 @@ def test_every_mutant_loads_and_continues_or_is_refused_cleanly(originals, data)
 
 def test_the_originals_continue_to_the_uninterrupted_result(originals):
     for builder, saved, expected in originals:
-        flow, _ = builder()
+        flow = builder()[0]
         target = flow.create_execution(auto_close=False)
         target.load(saved)
         assert finish(target) == expected, builder.__name__
@@ -315,7 +335,7 @@ def expected_refusal(builder, execution_id, text):
         return CorruptRowError, None, []
     if not isinstance(value, dict) or value.get("execution_id") != execution_id:
         return CorruptRowError, None, []
-    flow, _ = builder()
+    flow = builder()[0]
     try:
         loaded = flow.create_execution(auto_close=False).load(value)
     except (SnapshotError, MissingResourceError) as exc:
@@ -346,7 +366,7 @@ def test_a_mutant_in_a_store_row_loads_as_in_memory_or_is_refused_with_the_row_u
     refusal, message, pending = expected_refusal(builder, execution_id, text)
     with open_store(store_spec) as store:
         before = written(store_spec, store, saved, text)
-        flow, _ = builder()
+        flow = builder()[0]
         if refusal is not None:
             for attempt in ("load_execution", "resume"):
                 with pytest.raises(refusal) as info:

@@ -184,8 +184,14 @@ class Chain:
 
     # -- plain steps ------------------------------------------------------------------------
 
-    def to(self, handler: Callable[..., Any] | str, name: str | None = None) -> Chain:
-        """Run ``handler`` next; it receives the previous step's return value as ``data.input``."""
+    def to(self, handler: Callable[..., Any] | str | SubFlowDefinition, name: str | None = None) -> Chain:
+        """Run ``handler`` next; it receives the previous step's return value as ``data.input``.
+
+        A flow (a ``TriggerFlow``) is a sub-flow step: ``.to(child)`` is ``.to_sub_flow(child, name=name)``,
+        with the default capture and write_back.
+        """
+        if not callable(handler) and isinstance(handler, SubFlowDefinition):
+            return self.to_sub_flow(handler, name=name)
         self._check_attachable(".to()")
         chunk_id = self._flow._register_step(handler, name, self._anchor())
         self._link(chunk_id)

@@ -26,6 +26,7 @@ from .graph import (
     WHEN_MODES,
     FlowGraph,
     Node,
+    SubFlowDefinition,
     chunk_done_event,
     collected_event,
     state_written_event,
@@ -144,8 +145,9 @@ class FlowDefinition(FlowOpeners):
 
     # -- wiring entry points ----------------------------------------------------------------
 
-    def to(self, handler: Callable[..., Any] | str, name: str | None = None) -> Chain:
-        """Start a chain at the start boundary: the first chunk receives the start input."""
+    def to(self, handler: Callable[..., Any] | str | SubFlowDefinition, name: str | None = None) -> Chain:
+        """Start a chain at the start boundary: the first chunk receives the start input (a flow given
+        here is a sub-flow step, as with ``to_sub_flow``)."""
         return Chain(self, START_ID).to(handler, name)
 
     def when(self, trigger: Any, mode: str = "and") -> Chain:

@@ -36,6 +36,11 @@ class WorkerData:
         return self.input
 
     @property
+    def inputs(self) -> Any:
+        """The same as ``input`` (the name some TriggerFlow code uses)."""
+        return self.input
+
+    @property
     def chunk_name(self) -> str:
         return self._chunk
 

@@ -35,6 +35,7 @@ from ..observe import (
     ExecutionSealed,
     ExecutionSettled,
     ExecutionStarted,
+    ExecutionUnsealed,
     FanOutProgress,
     FlowDataChanged,
     InterruptOpened,
@@ -167,7 +168,7 @@ class ExecutionPanel(StaticFallback, widgets.VBox):
         elif kind is ExecutionReplaced or kind is SyncChunkHeldLoop or kind is AutoCloseScheduled:
             if not self._on_notebook_loop_event(event):
                 return
-        elif kind is not ExecutionSealed:
+        elif kind is not ExecutionSealed and kind is not ExecutionUnsealed:
             return  # e.g. EventEmitted: nothing on the panel shows it
         if self._home_loop is None:
             self._home_loop = running_loop()

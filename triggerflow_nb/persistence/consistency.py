@@ -282,6 +282,7 @@ def _check_interrupts(snapshot: ExecutionSnapshot, graph: FlowGraph) -> list[Int
                                                 and isinstance(target["event"], str) and target["event"])):
             raise _corrupt(f"interrupt {interrupt_id!r} resumes to {target!r}: expected 'next', 'self' or "
                            f"{{'event': name}}")
+        _check_resume_limit(interrupt)
         if interrupt["status"] == WAITING:
             if interrupt["resumed_at"] is not None:
                 raise _corrupt(f"interrupt {interrupt_id!r} is waiting but has resumed_at {interrupt['resumed_at']!r}: "
@@ -294,6 +295,20 @@ def _check_interrupts(snapshot: ExecutionSnapshot, graph: FlowGraph) -> list[Int
         elif interrupt["continuation"] or interrupt["input"] is not None:
             raise _corrupt(f"interrupt {interrupt_id!r} is {interrupt['status']} but still carries a continuation")
     return waiting
+
+
+def _check_resume_limit(interrupt: InterruptRecord) -> None:
+    """``resume_count`` / ``max_resumes``: counts of a ``resume_to="self"`` pause, never past the limit."""
+    count, limit = interrupt.get("resume_count", 0), interrupt.get("max_resumes")
+    if count == 0 and limit is None:
+        return
+    interrupt_id = interrupt["id"]
+    if interrupt["resume_to"] != "self":
+        raise _corrupt(f"interrupt {interrupt_id!r} resumes to {interrupt['resume_to']!r} but counts resumes "
+                       f"(resume_count {count!r}, max_resumes {limit!r}): only a resume_to='self' pause does")
+    if count < 0 or (limit is not None and not 0 <= count <= limit):
+        raise _corrupt(f"interrupt {interrupt_id!r} has resume_count {count!r} and max_resumes {limit!r}: "
+                       f"expected 0 <= resume_count <= max_resumes")
 
 
 def _check_joins(snapshot: ExecutionSnapshot, graph: FlowGraph) -> None:

@@ -125,8 +125,10 @@ class ChunkPort:
     # -- pauses ---------------------------------------------------------------------------------------
 
     def open_interrupt(self, node: Node, value: Any, frames: Frames, type: str, payload: Any,
-                       resume_to: ResumeTarget, interrupt_id: str | None) -> Interrupt:
-        interrupt = self._interrupts.open(node.id, value, frames, type, payload, resume_to, interrupt_id)
+                       resume_to: ResumeTarget, interrupt_id: str | None, max_resumes: int | None = None,
+                       resumed: str | None = None) -> Interrupt:
+        interrupt = self._interrupts.open(node.id, value, frames, type, payload, resume_to, interrupt_id,
+                                          max_resumes, resumed)
         self._lifecycle.cancel_idle_timer()
         self._lifecycle.publish(InterruptOpened(self.execution_id, interrupt.id, node.id))
         return interrupt

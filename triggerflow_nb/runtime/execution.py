@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Literal, TypeVar
 
 from .._loop_bridge import run_on_home
 from .._validate import flag, one_of, positive_int, seconds
-from .._warn_once import warn_deprecated_once
+from .._warn_once import ignore_wait_for_result, warn_deprecated_once
 from ..definition.graph import START_ID
 from ..errors import LifecycleError
 from ..layers.flow_data import FlowData
@@ -27,17 +27,17 @@ from ..layers.state import FINAL_RESULT_KEY
 from ..observe import Channel, ExecutionStarted, InterruptResumed, StateKeyTracker
 from ..reproducibility import new_execution_id
 from .chunk_port import ChunkPort, check_event
-from .history import DEFAULT_LIMIT as DEFAULT_HISTORY_LIMIT
-from .history import StepLog
+from .history import DEFAULT_LIMIT, step_log
 from .host import FlowHost
 from .interrupts import InterruptBook
 from .lifecycle import Lifecycle
+from .outside import START_WAITS, outside_emit, spawn_outside_emit, state_triggers, write_state
 from .resource_host import ResourceHost
 from .result import ExecutionResult
 from .retry import require_wired, retry_failed_chunk, retryable
 from .state_store import StateStore
 from .status import CLOSED, OPEN, SEALED, ExecutionStatus, LifecycleState, NodeStatus
-from .stream import read_synchronously
+from .stream import items_after, read_synchronously
 from .walk_state import WalkState
 from .walker import GraphWalker
 from .work import INTERRUPTS, ExecutionWork
@@ -52,7 +52,7 @@ class Execution:
                  runtime_resources: dict[str, Any] | None = None, auto_close: bool = True,
                  auto_close_timeout: float | None = 10.0, concurrency: int | None = None,
                  execution_environments: list[Any] | None = None, history: bool = True,
-                 history_limit: int = DEFAULT_HISTORY_LIMIT):
+                 history_limit: int = DEFAULT_LIMIT):
         # The usual values pass a cheap check; anything else gets the full one (and its error).
         # Both stay settable (e.g. ``execution.auto_close_timeout = 0`` before start): the lifecycle reads them here.
         self.auto_close = auto_close if auto_close is True or auto_close is False else flag("auto_close", auto_close)
@@ -74,16 +74,14 @@ class Execution:
         self._resources = ResourceHost(self.id, channel, runtime_resources, flow_resources, execution_environments)
         self._lifecycle = lifecycle = Lifecycle(self.id, flow.name, self, channel=channel, flow_channel=flow.channel,
                                                 interrupts=self._interrupts, resources=self._resources)
-        self._history = (StepLog(self.id, positive_int("history_limit", history_limit))  # type: ignore[arg-type]
-                         if history is True or flag("history", history) else None)
+        self._history = step_log(self.id, history, history_limit)
         self._state = StateStore(self.id, lifecycle, channel, self._history)
         self._walk_state = WalkState()
         self._work = work = ExecutionWork(lifecycle)
         semaphore = asyncio.Semaphore(concurrency) if concurrency else None
         self._walker = walker = GraphWalker(
             self.id, flow, self._walk_state, lifecycle, channel, semaphore, self._resources, leave=lifecycle.leave,
-            note_interrupt=lifecycle.note_interrupt, detached_failed=work.detached_failed, spawn=work.spawn,
-            history=self._history)
+            note_interrupt=lifecycle.note_interrupt, detached_failed=work.detached_failed, spawn=work.spawn)
         walker.port = ChunkPort(self, flow, flow_data, lifecycle, self._state, self._resources, self._interrupts,
                                 walker, work)
         self.result = ExecutionResult(self, lifecycle, self._state, self._resources)
@@ -183,18 +181,21 @@ class Execution:
             return self
         return self._state.get() if await lifecycle.settle(close_now) else self
 
-    async def async_start(self, value: Any = None) -> Any:
+    async def async_start(self, value: Any = None, *, wait_for_result: Any = None) -> Any:
         """Start with ``value``. Returns a dict exactly when the execution has closed, else the execution.
 
         With ``auto_close`` (the default) the execution closes once it has been idle for
         ``auto_close_timeout`` seconds; start() waits for that and returns the close snapshot (a
         dict). When it cannot close by itself (``auto_close=False``, ``auto_close_timeout=None``,
         or the run paused on an interrupt, which holds auto-close off) start() returns the
-        execution, still open, so it can be resumed, emitted to or closed.
+        execution, still open, so it can be resumed, emitted to or closed. ``wait_for_result`` is
+        deprecated and ignored (with a DeprecationWarning).
         """
+        ignore_wait_for_result("execution.start", wait_for_result, START_WAITS)
         return await self.run(value, until="closed")
 
-    def start(self, value: Any = None) -> Any:
+    def start(self, value: Any = None, *, wait_for_result: Any = None) -> Any:
+        ignore_wait_for_result("execution.start", wait_for_result, START_WAITS)
         return run_sync(self, self.async_start(value))
 
     async def async_retry(self, chunk: str | None = None) -> Any:
@@ -249,11 +250,11 @@ class Execution:
     # -- external emit ----------------------------------------------------------------------------
 
     async def async_emit(self, event: str, payload: Any = None) -> None:
-        """Emit from outside while open; waits for the branches it triggered."""
+        """Emit from outside while open; waits for the branches it triggered. The first emit to an
+        execution not started yet starts it, as start() would, without running the start chain."""
         check_event(event)
-        self._lifecycle.require_started("emit")
         self._lifecycle.require_open(f"emit {event!r}")
-        await self._work.root(self._walker.awaited_emit(event, payload, ()))
+        await self._work.root(outside_emit(self, event, payload))
 
     def emit(self, event: str, payload: Any = None) -> None:
         run_sync(self, self.async_emit(event, payload))
@@ -264,7 +265,6 @@ class Execution:
     def emit_nowait(self, event: str, payload: Any = None) -> None:
         """Emit from outside without waiting (needs a running event loop, e.g. in a notebook or a coroutine)."""
         check_event(event)
-        self._lifecycle.require_started("emit")
         self._lifecycle.require_open(f"emit {event!r}")
         try:
             asyncio.get_running_loop()
@@ -272,7 +272,7 @@ class Execution:
             # No loop to schedule on outside async code: run it through instead of losing it.
             self.emit(event, payload)
             return
-        self._walker.spawn_emit(event, payload, ())
+        spawn_outside_emit(self, event, payload)
 
     # -- state and resources ------------------------------------------------------------------------
 
@@ -280,9 +280,14 @@ class Execution:
         """Live state before close, the frozen close snapshot after (always a copy)."""
         return self._state.get(key, default)
 
-    def set_state(self, key: str, value: Any) -> None:
-        """Write state from outside a chunk (e.g. a notebook cell), while the execution is not closed."""
-        self._state.apply("set", key, value, "from outside a chunk")
+    def set_state(self, key: str, value: Any, emit: bool = True) -> None:
+        """Write state from outside a chunk (e.g. a notebook cell), while the execution is not closed.
+        With ``emit``, the ``when({"state": key})`` branches it triggers run (an outside emit: only while
+        open) and this waits for them."""
+        if state_triggers(self, key, emit):
+            run_sync(self, write_state(self, key, value, emit))
+        else:
+            self._state.apply("set", key, value, "from outside a chunk")
 
     def get_result(self) -> Any:
         """Deprecated: the reserved state key ``"$final_result"``."""
@@ -331,10 +336,13 @@ class Execution:
         If the execution has not started and ``initial_value`` is given, it is started with it.
         ``timeout`` bounds the wait for each next item (None waits as long as it takes).
         """
-        return _stream_items(self, initial_value, timeout)
+        lifecycle = self._lifecycle
+        return items_after(lifecycle.stream, timeout, lambda: None if lifecycle.started or initial_value is None
+                           else lifecycle.scope.spawn(self.run(initial_value, until="settled")))
 
     def get_runtime_stream(self, initial_value: Any = None, *, timeout: float | None = 10) -> Iterator[Any]:
-        return read_synchronously(_stream_items(self, initial_value, timeout), lambda step: run_sync(self, step))
+        agen = self.get_async_runtime_stream(initial_value, timeout=timeout)
+        return read_synchronously(agen, lambda step: run_sync(self, step))
 
     # -- interrupts ------------------------------------------------------------------------------------
 
@@ -388,10 +396,3 @@ async def _continue_then_auto_close(execution: Execution, interrupt_id: str, pay
     await execution.async_continue_with(interrupt_id, payload)
     await execution._lifecycle.settle()
 
-
-async def _stream_items(execution: Execution, initial_value: Any, timeout: float | None) -> AsyncGenerator[Any, None]:
-    lifecycle = execution._lifecycle
-    if not lifecycle.started and initial_value is not None:
-        lifecycle.scope.spawn(execution.run(initial_value, until="settled"))
-    async for item in lifecycle.stream.iterate(timeout):
-        yield item

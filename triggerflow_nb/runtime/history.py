@@ -23,6 +23,7 @@ import warnings
 from time import perf_counter
 from typing import Any
 
+from .._validate import flag, positive_int
 from ..errors import HistoryError, HistoryLimitWarning, StateSerializationError
 from ..layers.state import copy_state_value, to_state_value
 from ..reproducibility import shows_wall_clock
@@ -49,6 +50,13 @@ _SMALL = (1 << 30) - 1
 # Immutable: recorded as they are (the walker checks a value's class against this first). An int too
 # long or a float that is not finite is JSON only after ``recorded()``, which reading and saving apply.
 AS_IS = frozenset((str, bool, type(None), int, float))
+
+
+def step_log(execution_id: str, history: Any, limit: Any) -> StepLog | None:
+    """An execution's step log (``history=False``: None), its arguments checked."""
+    if history is not True and not flag("history", history):
+        return None
+    return StepLog(execution_id, positive_int("history_limit", limit))  # type: ignore[arg-type]  # not None
 
 
 def logged(value: Any) -> Any:

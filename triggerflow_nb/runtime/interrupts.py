@@ -32,6 +32,10 @@ class Interrupt:
     created_at: float = field(default_factory=time.time)
     resumed_at: float | None = None
     resume_value: Any = None
+    # resume_to="self" only: how often this chunk's pause was resumed before this interrupt opened,
+    # and the most continues its pause_for allows (None: no limit).
+    resume_count: int = 0
+    max_resumes: int | None = None
 
     def public(self) -> dict[str, Any]:
         """What users see: no internal continuation, values copied."""
@@ -44,6 +48,8 @@ class Interrupt:
             "status": self.status,
             "created_at": self.created_at,
             "resumed_at": self.resumed_at,
+            "resume_count": self.resume_count,
+            "max_resumes": self.max_resumes,
         }
 
 
@@ -69,7 +75,9 @@ class InterruptBook:
         return interrupt.public()
 
     def open(self, node_id: str, value: Any, frames: Frames, type: str, payload: Any, resume_to: ResumeTarget,
-             interrupt_id: str | None) -> Interrupt:
+             interrupt_id: str | None, max_resumes: int | None = None, resumed: str | None = None) -> Interrupt:
+        """Record a pause. ``resumed``: the id of the interrupt whose ``resume_to="self"`` continue re-ran
+        the pausing chunk (its count of resumes goes on in the new one)."""
         if interrupt_id is None:
             interrupt_id = self._next_id()
             while interrupt_id in self.by_id:  # a hand-picked id took the seeded one: take the next
@@ -80,6 +88,10 @@ class InterruptBook:
             raise InterruptError(f"interrupt id {interrupt_id!r} is already used in execution {self._owner}; "
                                  f"pick another or let pause_for() generate one")
         interrupt = Interrupt(interrupt_id, type, payload, resume_to, node_id, value, frames)
+        if resume_to == "self":
+            previous = None if resumed is None else self.by_id.get(resumed)
+            interrupt.resume_count = 0 if previous is None else previous.resume_count + 1
+            interrupt.max_resumes = max_resumes
         self.by_id[interrupt_id] = interrupt
         return interrupt
 
@@ -98,6 +110,12 @@ class InterruptBook:
             raise InterruptError(
                 f"interrupt {interrupt_id!r} is already {interrupt.status}; each interrupt resumes once "
                 f"(pending: {[i.id for i in self.pending()]})"
+            )
+        if interrupt.max_resumes is not None and interrupt.resume_count >= interrupt.max_resumes:
+            raise InterruptError(
+                f"interrupt {interrupt_id!r} cannot be continued: chunk {interrupt.node_id!r} paused with "
+                f"resume_to='self' and max_resumes={interrupt.max_resumes}, and was resumed {interrupt.resume_count} "
+                f"time(s) already; the interrupt stays pending: close(pending_interrupts='cancel') ends the execution"
             )
         return interrupt
 
@@ -125,14 +143,15 @@ class InterruptBook:
     def restore(self, records: list[InterruptRecord]) -> None:
         self.by_id = {
             i["id"]: Interrupt(i["id"], i["type"], i["payload"], i["resume_to"], i["chunk"], i["input"],
-                               frames_of(i["continuation"]), i["status"], i["created_at"], i["resumed_at"])
+                               frames_of(i["continuation"]), i["status"], i["created_at"], i["resumed_at"],
+                               resume_count=i.get("resume_count", 0), max_resumes=i.get("max_resumes"))
             for i in records
         }
 
 
 def _record(interrupt: Interrupt) -> InterruptRecord:
     waiting = interrupt.status == WAITING
-    return {
+    record: InterruptRecord = {
         "id": interrupt.id, "type": interrupt.type,
         "payload": json_value(interrupt.payload, f"the payload of interrupt {interrupt.id!r}"),
         "resume_to": json_value(interrupt.resume_to, f"the resume target of interrupt {interrupt.id!r}"),
@@ -141,3 +160,10 @@ def _record(interrupt: Interrupt) -> InterruptRecord:
         "continuation": saved_frames(interrupt.frames) if waiting else [],
         "status": interrupt.status, "created_at": interrupt.created_at, "resumed_at": interrupt.resumed_at,
     }
+    # Written only when they say something (absent: 0 and None), so that a snapshot of a run that
+    # counts no resumes stays readable by a triggerflow_nb that predates them.
+    if interrupt.resume_count:
+        record["resume_count"] = interrupt.resume_count
+    if interrupt.max_resumes is not None:
+        record["max_resumes"] = interrupt.max_resumes
+    return record

@@ -16,7 +16,14 @@ from typing import Any, Protocol
 
 from .._validate import one_of, seconds
 from ..errors import InterruptError, LifecycleError
-from ..observe import AutoCloseScheduled, Channel, ExecutionClosed, ExecutionSealed, ExecutionSettled
+from ..observe import (
+    AutoCloseScheduled,
+    Channel,
+    ExecutionClosed,
+    ExecutionSealed,
+    ExecutionSettled,
+    ExecutionUnsealed,
+)
 from .interrupts import Interrupt, InterruptBook
 from .resource_host import ResourceHost
 from .scope import TaskScope
@@ -58,6 +65,7 @@ class Lifecycle:
     # the first write (creating an execution is on the path of every flow.start()).
     state: LifecycleState = OPEN
     started = False
+    started_by_emit = False  # started by an outside emit, not by start() (only the error of a later start() says so)
     finished = False  # closed, failed or cancelled: paths stop
     status: ExecutionStatus = CREATED  # as last set; current_status() says what it is now
     close_reason: str | None = None
@@ -69,6 +77,7 @@ class Lifecycle:
     announced = False  # closed, released and announced: nothing of closing is left to wait for
     pause_fails_fast = False  # flow.start(): nobody could resume a pause
     close_when_idle = False  # set while flow.start() runs: it closes inline (see Execution.run)
+    closing = False  # close() sealed it and waits for the work to drain: it cannot be unsealed
     interrupted: str | None = None  # what cut a run short, e.g. "KeyboardInterrupt in chunk 'x'"
     closed_at: float | None = None
     cancelled_at_close: Sequence[Interrupt] = ()  # the interrupts the close cancelled (retry() revives them)
@@ -105,15 +114,17 @@ class Lifecycle:
         if self.state != OPEN:
             raise LifecycleError(
                 f"cannot {action}: execution {self.owner} of flow {self.flow_name!r} is {self.state}"
-                + (" (a sealed execution only drains what it already accepted; create a new execution)"
+                + (" (a sealed execution only drains what it already accepted; unseal() opens it again)"
                    if self.state == SEALED else "; create a new execution with flow.create_execution()")
             )
 
     def require_startable(self) -> None:
         if self.started:
             raise LifecycleError(
-                f"execution {self.owner} was already started; an execution runs once: "
-                f"create another with flow.create_execution()"
+                f"execution {self.owner} was already started"
+                + (" by an outside emit (the first emit starts an execution nobody started, without its start "
+                   "chain: call start(value) before emitting to run it)" if self.started_by_emit else "")
+                + "; an execution runs once: create another with flow.create_execution()"
             )
         self.require_open("start")
 
@@ -134,10 +145,6 @@ class Lifecycle:
                 self.finish_now(CANCELLED, reason)
             else:  # closed and released before the interrupt leaves: a script may exit right after
                 await asyncio.shield(self.finish(CANCELLED, reason))
-
-    def require_started(self, action: str) -> None:
-        if not self.started:
-            raise LifecycleError(f"cannot {action} before the execution starts: call execution.start(value) first")
 
     def note_interrupt(self, what: str) -> None:
         """Remember that a run was cut short (a cell interrupted, an await cancelled)."""
@@ -226,6 +233,20 @@ class Lifecycle:
             self.state = SEALED
             self.publish(ExecutionSealed(self.owner))
 
+    def unseal(self) -> None:
+        """Open a sealed execution again: outside emits and continues are accepted once more.
+        An open execution stays open; a closed one, or one that close() is draining, is refused."""
+        if self.state == SEALED and not self.closing:
+            self.state = OPEN
+            self.publish(ExecutionUnsealed(self.owner))
+        elif self.state != OPEN:
+            raise LifecycleError(
+                f"cannot unseal execution {self.owner} of flow {self.flow_name!r}: "
+                + ("close() is draining it" if self.state == SEALED else "it is closed")
+                + "; to run on, load its snapshot into a new execution: "
+                "flow.create_execution(auto_close=False).load(saved, runtime_resources={...})"
+            )
+
     async def close(self, timeout: float | None, pending_interrupts: str) -> None:
         """Seal, let accepted work drain, freeze, release (see Execution.async_close)."""
         one_of("pending_interrupts", pending_interrupts, ("reject", "cancel"))
@@ -256,10 +277,13 @@ class Lifecycle:
         if self.inflight:
             if self._idle_event is None:  # made on demand: most executions never need one
                 self._idle_event = asyncio.Event()
+            self.closing = True
             try:  # most of the time for the work to drain; the rest for cleanup and release
                 await asyncio.wait_for(self._idle_event.wait(), None if timeout is None else timeout * _DRAIN_SHARE)
             except TimeoutError:
                 status, reason = CANCELLED, f"close timeout after {timeout}s: running work was cancelled"
+            finally:
+                self.closing = False  # closed next, or the close was itself cancelled: sealed, as before
         if pending:
             reason = f"closed with {len(pending)} interrupt(s) cancelled"
         if self.interrupted and status == COMPLETED:

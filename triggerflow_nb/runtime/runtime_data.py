@@ -67,6 +67,11 @@ class TriggerFlowRuntimeData:
         return self.input
 
     @property
+    def inputs(self) -> Any:
+        """The same as ``input`` (the name some TriggerFlow code uses)."""
+        return self.input
+
+    @property
     def chunk_name(self) -> str:
         return self._node.id
 
@@ -243,16 +248,20 @@ class TriggerFlowRuntimeData:
     # -- pause and resume -------------------------------------------------------------------------
 
     async def async_pause_for(self, type: str = "interrupt", payload: Any = None, resume_to: Any = "next",
-                              interrupt_id: str | None = None) -> dict[str, Any]:
-        return self.pause_for(type=type, payload=payload, resume_to=resume_to, interrupt_id=interrupt_id)
+                              interrupt_id: str | None = None, max_resumes: int | None = None) -> dict[str, Any]:
+        return self.pause_for(type=type, payload=payload, resume_to=resume_to, interrupt_id=interrupt_id,
+                              max_resumes=max_resumes)
 
     def pause_for(self, type: str = "interrupt", payload: Any = None, resume_to: Any = "next",
-                  interrupt_id: str | None = None) -> dict[str, Any]:
+                  interrupt_id: str | None = None, max_resumes: int | None = None) -> dict[str, Any]:
         """Record an interrupt and stop this path after the chunk returns.
 
         ``execution.continue_with(id, payload)`` resumes it: ``"next"`` hands ``payload`` on as
         this chunk's output, ``"self"`` re-runs this chunk with ``data.resume.value == payload``,
-        ``{"event": name}`` emits ``name`` with ``payload``.
+        ``{"event": name}`` emits ``name`` with ``payload``. With ``resume_to="self"``,
+        ``max_resumes=N`` bounds the continues of this chunk's pause (it pauses again when re-run):
+        the (N+1)-th is refused with an ``InterruptError``; ``resume_count`` in the returned record
+        (and in ``get_pending_interrupts()``) says how many there were so far.
         """
         port = self._port
         if port.pause_fails_fast:
@@ -271,10 +280,18 @@ class TriggerFlowRuntimeData:
                 f"resume_to='next' (the payload becomes the item's result) or 'self', and emit the event from "
                 f"the chunk that follows"
             )
+        if max_resumes is not None:
+            if resume_to != "self":
+                raise InvalidArgumentError(
+                    f"pause_for(max_resumes=...) bounds how often a chunk paused with resume_to='self' is re-run; "
+                    f"chunk {self._node.id!r} pauses with resume_to={resume_to!r}, which resumes once")
+            if max_resumes.__class__ is not int or max_resumes < 0:
+                raise InvalidArgumentError(f"max_resumes must be None or an int >= 0, got {max_resumes!r}")
         # Checked now, not at save(): a payload that cannot be saved is a mistake at this line.
         payload = to_state_value(f"pause_for(payload=...) in chunk {self._node.id!r}", payload)
+        resume = self.resume
         record = port.open_interrupt(self._node, self.input, self._frames, type, payload, resume_to,
-                                           interrupt_id)
+                                     interrupt_id, max_resumes, None if resume is None else resume.interrupt_id)
         self._paused = True
         return record.public()
 

@@ -39,6 +39,10 @@ class InterruptRecord(TypedDict):
     status: InterruptStatus
     created_at: float
     resumed_at: Optional[float]
+    # resume_to="self" only, absent when 0 / None (and in snapshots older than them): the resumes of
+    # this chunk's pause before this interrupt opened, and the most its pause_for allows.
+    resume_count: NotRequired[int]
+    max_resumes: NotRequired[Optional[int]]
 
 
 class ActivationRecord(TypedDict):

@@ -93,6 +93,13 @@ class RuntimeStream:
                 return
 
 
+async def items_after(stream: RuntimeStream, timeout: float | None, begin: Callable[[], Any]) -> AsyncIterator[Any]:
+    """The stream's items as they come; ``begin()`` runs first, when the reader starts (it may start the run)."""
+    begin()
+    async for item in stream.iterate(timeout):
+        yield item
+
+
 def read_synchronously(agen: AsyncIterator[Any], run: Callable[[Coroutine[Any, Any, Any]], Any]) -> Iterator[Any]:
     """The items of ``agen`` for a sync reader: each step run by ``run`` on the execution's loop."""
     try:

@@ -72,7 +72,6 @@ from .walk_state import WalkState
 from .work import INTERRUPTS
 
 if TYPE_CHECKING:
-    from .history import StepLog
     from .host import ChunkHost
     from .lifecycle import Lifecycle
     from .resource_host import ResourceHost
@@ -112,14 +111,13 @@ class GraphWalker:
     """
 
     __slots__ = ("execution_id", "graph", "handlers", "walk_state", "channel", "resources", "inline", "port",
-                 "history", "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
+                 "_lifecycle", "_semaphore", "_leave", "_note_interrupt", "_detached_failed", "_spawn")
 
     def __init__(self, execution_id: str, flow: FlowHost, walk_state: WalkState, lifecycle: Lifecycle,
                  channel: Channel, semaphore: asyncio.Semaphore | None, resources: ResourceHost, *,
                  leave: Callable[[], None], note_interrupt: Callable[[str], None],
                  detached_failed: Callable[[BaseException], Coroutine[Any, Any, bool]],
-                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None],
-                 history: StepLog | None = None):
+                 spawn: Callable[[Coroutine[Any, Any, Any], Coroutine[Any, Any, Any]], None]):
         self.execution_id = execution_id
         # The flow's graph and handler registry: the same objects for the flow's life, bound once.
         self.graph = flow.flow_graph
@@ -129,7 +127,6 @@ class GraphWalker:
         self.resources = resources  # a remote fan-out ships them (see remote_fan_out)
         self.inline = False  # True while a path runs inline (see _start_inline)
         self.port: ChunkHost = None  # type: ignore[assignment]  # the ChunkPort, set by Execution right after
-        self.history = history  # every chunk run is a step of it (None: history off)
         self._lifecycle = lifecycle
         self._semaphore = semaphore
         self._leave = leave
@@ -158,7 +155,7 @@ class GraphWalker:
         handlers = self.handlers
         node_status = self.walk_state.node_status
         lifecycle = self._lifecycle
-        history = self.history
+        history = self.port.history  # every chunk run is a step of it (None: history off)
         if history is not None:  # see runtime/history.py
             steps = history.rows
             writes = history.writes
@@ -381,7 +378,7 @@ class GraphWalker:
         """Record what a chunk raised; return the error to raise in its place, or None to re-raise it."""
         stopped = isinstance(exc, (asyncio.CancelledError, *INTERRUPTS))
         if data._seq is not None:
-            self.history.fail(data, exc, cancelled=stopped)  # type: ignore[union-attr]  # set with _seq
+            self.port.history.fail(data, exc, cancelled=stopped)  # type: ignore[union-attr]  # set with _seq
         if stopped:
             # Cancelled, or a notebook cell interrupted: this path stops here, the execution stays
             # open and inspectable (state as written so far); close() still works.

@@ -102,7 +102,8 @@ def test_describe_shows_the_public_view_as_a_copy():
     interrupt = open_one(book, "a", payload={"ask": [1]}, resume_to={"event": "Go"}, value="secret input")
     shown = book.describe("a")
     assert shown == {"id": "a", "type": "approval", "payload": {"ask": [1]}, "resume_to": {"event": "Go"},
-                     "chunk": "n", "status": "waiting", "created_at": interrupt.created_at, "resumed_at": None}
+                     "chunk": "n", "status": "waiting", "created_at": interrupt.created_at, "resumed_at": None,
+                     "resume_count": 0, "max_resumes": None}
     shown["payload"]["ask"].append(2)
     shown["resume_to"]["event"] = "Other"
     assert (interrupt.payload, interrupt.resume_to) == ({"ask": [1]}, {"event": "Go"})
@@ -292,3 +293,50 @@ def test_any_book_survives_capture_json_and_restore_into_a_fresh_one(book):
             live.status, live.node_id, live.type, live.created_at, live.resumed_at)
         assert restored.frames == (live.frames if waiting else ())
         assert restored.input == (json.loads(json.dumps(live.input)) if waiting else None)
+
+
+# -- counting resumes of a resume_to="self" pause --------------------------------------------------------
+
+
+def test_a_self_pause_counts_on_from_the_interrupt_whose_continue_re_ran_it():
+    book = InterruptBook("ex-1")
+    first = book.open("n", 1, FRAMES, "t", None, "self", "a", 3, None)
+    InterruptBook.mark_resumed(first, "x")
+    second = book.open("n", 1, FRAMES, "t", None, "self", "b", 3, "a")
+    InterruptBook.mark_resumed(second, "y")
+    third = book.open("n", 1, FRAMES, "t", None, "self", "c", 3, "b")
+    assert [(i.resume_count, i.max_resumes) for i in (first, second, third)] == [(0, 3), (1, 3), (2, 3)]
+    unknown = book.open("n", 1, FRAMES, "t", None, "self", "d", None, "gone")  # never opened here: counts afresh
+    assert (unknown.resume_count, unknown.max_resumes) == (0, None)
+    other = book.open("n", 1, FRAMES, "t", None, "next", "e", None, "c")  # only "self" counts
+    assert (other.resume_count, other.max_resumes) == (0, None)
+
+
+def test_waiting_refuses_an_interrupt_at_its_limit_and_takes_one_below_it():
+    book = InterruptBook("ex-1")
+    below = book.open("n", 1, FRAMES, "t", None, "self", "a", 1, None)
+    assert book.waiting("a") is below
+    InterruptBook.mark_resumed(below, "x")
+    at_limit = book.open("n", 1, FRAMES, "t", None, "self", "b", 1, "a")
+    with pytest.raises(InterruptError) as info:
+        book.waiting("b")
+    assert str(info.value) == (
+        "interrupt 'b' cannot be continued: chunk 'n' paused with resume_to='self' and max_resumes=1, and was "
+        "resumed 1 time(s) already; the interrupt stays pending: close(pending_interrupts='cancel') ends the "
+        "execution"
+    )
+    assert at_limit.status == "waiting"
+
+
+def test_capture_writes_the_counts_only_when_they_say_something_and_restore_reads_them_back():
+    book = InterruptBook("ex-1")
+    book.open("n", 1, FRAMES, "t", None, "self", "plain", None, None)
+    book.open("n", 1, FRAMES, "t", None, "self", "limited", 2, None)
+    counted = book.open("n", 1, FRAMES, "t", None, "self", "counted", None, None)
+    counted.resume_count = 4
+    records = book.capture()
+    assert [{k: r[k] for k in ("resume_count", "max_resumes") if k in r} for r in records] == [
+        {}, {"max_resumes": 2}, {"resume_count": 4}]
+    restored = InterruptBook("ex-1")
+    restored.restore(json.loads(json.dumps(records)))
+    assert [(i.resume_count, i.max_resumes) for i in restored.by_id.values()] == [(0, None), (0, 2), (4, None)]

@@ -34,7 +34,7 @@ from triggerflow_nb.runtime.resource_host import ResourceHost
 from triggerflow_nb.runtime.scope import TaskScope
 from triggerflow_nb.runtime.stream import RuntimeStream
 
-SEALED_ADVICE = " (a sealed execution only drains what it already accepted; create a new execution)"
+SEALED_ADVICE = " (a sealed execution only drains what it already accepted; unseal() opens it again)"
 CLOSED_ADVICE = "; create a new execution with flow.create_execution()"
 
 
@@ -148,11 +148,20 @@ def test_require_startable_refuses_a_second_start_and_a_start_after_seal():
     )
 
 
-def test_require_started_refuses_before_the_start():
-    lifecycle = make().lifecycle
-    with pytest.raises(LifecycleError) as info:
-        lifecycle.require_started("emit")
-    assert str(info.value) == "cannot emit before the execution starts: call execution.start(value) first"
+def test_require_startable_says_when_an_outside_emit_started_it():
+    async def main():
+        lifecycle = make().lifecycle
+        lifecycle.begin(False, close_when_idle=False)
+        lifecycle.started_by_emit = True
+        with pytest.raises(LifecycleError) as info:
+            lifecycle.require_startable()
+        return str(info.value)
+
+    assert run(main()) == (
+        "execution ex-1 was already started by an outside emit (the first emit starts an execution nobody "
+        "started, without its start chain: call start(value) before emitting to run it); an execution runs "
+        "once: create another with flow.create_execution()"
+    )
 
 
 def test_note_interrupt_keeps_the_first_reason_and_ignores_a_finished_run():
