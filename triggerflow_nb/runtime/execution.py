@@ -395,4 +395,3 @@ async def _continue_then_auto_close(execution: Execution, interrupt_id: str, pay
     does: in a plain script nothing runs the loop after the call, so its timer would never fire."""
     await execution.async_continue_with(interrupt_id, payload)
     await execution._lifecycle.settle()
-
