@@ -10,6 +10,7 @@ from .errors import (
     ChunkError,
     EnvironmentProviderError,
     FingerprintMismatchError,
+    FlowConfigError,
     FlowDefinitionError,
     InterruptError,
     InvalidArgumentError,
@@ -68,8 +69,8 @@ def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
 
 __all__ = [
     "BlueprintError", "Chain", "ChunkError", "EnvironmentProviderError", "FingerprintMismatchError",
-    "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError",
-    "MissingResourceError",
+    "FlowConfigError", "FlowDefinitionError", "InterruptError", "InvalidArgumentError", "InvalidSnapshotError",
+    "LifecycleError", "MissingResourceError",
     "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",
     "StateSerializationError",
     "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData",
