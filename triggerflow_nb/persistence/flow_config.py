@@ -37,7 +37,7 @@ def load_flow_config(flow: FlowDefinition, config: Any, *,
     """
     missing: list[str] = []
     try:
-        graph = read_flow_config(config, flow.handlers, make_sub_flow, missing, [MAX_OPERATORS])
+        graph = read_flow_config(config, flow.handlers, make_sub_flow, missing, [MAX_OPERATORS, MAX_OPERATORS])
     except FlowConfigError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:

@@ -64,7 +64,8 @@ class _Reader:
         self.registry, self.make_sub_flow, self.missing, self.budget, self.depth = (
             registry, make_sub_flow, missing, budget, depth)
         self.graph = FlowGraph()
-        self.producer: dict[SignalKey, tuple[str, str, int]] = {}  # signal -> ("node", id, 0) | ("arm", block, i)
+        # signal -> ("node", id, 0) | ("arm", block, i): where arm i starts | ("route", router, i): to its match_case
+        self.producer: dict[SignalKey, tuple[str, str, int]] = {}
         self.node_kind: dict[str, str] = {START_ID: "start"}
         self.node_of: dict[str, str] = {}  # operator id -> node id
         self.listeners: dict[SignalKey, list[_Op]] = {}
@@ -227,6 +228,7 @@ class _Reader:
             if key not in self.case_ops:
                 raise self.fail(f"match_route {op.id!r}: no match_case hands on its route signal "
                                 f"{fmt.signal_id(key)!r}")
+            self.produce(key, ("route", op.id, len(arms)))
             arms.append((case, self.case_ops[key]))
             self.produce(self.case_ops[key].out, ("arm", op.id, len(arms) - 1))
         self.arms_of[op.id] = arms
@@ -327,7 +329,8 @@ class _Reader:
             return chunk_done_event(source[1])
         if source[0] == "node" and self.node_kind[source[1]] == COLLECT:
             return collected_event(collect_name(source[1]))
-        raise self.fail(f"{gate!r} listens to {fmt.signal_id(key)!r}, the end of {source[1]!r}, which when() cannot "
+        where = "the end of" if source[0] == "node" else "a signal inside"
+        raise self.fail(f"{gate!r} listens to {fmt.signal_id(key)!r}, {where} {source[1]!r}, which when() cannot "
                         f"name here")
 
     def wire(self, op: _Op) -> None:
@@ -343,6 +346,11 @@ class _Reader:
                 self.graph.add_edge(self.listener(state_written_event(event) if kind == fmt.STATE else event), target)
             elif source[0] == "arm":
                 self.arm_starts.setdefault((source[1], source[2]), []).append(target)
+            elif source[0] == "route":
+                raise self.fail(f"{op.id!r} listens to {fmt.signal_id(key)!r}, a case's signal inside match "
+                                f"{source[1]!r}: only its match_case may")
+            elif source[1] == target:
+                raise self.fail(f"{target!r} listens to its own continuation: it would run after itself, forever")
             elif self.side_arm.get(source[1]) == target:
                 continue  # a side branch's own chunk: its arm, not a step after it
             elif key in self.ends:
@@ -493,8 +501,11 @@ class _Reader:
         child = self.make_sub_flow(name)
         graph = read_flow_config(config, self.registry, self.make_sub_flow, self.missing, self.budget, self.depth + 1)
         replace_graph(child, graph, dict(self.registry))
-        capture = self.hinted_capture(op) or fmt.capture_in(options.get("capture"), op.id)
-        write_back = fmt.write_back_in(options.get("write_back"), op.id)
+        try:
+            capture = self.hinted_capture(op) or fmt.capture_in(options.get("capture"), op.id)
+            write_back = fmt.write_back_in(options.get("write_back"), op.id)
+        except FlowConfigError as exc:
+            raise self.fail(str(exc)) from None
         return Node(op.id, SUB_FLOW, op.name or name, sub_flow=child, capture=capture, write_back=write_back)
 
     def hinted_capture(self, op: _Op) -> dict[str, Any] | None:

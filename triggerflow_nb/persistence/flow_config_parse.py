@@ -55,7 +55,7 @@ class Operator:
 
 
 def parse_operators(config: Any, fail: Fail, depth: int, budget: list[int]) -> list[Operator]:
-    """The operators of ``config``, checked; ``budget[0]`` counts down the operators left to read."""
+    """The operators of ``config``, checked; ``budget`` is [operators left to read, the limit]."""
     if not isinstance(config, dict):
         raise FlowConfigError(f"a flow config is a mapping (from get_flow_config()), got {type(config).__name__}")
     if config.get("version") != fmt.FLOW_CONFIG_VERSION:
@@ -70,7 +70,7 @@ def parse_operators(config: Any, fail: Fail, depth: int, budget: list[int]) -> l
         raise fail(f"'operators' must be a list, got {type(operators).__name__}")
     budget[0] -= len(operators)
     if budget[0] < 0:
-        raise fail(f"more than {MAX_OPERATORS} operators (sub-flows included)")
+        raise fail(f"more than {budget[1]} operators (sub-flows included)")
     ops: list[Operator] = []
     seen: set[str] = set()
     for raw in operators:
