@@ -215,6 +215,45 @@ FLOWS = {
     "sub_flow_plain": (wire_sub_flow_plain, [3]),
 }
 
+# Flows only this package can wire (or wire to run: an empty arm never ends there, a side branch
+# at an arm's end is wired there by hand): their exports must still run there as here.
+def wire_empty_arm(flow):
+    flow.if_condition(is_big).else_condition().to(double).end_condition().to(store)
+
+
+def wire_side_at_arm_end(flow):
+    flow.for_each().to(double).side_branch(note).end_for_each().to(store)
+
+
+def wire_hit_all_with_else(flow):
+    flow.match(mode="hit_all").case(is_even).to(tag_even).case(is_positive).to(tag_positive) \
+        .case_else().to(small).end_match().to(store)
+
+
+def wire_hit_all_empty_case(flow):
+    flow.match(mode="hit_all").case(is_even).case(is_positive).to(tag_positive).end_match().to(store)
+
+
+def wire_collect_then_empty(flow):
+    flow.to(double).collect("pair", "doubled", mode="filled_then_empty")
+    flow.to(add_one).collect("pair", "plus_one", mode="filled_then_empty").to(store)
+
+
+def wire_implicit_capture_input(flow):
+    child = type(flow)(name="child")
+    child.to(double).to(store)
+    flow.to_sub_flow(child, capture={"resources": {}}, write_back={"value": "result.out"}, name="step").to(store)
+
+
+OURS_ONLY = {
+    "empty_arm": (wire_empty_arm, [20, 3]),
+    "side_at_arm_end": (wire_side_at_arm_end, [[4], 5]),
+    "hit_all_with_else": (wire_hit_all_with_else, [4, -3]),
+    "hit_all_empty_case": (wire_hit_all_empty_case, [4, 3]),
+    "collect_then_empty": (wire_collect_then_empty, [3]),
+    "implicit_capture_input": (wire_implicit_capture_input, [3]),
+}
+
 # Names the other side registers a handler under besides its function's name: batch(("key", fn))
 # makes a chunk named "key" there (here the chunk keeps the function's name, "key" is the branch's).
 EXTRA_NAMES = {"doubled": double, "halved": halve}

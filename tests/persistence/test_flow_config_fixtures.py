@@ -10,6 +10,9 @@ flows of ``flow_config_flows`` (the same wiring on both sides). Each holds:
 * ``back_config``: this package's export after loading ``config``, and ``back_config_runs``:
   what Agently gave running that.
 
+``ours-<flow>.json`` holds flows only this package wires (``OURS_ONLY``): ``our_config``, its
+``runs`` here and ``our_config_runs``, what Agently gave running it.
+
 The tests never import Agently: they check that this package still exports exactly the configs
 Agently ran, and runs every config to the results Agently recorded.
 """
@@ -18,7 +21,7 @@ import json
 import pathlib
 
 import pytest
-from flow_config_flows import EXTRA_NAMES, FLOWS, HANDLERS, build
+from flow_config_flows import EXTRA_NAMES, FLOWS, HANDLERS, OURS_ONLY, build
 
 from triggerflow_nb import TriggerFlow
 
@@ -43,8 +46,9 @@ def runs(flow, recorded):
 
 
 def test_every_flow_has_a_fixture_written_by_agently_4_1_4_10():
-    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(FLOWS)
-    assert {fixture(name)["agently"] for name in FLOWS} == {"4.1.4.10"}
+    names = [*FLOWS, *(f"ours-{name}" for name in OURS_ONLY)]
+    assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(names)
+    assert {fixture(name)["agently"] for name in names} == {"4.1.4.10"}
 
 
 @pytest.mark.parametrize("name", sorted(FLOWS))
@@ -83,6 +87,21 @@ def test_ours_to_config_to_ours_keeps_the_graph_and_the_runs(name):
         assert rebuilt.get_flow_config() == original.get_flow_config()
         recorded = fixture(name)["runs"]
         assert runs(rebuilt, recorded) == runs(original, recorded) == recorded
+
+
+@pytest.mark.parametrize("name", sorted(OURS_ONLY))
+def test_flows_only_we_wire_export_configs_agently_runs_to_our_results(name):
+    """Empty arms, a side branch ending an arm, hit_all with an else or an empty case, a collect that
+    empties, a capture leaving its input implicit: what our export makes of them runs the same there."""
+    recorded = fixture(f"ours-{name}")
+    wire, _inputs = OURS_ONLY[name]
+    ours = TriggerFlow(name=name)
+    wire(ours)
+    assert ours.get_flow_config() == recorded["our_config"]
+    assert runs(ours, recorded["runs"]) == recorded["runs"] == recorded["our_config_runs"]
+    rebuilt = with_handlers(name).load_flow_config(recorded["our_config"])
+    assert rebuilt.flow_graph.describe() == ours.flow_graph.describe()
+    assert runs(rebuilt, recorded["runs"]) == recorded["runs"]
 
 
 def test_what_agently_blocks_become_here():

@@ -1,7 +1,9 @@
 """Writes the flow-config fixtures next to this file, one ``<flow>.json`` per flow of ``flow_config_flows``.
 
 Two steps, each in its own interpreter (the two packages need not share one), run in the
-order ``ours``, ``agently``, ``ours``, ``agently``:
+order ``ours``, ``agently``, ``ours``, ``agently``. The flows only this package wires
+(``OURS_ONLY``) get ``ours-<flow>.json``: ``our_config``, ``runs`` (here) and
+``our_config_runs`` (there).
 
 * ``python make_fixtures.py ours`` with triggerflow_nb importable: ``our_config`` is this
   package's ``get_flow_config()`` of the flow; once ``config`` is there, ``back_config`` is
@@ -24,7 +26,7 @@ import sys
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from flow_config_flows import EXTRA_NAMES, FLOWS, HANDLERS, build  # noqa: E402
+from flow_config_flows import EXTRA_NAMES, FLOWS, HANDLERS, OURS_ONLY, build  # noqa: E402
 
 
 def _path(name):
@@ -53,6 +55,13 @@ def ours():
                 loaded.register_chunk_handler(handler, name=extra)
             fixture["back_config"] = loaded.load_flow_config(fixture["config"]).get_flow_config()
         _write(name, fixture)
+    for name, (wire, inputs) in OURS_ONLY.items():
+        fixture = _read(f"ours-{name}")
+        flow = TriggerFlow(name=name)
+        wire(flow)
+        fixture["our_config"] = flow.get_flow_config()
+        fixture["runs"] = [[value, flow.start(value)] for value in inputs]
+        _write(f"ours-{name}", fixture)
 
 
 def _agently_flow(TriggerFlow, name, config):
@@ -81,6 +90,12 @@ def agently():
                 loaded = _agently_flow(TriggerFlow, name, fixture[config])
                 fixture[f"{config}_runs"] = [[value, loaded.start(value)] for value in inputs]
         _write(name, fixture)
+    for name, (_wire, inputs) in OURS_ONLY.items():
+        fixture = _read(f"ours-{name}")
+        fixture["agently"] = version("agently")
+        loaded = _agently_flow(TriggerFlow, name, fixture["our_config"])
+        fixture["our_config_runs"] = [[value, loaded.start(value)] for value in inputs]
+        _write(f"ours-{name}", fixture)
 
 
 if __name__ == "__main__":
