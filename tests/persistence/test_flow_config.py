@@ -8,10 +8,11 @@ user could hand to ``load_flow_config`` gets a FlowConfigError naming what is wr
 import copy
 import json
 import pathlib
+import random
 import sys
 
 import pytest
-from flow_config_flows import HANDLERS, add_one, double, is_big, note, store
+from flow_config_flows import EXTRA_NAMES, HANDLERS, add_one, double, is_big, note, store
 
 from triggerflow_nb import BlueprintError, FlowConfigError, TriggerFlow
 from triggerflow_nb.persistence import flow_config
@@ -458,7 +459,7 @@ def test_an_arm_that_starts_at_several_steps_keeps_the_one_reaching_its_end_and_
      | {"operators": [{**o, "options": {"mode": "hit_first", "cases": [{"case_id": "0"}]}} if o["id"] == "m" else o
                       for o in config(*match("m", [sig("START")], [(cond("is_big"), None)]),
                                       op("m-collect", "match_collect", [sig("x")], [sig("m-Result")]))["operators"]]},
-     "malformed flow config: KeyError: 'route_signal'"),
+     "flow config 'hand': match_route 'm': 'cases' must be a list of case mappings, each with a 'route_signal'"),
 ])
 def test_malformed_and_untranslatable_configs_are_refused_by_name(bad, message):
     target = loaded_flow()
@@ -533,3 +534,55 @@ def test_without_pyyaml_the_yaml_forms_say_what_to_install_and_json_still_works(
             call()
         assert str(info.value) == message
     assert loaded_flow().load_json_flow(flow.get_json_flow()).flow_graph.describe() == flow.flow_graph.describe()
+
+
+def test_a_damaged_real_config_loads_or_is_refused_with_a_flow_config_error_never_another():
+    """Configs Agently and this package exported, each damaged in one to three places (a value
+    replaced by junk or by another part of the config, a key dropped, an item repeated): reading
+    one gives a flow or a FlowConfigError, and a flow read from one exports or says why not."""
+    fixtures = pathlib.Path(__file__).parent / "flow_config_fixtures"
+    configs = [fx[key] for path in sorted(fixtures.glob("*.json")) for fx in [json.loads(path.read_text())]
+               for key in ("config", "our_config", "back_config") if key in fx]
+    junk = [None, 0, -1, 1.5, "", "x", [], {}, [1], {"a": 1}, True, "START", sig("START")]
+    rng = random.Random(32)
+
+    def places(value, at=()):
+        yield at
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, child in items:
+            yield from places(child, (*at, key))
+
+    loaded_count = 0
+    for _ in range(400):
+        cfg = copy.deepcopy(rng.choice(configs))
+        for _ in range(rng.randint(1, 3)):
+            where = rng.choice([p for p in places(cfg) if p])
+            parent = cfg
+            for key in where[:-1]:
+                parent = parent[key]
+            roll = rng.random()
+            if roll < 0.4:
+                parent[where[-1]] = rng.choice(junk)
+            elif roll < 0.6:
+                del parent[where[-1]]
+            elif roll < 0.8:
+                source = cfg
+                for key in rng.choice([p for p in places(cfg) if p]):
+                    source = source[key]
+                parent[where[-1]] = copy.deepcopy(source)
+            elif isinstance(parent, list):
+                parent.insert(where[-1], copy.deepcopy(parent[where[-1]]))
+        flow = loaded_flow()
+        for extra, handler in EXTRA_NAMES.items():
+            flow.register_chunk_handler(handler, name=extra)
+        try:
+            flow.load_flow_config(cfg)
+        except FlowConfigError as exc:
+            assert not str(exc).startswith("malformed flow config"), str(exc)
+            continue
+        loaded_count += 1
+        try:
+            flow.get_flow_config()
+        except FlowConfigError:
+            pass
+    assert 50 < loaded_count < 350  # the damage reached both readable and refused configs

@@ -220,8 +220,10 @@ class _Reader:
     def routes(self, op: _Op) -> None:
         """Check a router's cases; each route signal has one match_case handing it on to its arm."""
         cases, else_signal = op.options.get("cases", []), op.options.get("else_signal")
-        if not isinstance(cases, list) or not all(isinstance(c, dict) and not c.get("is_else") for c in cases):
-            raise self.fail(f"match_route {op.id!r}: 'cases' must be a list of case mappings")
+        if not isinstance(cases, list) or not all(
+                isinstance(c, dict) and "route_signal" in c and not c.get("is_else") for c in cases):
+            raise self.fail(f"match_route {op.id!r}: 'cases' must be a list of case mappings, each with a "
+                            f"'route_signal'")
         arms: list[tuple[dict[str, Any] | None, _Op]] = []
         for case in [*cases, None] if else_signal is not None else cases:
             key = signal(case["route_signal"] if case is not None else else_signal, op.id, self.fail)[0]
