@@ -270,9 +270,12 @@ class _Reader:
         else:
             join_id = self.collect_ids(op)[0]
             join = self.graph.nodes.get(join_id) or self.collect_join(op, join_id)
-            if options.get("mode", join.mode) != join.mode or options.get("branch_ids") != [
-                    arm.label for arm in join.branches]:
+            labels = [arm.label for arm in join.branches]
+            if options.get("mode", join.mode) != join.mode or options.get("branch_ids") != labels:
                 raise self.fail(f"the operators of collect {join.label!r} disagree on its mode or branch ids")
+            if options["branch_id"] not in labels:
+                raise self.fail(f"collect_branch {op.id!r} delivers branch {options['branch_id']!r}, which collect "
+                                f"{join.label!r} does not wait for ({labels})")
             node = Node(node_id, COLLECT_BRANCH, options["branch_id"])
         if node.id in self.graph.nodes:
             raise self.fail(f"two operators make the step {node.id!r}")
