@@ -244,6 +244,31 @@ def test_what_the_other_format_cannot_say_is_refused_on_export(wire, message):
     assert isinstance(info.value, BlueprintError)
 
 
+def test_two_arms_ending_at_one_step_list_it_once_and_come_back_so():
+    flow = TriggerFlow(name="shared")
+    flow.match(name="m").case(1).to("store").case(2).to("store").end_match()
+    flow.register_chunk_handler(store)
+    cfg = flow.get_flow_config()
+    (collector,) = [o for o in cfg["operators"] if o["kind"] == "match_collect"]
+    assert collector["listen_signals"] == [sig("Chunk[store]")]
+    again = loaded(cfg)
+    assert again.flow_graph.describe() == flow.flow_graph.describe()
+    assert [again.start(v) for v in (1, 2, 3)] == [{"out": 1}, {"out": 2}, {}]
+
+
+def test_an_event_listener_that_also_follows_a_step_cannot_be_said_there():
+    source = TriggerFlow(name="odd")
+    source.to(double)
+    source.when("Ping").to(store)
+    blueprint = source.save_blueprint()
+    blueprint["edges"].append(["double", "when:Ping"])  # only a hand-edited blueprint wires this
+    flow = loaded_flow().load_blueprint(blueprint)
+    with pytest.raises(FlowConfigError) as info:
+        flow.get_flow_config()
+    assert str(info.value) == ("flow 'target': event listener 'when:Ping' also follows a step; there it could only "
+                               "do one")
+
+
 def test_a_refusal_inside_a_sub_flow_names_both_flows():
     child = TriggerFlow(name="child")
     child.when("START").to(double)

@@ -138,9 +138,11 @@ class _Writer:
     def op(self, op_id: str, kind: str, name: str, listen: list[dict[str, Any]], emit: list[dict[str, Any]],
            options: dict[str, Any] | None = None, *, group: Node | None = None,
            handler_ref: dict[str, Any] | None = None, condition_ref: dict[str, Any] | None = None) -> None:
-        unique = list({(s["trigger_type"], s["trigger_event"]): s for s in reversed(listen)}.values())[::-1]
+        unique: dict[tuple[str, str], dict[str, Any]] = {}
+        for entry in listen:  # their format lists a signal once
+            unique.setdefault((entry["trigger_type"], entry["trigger_event"]), entry)
         self.ops.append({
-            "id": op_id, "kind": kind, "name": name, "listen_signals": unique, "emit_signals": emit,
+            "id": op_id, "kind": kind, "name": name, "listen_signals": list(unique.values()), "emit_signals": emit,
             "options": options or {}, "handler_ref": handler_ref, "condition_ref": condition_ref,
             "group_id": group.id if group else None,
             "group_kind": None if group is None else {IF: "match", COLLECT: "collect"}.get(group.kind, group.kind),
@@ -164,6 +166,8 @@ class _Writer:
         if kind == CHUNK:
             self.op(node.id, "chunk", node.id, listen, cont, handler_ref=self.callable_ref(node.id, None))
         elif kind == EVENT:
+            if listen:
+                raise FlowConfigError(f"event listener {node.id!r} also follows a step; there it could only do one")
             mode = "simple_or" if node.mode == "simple" else node.mode
             self.op(node.id, "signal_gate", node.label, [self.event_signal(node, e) for e in node.events], cont,
                     {"mode": mode})
