@@ -10,6 +10,7 @@ from .errors import (
     ChunkError,
     EnvironmentProviderError,
     FingerprintMismatchError,
+    FlowConfigError,
     FlowDefinitionError,
     HistoryError,
     HistoryLimitWarning,
@@ -72,9 +73,10 @@ def load_ipython_extension(ipython):  # `%load_ext triggerflow_nb`
 
 __all__ = [
     "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError",
-    "FingerprintMismatchError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError",
-    "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError", "NotRecorded",
-    "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",
-    "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
-    "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment", "reproducible", "watch",
+    "FingerprintMismatchError", "FlowConfigError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning",
+    "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError",
+    "NotRecorded", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError",
+    "SnapshotError", "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError",
+    "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment",
+    "reproducible", "watch",
 ]

@@ -7,6 +7,7 @@ executor; the rest are here and in ``triggerflow_nb``)::
 
     TriggerFlowError
     ├── BlueprintError
+    │   └── FlowConfigError
     ├── ChunkError
     │   └── RemoteItemError  · triggerflow_nb.distributed
     ├── EnvironmentProviderError
@@ -163,6 +164,12 @@ class SaveError(TriggerFlowError, TypeError):
 
 class BlueprintError(TriggerFlowError, ValueError):
     """A blueprint is malformed or names a handler that was not registered."""
+
+
+class FlowConfigError(BlueprintError):
+    """A flow config (the other TriggerFlow's definition format) cannot be read or written here:
+    it is malformed, names a handler that was not registered, or uses a construct that has no
+    equivalent on the other side (the message names it)."""
 
 
 class EnvironmentProviderError(TriggerFlowError, LookupError):

@@ -9,6 +9,7 @@ displays in a notebook. It is one of the two modules allowed to import across la
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from .export.mermaid import to_mermaid
 from .export.svg import flow_digraph, flow_mimebundle
 from .layers.flow_data import FlowData
 from .observe import Channel, FlowDataChanged
+from .persistence import flow_config
 from .persistence.blueprint import load_blueprint, save_blueprint
 from .runtime.chunk_run import ChunkRun, run_chunk
 from .runtime.execution import run_sync as run_on_execution
@@ -236,6 +238,34 @@ class TriggerFlow(FlowDefinition):
         """Replace this flow's wiring with ``blueprint``; handlers must be registered by name first."""
         load_blueprint(self, blueprint, make_sub_flow=TriggerFlow)
         return self
+
+    # -- flow configs: the other TriggerFlow's definition format (README, "Flow configs") -------
+
+    def get_flow_config(self) -> dict[str, Any]:
+        """The definition as the other TriggerFlow's flow config (``"version": "trigger_flow/v1"``):
+        operators wired by signals, chunks and predicates by registered name, not code."""
+        return flow_config.flow_config(self)
+
+    def get_json_flow(self, save_to: str | os.PathLike[str] | None = None) -> str:
+        """``get_flow_config()`` as JSON text (also written to ``save_to``, if given)."""
+        return flow_config.to_json(self.get_flow_config(), save_to)
+
+    def get_yaml_flow(self, save_to: str | os.PathLike[str] | None = None) -> str:
+        """``get_flow_config()`` as YAML text (also written to ``save_to``, if given); needs PyYAML."""
+        return flow_config.to_yaml(self.get_flow_config(), save_to)
+
+    def load_flow_config(self, config: dict[str, Any]) -> TriggerFlow:
+        """Replace this flow's wiring with a flow config; its handlers must be registered by name first."""
+        flow_config.load_flow_config(self, config, make_sub_flow=TriggerFlow)
+        return self
+
+    def load_json_flow(self, source: str | os.PathLike[str]) -> TriggerFlow:
+        """``load_flow_config`` of JSON text (a ``pathlib.Path`` is read as a file)."""
+        return self.load_flow_config(flow_config.from_json(source))
+
+    def load_yaml_flow(self, source: str | os.PathLike[str]) -> TriggerFlow:
+        """``load_flow_config`` of YAML text (a ``pathlib.Path`` is read as a file); needs PyYAML."""
+        return self.load_flow_config(flow_config.from_yaml(source))
 
     # -- exports and display (the writers live in triggerflow_nb.export) ----------------------------
 

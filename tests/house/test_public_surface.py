@@ -18,19 +18,21 @@ from triggerflow_nb.store import ExecutionStore, PostgresStore, SQLiteStore
 
 PACKAGE = [
     "ABSENT", "BlueprintError", "Chain", "ChunkError", "ChunkRun", "Emit", "EnvironmentProviderError",
-    "FingerprintMismatchError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning", "InterruptError",
-    "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError", "NotRecorded",
-    "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError", "SnapshotError",
-    "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError", "TriggerFlowEventData",
-    "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment", "reproducible", "watch",
+    "FingerprintMismatchError", "FlowConfigError", "FlowDefinitionError", "HistoryError", "HistoryLimitWarning",
+    "InterruptError", "InvalidArgumentError", "InvalidSnapshotError", "LifecycleError", "MissingResourceError",
+    "NotRecorded", "PauseNotSupportedError", "ResourceTypeWarning", "SaveError", "SchemaVersionError",
+    "SnapshotError", "StateSerializationError", "StepRecord", "TriggerFlow", "TriggerFlowError",
+    "TriggerFlowEventData", "TriggerFlowExecution", "TriggerFlowRuntimeData", "Write", "execution_environment",
+    "reproducible", "watch",
 ]
 
 FLOW = [
     "append_flow_data", "async_append_flow_data", "async_del_flow_data", "async_get_flow_data", "async_resume",
     "async_run_chunk", "async_set_flow_data", "async_start", "async_start_execution", "batch", "chunk", "collect",
     "create_execution", "declare_resource_requirement", "del_flow_data", "end", "flow_graph", "for_each",
-    "get_async_runtime_stream", "get_flow_data", "get_runtime_stream", "graph", "handlers", "if_condition",
-    "load_blueprint", "match", "peek_flow_data", "register_chunk_handler", "resource_requirements", "resume",
+    "get_async_runtime_stream", "get_flow_config", "get_flow_data", "get_json_flow", "get_runtime_stream",
+    "get_yaml_flow", "graph", "handlers", "if_condition", "load_blueprint", "load_flow_config", "load_json_flow",
+    "load_yaml_flow", "match", "peek_flow_data", "register_chunk_handler", "resource_requirements", "resume",
     "run_chunk", "save_blueprint", "set_flow_data", "side_branch", "start", "start_execution", "to", "to_dot",
     "to_mermaid", "to_sub_flow", "update_runtime_resources", "validate_runnable", "when",
 ]
