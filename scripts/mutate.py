@@ -57,6 +57,13 @@ GROUPS: dict[str, list[str]] = {
                   "triggerflow_nb/runtime/result.py", "triggerflow_nb/runtime/retry.py",
                   "triggerflow_nb/runtime/sub_flow.py", "triggerflow_nb/runtime/snapshot_assembly.py",
                   "triggerflow_nb/runtime/outside.py"],
+    # The step history: recording, reading back, the public records, one chunk alone, the load check.
+    "history": ["triggerflow_nb/runtime/history.py", "triggerflow_nb/runtime/steps.py",
+                "triggerflow_nb/runtime/chunk_run.py", "triggerflow_nb/persistence/history_check.py"],
+    # The other TriggerFlow's flow-config format, both ways.
+    "flow_config": ["triggerflow_nb/persistence/flow_config.py", "triggerflow_nb/persistence/flow_config_format.py",
+                    "triggerflow_nb/persistence/flow_config_in.py", "triggerflow_nb/persistence/flow_config_out.py",
+                    "triggerflow_nb/persistence/flow_config_parse.py"],
     "tasks": ["triggerflow_nb/runtime/scope.py", "triggerflow_nb/runtime/tasks.py", "triggerflow_nb/runtime/work.py"],
     # A store's static table and views (notebook/store_table.py, store_views.py) and the slot they come
     # through are tested by the store's tests; notebook/store_browser.py (the ipywidgets table) is left out: UI code.
