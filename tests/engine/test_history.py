@@ -526,3 +526,63 @@ def test_an_empty_timeline_and_one_without_history():
     assert flow.create_execution().timeline().to_svg().endswith(">no step has run yet</text></svg>")
     with pytest.raises(HistoryError, match=r"^timeline\(\): execution \w+ keeps no history"):
         flow.create_execution(history=False).timeline()
+
+
+# -- the limit, against an unlimited run of the same work -----------------------------------------------------
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(limit=st.integers(min_value=1, max_value=6),
+       plan=st.lists(st.tuples(st.sampled_from([0.0, 0.001, 0.003]), st.sampled_from(["set", "append", "del", "emit"]),
+                               st.sampled_from(["a", "b"])), min_size=1, max_size=14),
+       concurrency=st.sampled_from([None, 1, 3]))
+def test_a_limited_history_keeps_exactly_the_last_steps_of_the_unlimited_one(limit, plan, concurrency):
+    """The same work run twice, with history_limit=limit and without: the limited run keeps the same
+    last steps, state_at() of each is exactly what that step saw as it ended, through a save and load
+    too, and older ones are refused as dropped."""
+    def run(history_limit):
+        flow = TriggerFlow(name="history-limited")
+
+        @flow.chunk
+        async def item(data):
+            pause, op, key = data.input
+            await asyncio.sleep(pause)
+            if op == "set":
+                await data.async_set_state(key, pause)
+            elif op == "append":
+                await data.async_append_state(key, pause)
+            elif op == "del":
+                await data.async_del_state(key)
+            else:
+                data.emit_nowait("noted", key)
+            await asyncio.sleep(pause)
+            return data.get_state()
+
+        flow.for_each(concurrency=concurrency).to(item).end_for_each()
+        ex = flow.create_execution(auto_close=False, history_limit=history_limit)
+        ex.set_state("a", "start")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", HistoryLimitWarning)
+            ex.start([list(step) for step in plan])
+        return ex
+
+    whole, limited = run(10_000), run(limit)
+    every = whole.history()
+    kept = limited.history()
+    assert [s.seq for s in kept] == [s.seq for s in every][-limit:]
+    for step, same in zip(kept, every[-limit:], strict=True):
+        assert (step.chunk, step.status) == (same.chunk, same.status)
+        assert limited.state_at(step.seq) == step.result  # each item's result is the state as it ended
+    for seq in range(0, len(every) - limit):
+        with pytest.raises(HistoryError, match=rf"^state_at\(\): step {seq} of execution \w+ was dropped"):
+            limited.state_at(seq)
+    loaded = TriggerFlow(name="history-limited")
+
+    @loaded.chunk
+    async def item(data):  # the same chunk name: the loaded run only reads its history back
+        return None
+
+    loaded.for_each(concurrency=concurrency).to(item).end_for_each()
+    back = loaded.create_execution(auto_close=False, history_limit=limit).load(limited.save())
+    assert back.history() == kept
+    for step in kept:
+        assert back.state_at(step.seq) == step.result
