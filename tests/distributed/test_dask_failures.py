@@ -446,6 +446,7 @@ def test_a_cancel_reaches_batches_that_another_holder_wants_too(client, tmp_path
         return d.input
 
     flow = one_step_flow(item, DaskExecutor(client, batch_size=1))
+    published = []
 
     async def main():
         execution = flow.create_execution(auto_close=False)
@@ -458,6 +459,7 @@ def test_a_cancel_reaches_batches_that_another_holder_wants_too(client, tmp_path
         # Batches 20.. are still queued (two workers, 0.3 s an item): a published dataset wants them too.
         late = [key for key in batches() if int(key.rsplit("-", 1)[1]) >= 20]
         client.publish_dataset(late_batches=[Future(key, client) for key in late])
+        published.append("late_batches")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -469,5 +471,6 @@ def test_a_cancel_reaches_batches_that_another_holder_wants_too(client, tmp_path
         # Cancelled with force=True: released for every holder, so the scheduler forgets them.
         asyncio.run(wait_for(lambda: not set(late) & set(scheduler_task_keys(client)), timeout=10))
     finally:
-        client.unpublish_dataset("late_batches")
+        for name in published:  # what the dataset still holds goes with it
+            client.unpublish_dataset(name)
     assert len(lines(started)) < 40
