@@ -8,6 +8,7 @@ before any worker is busy.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -22,17 +23,27 @@ _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 
 
 def _captured(handler: Callable[..., Any]) -> dict[str, Any]:
-    """The variables a handler uses from outside itself (closure cells and module globals)."""
+    """The variables a handler uses from outside itself: closure cells and module globals, and what a
+    bound method is bound to or a ``functools.partial`` holds (they travel with it too)."""
     target = inspect.unwrap(handler)
+    held: dict[str, Any] = {}
+    while isinstance(target, functools.partial) or inspect.ismethod(target):
+        if inspect.ismethod(target):
+            held["self"] = target.__self__
+            target = inspect.unwrap(target.__func__)
+        else:
+            held.update({f"argument {index} of the partial": value for index, value in enumerate(target.args)})
+            held.update({f"keyword {key!r} of the partial": value for key, value in target.keywords.items()})
+            target = inspect.unwrap(target.func)
     if not inspect.isfunction(target):
         target = type(target).__call__ if callable(target) else None  # a callable object: its __call__
         if not inspect.ismethod(target) and not inspect.isfunction(target):
-            return {}
+            return held
     try:
         found = inspect.getclosurevars(target)
     except (TypeError, ValueError):
-        return {}
-    return {**found.globals, **found.nonlocals}
+        return held
+    return {**held, **found.globals, **found.nonlocals}
 
 
 def check_handler(chunk: str, handler: Callable[..., Any], block_id: str, resources: dict[str, Any]) -> None:
