@@ -108,7 +108,9 @@ class Outcome:
 
 
 def _module_name(path: str) -> str:
-    return path.removesuffix(".py").replace("/", ".")
+    """The name the package imports the file as: a package's ``__init__.py`` is the package itself
+    (as ``pkg.__init__`` it would load a second copy, which no test uses)."""
+    return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
 def _tests_for(groups: list[str]) -> list[str]:

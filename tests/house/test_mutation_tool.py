@@ -116,3 +116,10 @@ def test_a_test_far_past_its_own_time_is_cut_as_a_hang(tmp_path, monkeypatch):
     assert child.stalled_test == "test_hangs.py::test_hangs"
     assert child.interrupted_at is not None and child.interrupted_at - child.began < 10.0
     assert runner._result(child, status, unreached=False) == "timeout"
+
+
+def test_a_packages_init_is_mutated_as_the_package_itself(monkeypatch):
+    """As ``pkg.__init__`` the mutant would go into a second copy of the package that no test imports."""
+    runner = _mutation_runner(monkeypatch)
+    assert runner._module_name("triggerflow_nb/distributed/__init__.py") == "triggerflow_nb.distributed"
+    assert runner._module_name("triggerflow_nb/runtime/walker.py") == "triggerflow_nb.runtime.walker"
