@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import warnings
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -334,14 +335,12 @@ def test_a_notebook_shows_the_history_as_a_table():
 
 # -- concurrency: state_at against what each step saw as it ended -------------------------------------------
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(plan=st.lists(st.tuples(st.sampled_from([0.0, 0.001, 0.002]), st.sampled_from(["set", "append", "del"]),
-                               st.sampled_from(["a", "b"])), min_size=1, max_size=8),
-       concurrency=st.sampled_from([None, 2]))
-def test_state_at_each_step_of_a_concurrent_fan_out_is_what_that_step_saw_as_it_ended(plan, concurrency):
-    """Each item sleeps, writes, sleeps again and returns the whole state as it sees it right then:
-    nothing runs between that read and the step's end, so it is the state at the step's end."""
-    flow = TriggerFlow(name="history-concurrent")
+
+def writing_items_flow(name: str, concurrency: int | None, then: Any = None) -> TriggerFlow:
+    """A for_each whose items (pause, op, key) sleep, then set, append to, delete or emit about a key,
+    sleep again and return the whole state as they see it right then: nothing runs between that read
+    and the step's end, so each step's result is the state at its end."""
+    flow = TriggerFlow(name=name)
 
     @flow.chunk
     async def item(data):
@@ -351,17 +350,31 @@ def test_state_at_each_step_of_a_concurrent_fan_out_is_what_that_step_saw_as_it_
             await data.async_set_state(key, pause)
         elif op == "append":
             await data.async_append_state(key, pause)
-        else:
+        elif op == "del":
             await data.async_del_state(key)
+        else:
+            data.emit_nowait("noted", key)
         await asyncio.sleep(pause / 2)
         return data.get_state()
 
-    @flow.chunk
+    after = flow.for_each(concurrency=concurrency).to(item).end_for_each()
+    if then is not None:
+        after.to(then)
+    return flow
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=st.lists(st.tuples(st.sampled_from([0.0, 0.001, 0.002]), st.sampled_from(["set", "append", "del"]),
+                               st.sampled_from(["a", "b"])), min_size=1, max_size=8),
+       concurrency=st.sampled_from([None, 2]))
+def test_state_at_each_step_of_a_concurrent_fan_out_is_what_that_step_saw_as_it_ended(plan, concurrency):
+    """Each item sleeps, writes, sleeps again and returns the whole state as it sees it right then:
+    nothing runs between that read and the step's end, so it is the state at the step's end."""
     def after(data):
         data.set_state("done", len(data.input))
         return data.get_state()
 
-    flow.for_each(concurrency=concurrency).to(item).end_for_each().to(after)
+    flow = writing_items_flow("history-concurrent", concurrency, then=after)
     ex = flow.create_execution(auto_close=False)
     ex.set_state("a", "start")
     ex.start([list(step) for step in plan])
@@ -540,24 +553,7 @@ def test_a_limited_history_keeps_exactly_the_last_steps_of_the_unlimited_one(lim
     last steps, state_at() of each is exactly what that step saw as it ended, through a save and load
     too, and older ones are refused as dropped."""
     def run(history_limit):
-        flow = TriggerFlow(name="history-limited")
-
-        @flow.chunk
-        async def item(data):
-            pause, op, key = data.input
-            await asyncio.sleep(pause)
-            if op == "set":
-                await data.async_set_state(key, pause)
-            elif op == "append":
-                await data.async_append_state(key, pause)
-            elif op == "del":
-                await data.async_del_state(key)
-            else:
-                data.emit_nowait("noted", key)
-            await asyncio.sleep(pause)
-            return data.get_state()
-
-        flow.for_each(concurrency=concurrency).to(item).end_for_each()
+        flow = writing_items_flow("history-limited", concurrency)
         ex = flow.create_execution(auto_close=False, history_limit=history_limit)
         ex.set_state("a", "start")
         with warnings.catch_warnings():

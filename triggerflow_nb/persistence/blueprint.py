@@ -20,13 +20,18 @@ BLUEPRINT_VERSION = 2  # 2: the graph's one description (FlowGraph.describe), su
 Handlers = dict[str, tuple[Callable[..., Any], bool]]
 
 
-def save_blueprint(flow: FlowDefinition) -> dict[str, Any]:
+def check_exportable(flow: FlowDefinition, error: type[BlueprintError] = BlueprintError) -> None:
+    """A flow written out (as a blueprint or a flow config) has every block closed and sound collects."""
     if open_blocks(flow):
-        raise BlueprintError(f"flow {flow.name!r} has unclosed blocks {sorted(open_blocks(flow))}; close them first")
+        raise error(f"flow {flow.name!r} has unclosed blocks {sorted(open_blocks(flow))}; close them first")
     try:
         check_collects(flow.name, flow.flow_graph)
     except FlowDefinitionError as exc:
-        raise BlueprintError(str(exc)) from None
+        raise error(str(exc)) from None
+
+
+def save_blueprint(flow: FlowDefinition) -> dict[str, Any]:
+    check_exportable(flow)
     description = flow.flow_graph.describe()
     _check_cases(description)
     return {"blueprint_version": BLUEPRINT_VERSION, "name": flow.name, **description}

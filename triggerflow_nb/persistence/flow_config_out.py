@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..definition.collect import check_collects
-from ..definition.flow import FlowDefinition, open_blocks
+from ..definition.flow import FlowDefinition
 from ..definition.graph import (
     BATCH,
     CHUNK,
@@ -34,21 +33,17 @@ from ..definition.graph import (
     collect_of_event,
     state_written_event,
 )
-from ..errors import FlowConfigError, FlowDefinitionError, StateSerializationError
+from ..errors import FlowConfigError, StateSerializationError
 from ..layers.state import to_state_value
 from . import flow_config_format as fmt
+from .blueprint import check_exportable
 
 _STATE_PREFIX = state_written_event("")
 
 
 def flow_config(flow: FlowDefinition) -> dict[str, Any]:
     """``flow`` as a ``trigger_flow/v1`` config (sub-flows nested in their steps' options)."""
-    if open_blocks(flow):
-        raise FlowConfigError(f"flow {flow.name!r} has unclosed blocks {sorted(open_blocks(flow))}; close them first")
-    try:
-        check_collects(flow.name, flow.flow_graph)
-    except FlowDefinitionError as exc:
-        raise FlowConfigError(str(exc)) from None
+    check_exportable(flow, FlowConfigError)
     try:
         operators = _Writer(flow.flow_graph, flow.handlers).operators()
     except FlowConfigError as exc:
