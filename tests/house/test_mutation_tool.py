@@ -100,8 +100,7 @@ def test_a_test_far_past_its_own_time_is_cut_as_a_hang(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "TEST_FLOOR_SECONDS", 1.0)
     tests = tmp_path / "test_hangs.py"
     tests.write_text("import time\n\ndef test_quick():\n    pass\n\ndef test_hangs():\n    time.sleep(60)\n")
-    durations = {"test_hangs.py::test_quick": 0.01, "test_hangs.py::test_hangs": 0.01}
-    child = runner._Child("", "", None, [str(tests)], 600.0, durations)
+    child = runner._Child("", "", None, [str(tests)], 600.0, {})  # no recorded times: the floor alone
     deadline = time.perf_counter() + 30.0
     try:
         while True:
@@ -113,7 +112,7 @@ def test_a_test_far_past_its_own_time_is_cut_as_a_hang(tmp_path, monkeypatch):
             time.sleep(0.05)
     finally:
         child.finished()
-    assert child.stalled_test == "test_hangs.py::test_hangs"
+    assert child.stalled_test.endswith("test_hangs.py::test_hangs")  # its id is relative to the rootdir pytest picks
     assert child.interrupted_at is not None and child.interrupted_at - child.began < 10.0
     assert runner._result(child, status, unreached=False) == "timeout"
 

@@ -320,7 +320,7 @@ def check_04_patterns(nb: NotebookNode) -> None:
         "summary: My order arrived broken.\n"
         "filed_as: TICKET: My order arrived broken.\n"
     )
-    table = [d for d in rich(cell(nb, "refund_run.history()")) if "text/html" in d]
+    table = [d for d in rich(cell(nb, 'refund_run.start({"amount": 120})')) if "text/html" in d]
     assert len(table) == 1 and table[0]["text/html"].count("<tr>") == 4, "history() shows as a table of 3 steps"
     assert "<td>apply_fee</td>" in table[0]["text/html"]
     assert stdout(cell(nb, "for step in refund_run.history():")) == (
