@@ -91,30 +91,47 @@ def _mutation_runner(monkeypatch):
     return module
 
 
-def test_a_test_far_past_its_own_time_is_cut_as_a_hang(tmp_path, monkeypatch):
-    """One hanging test ends the child within seconds, not at the whole selection's bound."""
-    import os
-    import time
+# Run in a fresh interpreter: the runner forks, and a fork of the (multi-threaded) pytest process
+# may deadlock its child (Python 3.12+ warns about exactly that).
+_HANG_CHECK = """
+import importlib.util, os, sys, time
+spec = importlib.util.spec_from_file_location("mutation_runner", sys.argv[1])
+runner = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = runner
+spec.loader.exec_module(runner)
+runner.TEST_FLOOR_SECONDS = 1.0
+child = runner._Child("", "", None, [sys.argv[2]], 600.0, {})  # no recorded times: the floor alone
+deadline = time.perf_counter() + 30.0
+try:
+    while True:
+        pid, status = os.waitpid(child.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() > deadline:
+            sys.exit("the hanging test was not cut")
+        child.check_time(time.perf_counter())
+        time.sleep(0.05)
+finally:
+    child.finished()
+print(child.stalled_test)
+print(round(child.interrupted_at - child.began, 1))
+print(runner._result(child, status, unreached=False))
+"""
 
-    runner = _mutation_runner(monkeypatch)
-    monkeypatch.setattr(runner, "TEST_FLOOR_SECONDS", 1.0)
+
+def test_a_test_far_past_its_own_time_is_cut_as_a_hang(tmp_path):
+    """One hanging test ends the child within seconds, not at the whole selection's bound."""
+    import subprocess
+
     tests = tmp_path / "test_hangs.py"
     tests.write_text("import time\n\ndef test_quick():\n    pass\n\ndef test_hangs():\n    time.sleep(60)\n")
-    child = runner._Child("", "", None, [str(tests)], 600.0, {})  # no recorded times: the floor alone
-    deadline = time.perf_counter() + 30.0
-    try:
-        while True:
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-            if pid:
-                break
-            assert time.perf_counter() < deadline, "the hanging test was not cut"
-            child.check_time(time.perf_counter())
-            time.sleep(0.05)
-    finally:
-        child.finished()
-    assert child.stalled_test.endswith("test_hangs.py::test_hangs")  # its id is relative to the rootdir pytest picks
-    assert child.interrupted_at is not None and child.interrupted_at - child.began < 10.0
-    assert runner._result(child, status, unreached=False) == "timeout"
+    runner = Path(__file__).resolve().parents[2] / "scripts" / "mutate.py"
+    done = subprocess.run([sys.executable, "-c", _HANG_CHECK, str(runner), str(tests)], capture_output=True,
+                          text=True, timeout=90, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    stalled, after, result = done.stdout.split()
+    assert stalled.endswith("test_hangs.py::test_hangs")  # its id is relative to the rootdir pytest picks
+    assert float(after) < 10.0 and result == "timeout"
 
 
 def test_a_packages_init_is_mutated_as_the_package_itself(monkeypatch):
