@@ -31,9 +31,7 @@ from .steps import (
     ABSENT,
     NOT_RECORDED_KEY,
     STEP_CANCELLED,
-    STEP_COMPLETED,
     STEP_FAILED,
-    STEP_PAUSED,
     STEP_RUNNING,
     Emit,
     NotRecorded,
@@ -94,8 +92,10 @@ class StepLog:
 
     ``rows[i]`` is the row of step ``first_seq + i`` (steps are numbered as they begin): the running
     chunk's data while it runs, then a tuple (see ``CHUNK`` ...) of plain values the garbage
-    collector need not follow. The walker fills rows itself (``begin`` / ``finish`` say what it
-    does inline). Writes and emits name the seq of the step that made them.
+    collector need not follow. The walker fills rows itself, inline on its hot path: when a step
+    begins it numbers the data (``_seq``, from ``next_seq``), records its input, appends it and
+    trims when ``trim_at`` is reached; when it returns it replaces the row by the tuple. A step
+    that raises is recorded by ``fail``. Writes and emits name the seq of the step that made them.
     """
 
     __slots__ = ("execution_id", "limit", "trim_at", "rows", "first_seq", "next_seq", "writes", "dropped_writes",
@@ -117,24 +117,6 @@ class StepLog:
         self._clock_zero = perf_counter()
 
     # -- recording -----------------------------------------------------------------------------------
-
-    def begin(self, data: Any, value: Any) -> None:
-        """What the walker does inline when a chunk run starts."""
-        data._seq = seq = self.next_seq
-        self.next_seq = seq + 1
-        data._input_record = value if value.__class__ in AS_IS else recorded(value)
-        self.rows.append(data)
-        if seq >= self.trim_at:
-            self.trim()
-        data._started = perf_counter()
-
-    def finish(self, data: Any, out: Any) -> None:
-        """What the walker does inline when a chunk run returns (paused or not: ``data._paused``)."""
-        index = data._seq - self.first_seq
-        if index >= 0:  # else the step was dropped while it ran
-            self.rows[index] = (data._node.id, data._input_record, out if out.__class__ in AS_IS else recorded(out),
-                                data._started, perf_counter(), self.dropped_writes + len(self.writes),
-                                STEP_PAUSED if data._paused else STEP_COMPLETED, None, self.next_seq)
 
     def fail(self, data: Any, error: BaseException, cancelled: bool) -> None:
         index = data._seq - self.first_seq
@@ -161,18 +143,18 @@ class StepLog:
         self.dropped += drop
         self.first_seq += drop
         self.trim_at = self.first_seq + self.limit + (self.limit >> 3)
-        cut = self._needed_from() - self.dropped_writes
+        cut = self._needed_from(self.first_seq) - self.dropped_writes
         if cut > 0:
             del self.writes[:cut]
             self.dropped_writes += cut
         self.emits = [emit for emit in self.emits if emit[0] >= self.first_seq]
 
-    def _needed_from(self) -> int:
-        """The first write a kept step made, or that state_at() of a kept step would undo."""
-        first = self.first_seq
+    def _needed_from(self, first: int) -> int:
+        """The first write that a step from ``first`` on made, or that state_at() of one would undo."""
         if not self.writes:
             return self.dropped_writes
-        needed = min((row[WRITES_TO] for row in self.rows if row.__class__ is tuple),
+        rows = self.rows[max(0, first - self.first_seq):]
+        needed = min((row[WRITES_TO] for row in rows if row.__class__ is tuple),
                      default=self.dropped_writes + len(self.writes))
         for position, write in enumerate(self.writes, self.dropped_writes):
             if position >= needed:
@@ -201,29 +183,34 @@ class StepLog:
                 f"{self.limit:,} steps; create the execution with a larger history_limit=)")
         raise HistoryError(f"{what}: execution {self.execution_id} has no step {seq} ({_range(first, self.next_seq)})")
 
-    def _afters(self, current: dict[str, Any]) -> list[Any]:
-        """What each logged write left its key holding: walked back from the state now."""
+    def _rewind(self, current: dict[str, Any], stop: int, afters: list[Any] | None = None) -> dict[str, Any]:
+        """``current`` with the state writes from the log's end back to index ``stop`` undone, newest
+        first (values as the log holds them); what each write left its key holding goes into ``afters``."""
         values = {key: logged(value) for key, value in current.items()}
-        afters: list[Any] = [None] * len(self.writes)
-        for index in range(len(self.writes) - 1, -1, -1):
-            write = self.writes[index]
+        writes = self.writes
+        for index in range(len(writes) - 1, stop - 1, -1):
+            write = writes[index]
             if write[1] != STATE:
-                afters[index] = write[4]
+                if afters is not None:
+                    afters[index] = write[4]
                 continue
             key, before = write[2], write[3]
-            afters[index] = values.get(key, ABSENT)
+            if afters is not None:
+                afters[index] = values.get(key, ABSENT)
             if before is ABSENT:
                 values.pop(key, None)
             else:
                 values[key] = before
-        return afters
+        return values
 
     def steps(self, current: dict[str, Any]) -> StepHistory:
         """Every kept step as a ``StepRecord``, in start order; ``current`` is the state now."""
         kept = self._kept()
         first = kept[0][0] if kept else self.next_seq
         writes: dict[int, list[Write]] = {}
-        for write, after in zip(self.writes, self._afters(current), strict=True):
+        afters: list[Any] = [None] * len(self.writes)
+        self._rewind(current, 0, afters)
+        for write, after in zip(self.writes, afters, strict=True):
             seq = write[0]
             if seq is not None and seq >= first:
                 writes.setdefault(seq, []).append(Write(write[1], write[2], _value(write[3]), _value(after)))
@@ -257,18 +244,8 @@ class StepLog:
         if row[ENDED] is None:
             raise HistoryError(f"state_at(): step {seq} ({row[CHUNK]!r}) of execution {self.execution_id} "
                                f"has not finished yet")
-        values = dict(current)
-        writes = self.writes
-        for index in range(len(writes) - 1, row[WRITES_TO] - self.dropped_writes - 1, -1):
-            _, layer, key, before, *_ = writes[index]
-            if layer != STATE:
-                continue
-            if before is ABSENT:
-                values.pop(key, None)
-            else:
-                values[key] = _value(before)
-        copied: dict[str, Any] = copy_state_value(values)
-        return copied
+        values = self._rewind(current, row[WRITES_TO] - self.dropped_writes)
+        return {key: _state_value(value) for key, value in values.items()}
 
     # -- saving and loading ------------------------------------------------------------------------
 
@@ -277,12 +254,7 @@ class StepLog:
         Taken at a settled point (see snapshot_assembly.capture): every kept step has ended."""
         kept = self._kept()
         first = kept[0][0] if kept else self.next_seq
-        held = self.first_seq
-        self.first_seq = first  # what _needed_from counts as kept
-        try:
-            base = self._needed_from()
-        finally:
-            self.first_seq = held
+        base = self._needed_from(first)
         times = shows_wall_clock()
         steps = []
         for seq, row in kept:
@@ -330,11 +302,16 @@ def _range(first: int, after_last: int) -> str:
 
 
 def _value(logged: Any) -> Any:
-    """A logged value as it was: a ``(list, length)`` is that list's first ``length`` items."""
+    """A logged value as it was (a recorded flow_data value may be ``NotRecorded``)."""
+    return _state_value(logged) if logged.__class__ is tuple else _copy(logged)
+
+
+def _state_value(logged: Any) -> Any:
+    """A state value as the write log holds it, as it was: a copy (a list at its length then)."""
     if logged.__class__ is tuple:
         items, length = logged
         return copy_state_value(items[:length])
-    return _copy(logged)
+    return copy_state_value(logged)
 
 
 def _copy(value: Any) -> Any:

@@ -98,7 +98,7 @@ class StateStore:
         values = self.values
         history = self.history
         for key, old in journal.items():
-            before = logged(values.get(key, ABSENT))
+            before = logged(values.get(key, ABSENT)) if history is not None else None
             if old is ABSENT:
                 values.pop(key, None)
             else:

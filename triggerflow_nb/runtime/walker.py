@@ -169,7 +169,7 @@ class GraphWalker:
                     kind = node.kind
                     if kind == CHUNK:
                         data = TriggerFlowRuntimeData(self.port, node, value, frames, resume)
-                        if history is not None:  # StepLog.begin, inline
+                        if history is not None:  # a step begins (see StepLog)
                             data._seq = seq = history.next_seq
                             history.next_seq = seq + 1
                             data._input_record = value if value.__class__ in RECORDED_AS_IS else recorded(value)
@@ -200,7 +200,7 @@ class GraphWalker:
                                 raise
                             raise replacement from exc
                         node_status[node_id] = WAITING if data._paused else DONE
-                        if history is not None:  # StepLog.finish, inline
+                        if history is not None:  # the step ends: its row becomes a tuple (see StepLog)
                             index = data._seq - history.first_seq  # type: ignore[operator]  # set above
                             if index >= 0:  # else the step was dropped while it ran
                                 steps[index] = (
