@@ -42,22 +42,28 @@ def _too_slow(rec: Recorder, key: str, per_unit_us: float | None, units: int, gr
     return False
 
 
+def async_chain_flow(flow_cls: Any, name: str) -> Any:
+    """CHAIN_LEN async chunks in a row, each awaiting one state write ``n`` and handing on ``input + 1``."""
+    flow = flow_cls(name=name)
+
+    def make_step(index: int) -> Any:
+        async def step(d):
+            await d.async_set_state("n", d.input)
+            return d.input + 1
+
+        step.__name__ = f"step_{index}"  # one chunk per step (a chunk is known by its name)
+        return step
+
+    chain = flow
+    for index in range(CHAIN_LEN):
+        chain = chain.to(make_step(index))
+    return flow
+
+
 def async_chain_50(rec: Recorder, flow_cls: Any) -> None:
     """50 async chunks in a row, each awaiting one state write."""
     with rec.guard("async_chain_50"):
-        flow = flow_cls(name="bench_async_chain")
-
-        def make_step(index: int) -> Any:
-            async def step(d):
-                await d.async_set_state("n", d.input)
-                return d.input + 1
-
-            step.__name__ = f"step_{index}"  # one chunk per step (a chunk is known by its name)
-            return step
-
-        chain = flow
-        for index in range(CHAIN_LEN):
-            chain = chain.to(make_step(index))
+        flow = async_chain_flow(flow_cls, "bench_async_chain")
         last: dict[str, Any] = {}
 
         def run():

@@ -50,6 +50,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))
 
 from _benchlib import Recorder, check, log, stdout_to_stderr  # noqa: E402
+from _tf_async_workloads import async_chain_flow  # noqa: E402
 
 CHAIN_LEN = 50
 EMIT_ITERATIONS = 2_000
@@ -133,19 +134,7 @@ async def chain_50(rec: Recorder, flow_cls: Any) -> None:
 async def async_chain_50(rec: Recorder, flow_cls: Any) -> None:
     row = "history_async_chain_50"
     with rec.guard(row):
-        flow = flow_cls(name="bench_history_async_chain")
-
-        def make_step(index: int) -> Any:
-            async def step(d):
-                await d.async_set_state("n", d.input)
-                return d.input + 1
-
-            step.__name__ = f"step_{index}"  # one chunk per step (a chunk is known by its name)
-            return step
-
-        chain = flow
-        for index in range(CHAIN_LEN):
-            chain = chain.to(make_step(index))
+        flow = async_chain_flow(flow_cls, "bench_history_async_chain")
         execution = await run_once(flow, True, 0)
         steps = execution.history()
         check(rec, row, len(steps) == CHAIN_LEN and execution.get_state("n") == CHAIN_LEN - 1
