@@ -1,21 +1,14 @@
 """The README's "Coming from Agently's TriggerFlow" example runs as written and prints what its comments say."""
 
-import contextlib
-import io
-import pathlib
 import re
 
-README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+from readme_examples import README, marked_example, printed
 
 
 def test_readme_agently_example_prints_what_it_promises():
-    text = README.read_text(encoding="utf-8")
-    code = re.search(r"<!-- agently example[^>]*-->\n```python\n(.*?)```", text, re.S).group(1)
+    code = marked_example("agently example")
     promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, str(README), "exec"), {"__name__": "readme_agently"})
-    assert out.getvalue().splitlines() == promised
+    assert printed(code).splitlines() == promised
     assert len(promised) == 3
 
 
