@@ -264,27 +264,17 @@ def test_a_sub_flow_can_contain_patterns_and_its_own_sub_flow(sink):
     assert sink == [[1, "<2>", 3, "<4>"]]
 
 
-def test_a_missing_write_back_path_fails_with_its_name():
+@pytest.mark.parametrize("path, missing", [
+    ("snapshot.nope", "nope"),
+    ("snapshot.nested.deep.2", "2"),  # ``deep`` holds two items: one past the end, not an IndexError from inside
+])
+def test_a_missing_write_back_path_fails_with_its_name(path, missing):
     parent = TriggerFlow()
-    parent.to(lambda d: d.input, name="first").to_sub_flow(
-        doubling_child(), write_back={"value": "snapshot.nope"}, name="bad_path")
+    parent.to(lambda d: d.input, name="first").to_sub_flow(doubling_child(), write_back={"value": path}, name="bad_path")
     with pytest.raises(ChunkError) as info:
         parent.start(1)
     assert str(info.value) == (
-        "chunk 'bad_path' raised KeyError: \"write_back source 'snapshot.nope': no 'nope' in the child's output\""
-    )
-
-
-def test_a_write_back_path_one_past_a_lists_end_fails_with_its_name():
-    """``deep`` holds two items: index 2 is past the end (not an IndexError from inside the engine)."""
-    parent = TriggerFlow()
-    parent.to(lambda d: d.input, name="first").to_sub_flow(
-        doubling_child(), write_back={"value": "snapshot.nested.deep.2"}, name="past_end")
-    with pytest.raises(ChunkError) as info:
-        parent.start(1)
-    assert str(info.value) == (
-        "chunk 'past_end' raised KeyError: \"write_back source 'snapshot.nested.deep.2': no '2' in the child's "
-        "output\""
+        f"chunk 'bad_path' raised KeyError: \"write_back source '{path}': no '{missing}' in the child's output\""
     )
 
 
